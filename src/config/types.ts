@@ -1,0 +1,115 @@
+/**
+ * The normalized declarative config: what the primary produces after loading, validating and
+ * resolving a Kong-style file, and what it sends to every worker.
+ *
+ * It is plain data on purpose (no RegExp, no functions, no Maps) so that it survives
+ * structured cloning through worker `postMessage`. Every Kong default is already applied and
+ * every reference (route -> service, service -> upstream, plugin -> scope) is resolved to an id,
+ * so a worker never has to look anything up by name or guess a default.
+ */
+
+export type Protocol = 'http' | 'https';
+
+export interface ServiceConfig {
+  /** The entity's `id`, or a stable id derived from its name (or position) when absent. */
+  readonly id: string;
+  readonly name: string | null;
+  readonly protocol: Protocol;
+  /** A hostname, an IP, or the name of an entry in `upstreams`. */
+  readonly host: string;
+  readonly port: number;
+  /** `null` when the service has no path (Kong treats it as `/`). */
+  readonly path: string | null;
+  readonly retries: number;
+  /** Milliseconds, as in Kong. */
+  readonly connectTimeout: number;
+  readonly readTimeout: number;
+  readonly writeTimeout: number;
+  /** Name of the upstream this service balances over, when `host` names one; else `null`. */
+  readonly upstream: string | null;
+  readonly tlsVerify: boolean;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+}
+
+export interface RouteConfig {
+  readonly id: string;
+  readonly name: string | null;
+  /** Service id; `null` only for a route with no service (answers 503 as Kong does). */
+  readonly service: string | null;
+  readonly protocols: readonly Protocol[];
+  /** Upper-case method names, or `null` when unset. */
+  readonly methods: readonly string[] | null;
+  /** Lower-cased hosts, possibly with one leading/trailing `*` or an explicit `:port`; `null` when unset. */
+  readonly hosts: readonly string[] | null;
+  /** As written in the file (plain prefixes, or `~regex`); `null` when unset. */
+  readonly paths: readonly string[] | null;
+  /** Lower-cased header name -> accepted values (`~*` prefix = case-insensitive regex); `null` when unset. */
+  readonly headers: Readonly<Record<string, readonly string[]>> | null;
+  readonly stripPath: boolean;
+  readonly preserveHost: boolean;
+  readonly regexPriority: number;
+  readonly httpsRedirectStatusCode: number;
+  readonly requestBuffering: boolean;
+  readonly responseBuffering: boolean;
+  /** Position in the file (0-based, over all routes, nested ones included); the last tie-breaker. */
+  readonly order: number;
+  readonly tags: readonly string[];
+}
+
+export interface TargetConfig {
+  /** `host:port` (port defaults to 8000, as in Kong). IPv6 hosts keep their brackets. */
+  readonly target: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+export interface UpstreamConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly algorithm: 'round-robin' | 'least-connections' | 'consistent-hashing' | 'latency';
+  readonly slots: number;
+  readonly targets: readonly TargetConfig[];
+  /** Kong's `healthchecks` block as given (defaults applied); acted on by the balancer. */
+  readonly healthchecks: unknown;
+  readonly hashOn: string;
+  readonly hashFallback: string;
+  readonly hashOnHeader: string | null;
+  readonly hashFallbackHeader: string | null;
+  readonly hashOnCookie: string | null;
+  readonly hashOnCookiePath: string;
+  readonly hashOnQueryArg: string | null;
+  readonly hashFallbackQueryArg: string | null;
+  readonly tags: readonly string[];
+}
+
+export interface ConsumerConfig {
+  readonly id: string;
+  readonly username: string | null;
+  readonly customId: string | null;
+  readonly tags: readonly string[];
+}
+
+export interface PluginConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  /** Scope: all `null` = global. */
+  readonly service: string | null;
+  readonly route: string | null;
+  readonly consumer: string | null;
+  readonly protocols: readonly Protocol[];
+  /** Validated by the plugin's own schema, with its defaults applied. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly tags: readonly string[];
+}
+
+export interface NormalizedConfig {
+  readonly formatVersion: string;
+  readonly services: readonly ServiceConfig[];
+  readonly routes: readonly RouteConfig[];
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly consumers: readonly ConsumerConfig[];
+  readonly plugins: readonly PluginConfig[];
+}

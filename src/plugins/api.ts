@@ -1,0 +1,85 @@
+/**
+ * The plugin contract.
+ *
+ * A plugin is a definition (name, priority, config schema, factory) registered once. At snapshot
+ * compile time each configured plugin entry is validated by `configSchema` and turned into an
+ * instance by `create(conf)`, once per worker per snapshot. Instances are merged into each route's
+ * phase arrays, highest priority first (Kong's order), so the hot path walks a prepared array and
+ * never looks a plugin up.
+ *
+ * Phases follow Kong and Pingora; verdicts follow Envoy: a phase either lets the request continue
+ * or has already answered locally (`ctx.respond(...)`) and returns `Stop`. Expected outcomes such
+ * as 401 or 429 are verdicts, never exceptions.
+ *
+ * Plugins never see uWebSockets.js or undici objects: the request head is copied into a plain,
+ * fixed-shape object before any plugin runs, because uWS's HttpRequest dies at the first `await`.
+ */
+import type { TSchema } from '@sinclair/typebox';
+
+export const enum Verdict {
+  Continue = 0,
+  /** The plugin answered locally through `ctx.respond`; later phases and the upstream are skipped. */
+  Stop = 1,
+}
+
+/** The downstream request head, copied synchronously from uWS. Header names are lower-case. */
+export interface RequestHead {
+  readonly method: string;
+  /** The raw path as received (no query, not normalized). */
+  readonly rawPath: string;
+  /** The normalized path used for routing (see router/normalize.ts). */
+  readonly path: string;
+  /** The query string without `?`, byte for byte; '' when absent. */
+  readonly query: string;
+  /** Host header without port, lower-cased. */
+  readonly host: string;
+  readonly remoteAddress: string;
+  /** Flat pairs: names[i] goes with values[i]. Duplicates are kept in arrival order. */
+  readonly headerNames: readonly string[];
+  readonly headerValues: readonly string[];
+  /** First value of a header, or `undefined`. `name` must be lower-case. */
+  header(name: string): string | undefined;
+}
+
+/** What a plugin may read and do during a request. Implemented by proxy/request-context.ts. */
+export interface PluginContext {
+  readonly request: RequestHead;
+  readonly routeId: string;
+  readonly routeName: string | null;
+  readonly serviceId: string | null;
+  /** Named captures of a regex route path, or `null`. */
+  readonly pathCaptures: Readonly<Record<string, string>> | null;
+  /** Upstream response status, valid from `onResponse` on (0 before). */
+  readonly responseStatus: number;
+
+  /** Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after. */
+  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void;
+  /** Set (replace) a header on the request sent upstream. */
+  setUpstreamHeader(name: string, value: string): void;
+  /** Remove a header from the request sent upstream. */
+  removeUpstreamHeader(name: string): void;
+  /** Set (replace) a header on the response sent downstream; valid in `onResponse`. */
+  setResponseHeader(name: string, value: string): void;
+}
+
+export interface PluginInstance {
+  /** After the route match: auth, rate limit, validation. May return a promise (async work). */
+  onRequest?(ctx: PluginContext): Verdict | Promise<Verdict>;
+  /** After the target is picked: rewrite headers. Synchronous. */
+  onUpstreamRequest?(ctx: PluginContext): void;
+  /** Upstream response head has arrived. Synchronous. */
+  onResponse?(ctx: PluginContext): void;
+  /** After the end, an abort or an error. Synchronous; defer heavy work. */
+  onLog?(ctx: PluginContext): void;
+}
+
+export interface PluginDefinition<Conf = Record<string, unknown>> {
+  readonly name: string;
+  /** Higher runs first, as in Kong. */
+  readonly priority: number;
+  readonly version: string;
+  /** JSON schema of the plugin's `config` object; unknown fields are errors, defaults are applied. */
+  readonly configSchema: TSchema;
+  /** Called once per worker per snapshot with the validated config. Must not throw for valid config. */
+  create(conf: Conf): PluginInstance;
+}

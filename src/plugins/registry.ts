@@ -1,0 +1,18 @@
+/**
+ * Every plugin the gateway knows. A config naming a plugin that is not here is rejected at load.
+ * Later features add their definitions to this list; nothing else needs to change.
+ */
+import type { PluginDefinition } from './api';
+import { requestTermination } from './request-termination';
+
+const definitions: readonly PluginDefinition<any>[] = [requestTermination];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(definitions.map((d) => [d.name, d]));
+
+export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
+  return byName.get(name);
+}
+
+export function pluginNames(): string[] {
+  return [...byName.keys()].sort();
+}
