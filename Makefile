@@ -1,0 +1,56 @@
+# Floodgate. `make run` and `make test` are the two commands a fresh machine needs.
+SHELL := /bin/bash
+NODE  ?= node
+NPM   ?= npm
+TSC   := node_modules/.bin/tsc
+
+UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
+INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
+
+.PHONY: all deps native build run test test-unit test-integration check bench-router clean
+
+all: build
+
+# npm packages, exactly as locked.
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.installed
+
+# The N-API addon (native/README.md). Node's headers ship with Node; nothing is downloaded.
+native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) | deps
+	sh native/build.sh
+
+native: native/build/Release/floodgate_native.node
+
+build: deps native
+	$(TSC) -p tsconfig.json
+
+# Two demo upstreams and the gateway with the example config, in the foreground (Ctrl-C stops all).
+run: build
+	@trap 'kill 0' EXIT; \
+	$(NODE) dist/src/dev/echo-upstream.js --port 9001 --name blue & \
+	$(NODE) dist/src/dev/echo-upstream.js --port 9002 --name green & \
+	sleep 0.3; \
+	$(NODE) dist/src/cli.js start -c examples/gateway.yaml
+
+test: build
+	$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit:
+	$(NODE) --test --test-reporter=spec $(UNIT_TESTS)
+
+# Integration tests start real gateways (2 workers each) and real upstreams; one file at a time
+# keeps a 2-core machine from timing them out.
+test-integration:
+	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS)
+
+check: build
+	$(NODE) dist/src/cli.js check examples/gateway.yaml
+
+bench-router: build
+	$(NODE) dist/bench/router-match.js
+
+clean:
+	rm -rf dist native/build node_modules

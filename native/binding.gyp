@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "floodgate_native",
+      "sources": ["src/floodgate_native.c"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": {
+        "OTHER_CFLAGS": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+/**
+ * floodgate start -c FILE [--workers N] [--listen HOST:PORT] [...]
+ * floodgate check FILE
+ * floodgate version
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { formatConfigErrors, loadConfigFile } from './config/load';
+import { compileCheck } from './config/compile-check';
+import { compileRouter } from './router/router';
+import { defaultSettings, type NodeSettings } from './settings';
+import { systemLogger } from './util/logger';
+import { getNofileLimit } from './util/file-limits';
+import { exitProcess } from './util/process-exit';
+
+const VERSION: string = (require('../../package.json') as { version: string }).version;
+
+const USAGE = `Usage:
+  floodgate start -c FILE [options]   run the gateway
+  floodgate check FILE                validate FILE and print the compiled route table
+  floodgate version                   print the version
+
+Options for start:
+  -c, --config FILE            declarative config (Kong 3.0 format, YAML or JSON)
+  -w, --workers N              worker threads (default: one per core)
+      --listen HOST:PORT       proxy listener (default 0.0.0.0:8000)
+      --drain-timeout MS       how long SIGTERM waits for in-flight requests (default 30000)
+      --max-header-bytes N     request line + headers limit, else 431 (default 32768)
+      --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
+      --upstream-connections N connections per target per worker; 0 = unlimited (default 0)
+      --upstream-keepalive MS  idle upstream keep-alive (default 60000)
+      --access-log DEST        stdout | off | FILE (default stdout)
+      --log-level LEVEL        trace | debug | info | warn | error (default info)
+
+Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
+
+function fail(message: string): never {
+  process.stderr.write(`floodgate: ${message}\n`);
+  process.exit(2);
+}
+
+function intOption(value: string | undefined, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+function parseListen(value: string | undefined): { host: string; port: number } {
+  if (value === undefined) return { host: defaultSettings.listenHost, port: defaultSettings.listenPort };
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
+  if (m === null) fail(`--listen must be HOST:PORT or PORT, got "${value}"`);
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) fail(`--listen port out of range: ${port}`);
+  return { host: m[1] || m[2] || defaultSettings.listenHost, port };
+}
+
+function start(argv: string[]): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      workers: { type: 'string', short: 'w' },
+      listen: { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'max-header-bytes': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'upstream-connections': { type: 'string' },
+      'upstream-keepalive': { type: 'string' },
+      'access-log': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.config === undefined) fail('start needs -c FILE\n\n' + USAGE);
+  const listen = parseListen(values.listen);
+  const settings: NodeSettings = {
+    listenHost: listen.host,
+    listenPort: listen.port,
+    workers: intOption(values.workers, 'workers', os.availableParallelism(), 1),
+    drainTimeoutMs: intOption(values['drain-timeout'], 'drain-timeout', defaultSettings.drainTimeoutMs),
+    maxHeaderBytes: intOption(values['max-header-bytes'], 'max-header-bytes', defaultSettings.maxHeaderBytes, 1024),
+    maxBodyBytes: intOption(values['max-body-bytes'], 'max-body-bytes', defaultSettings.maxBodyBytes),
+    upstreamConnections: intOption(values['upstream-connections'], 'upstream-connections', defaultSettings.upstreamConnections),
+    upstreamKeepAliveMs: intOption(values['upstream-keepalive'], 'upstream-keepalive', defaultSettings.upstreamKeepAliveMs, 1),
+    accessLog: values['access-log'] ?? defaultSettings.accessLog,
+    logLevel: values['log-level'] ?? defaultSettings.logLevel,
+    faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
+  };
+  const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
+
+  const loaded = loadConfigFile(values.config);
+  if (!loaded.ok) {
+    process.stderr.write(`floodgate: invalid config, not starting:\n${formatConfigErrors(loaded.errors, values.config)}\n`);
+    process.exit(1);
+  }
+  const problem = compileCheck(loaded.config);
+  if (problem !== null) {
+    process.stderr.write(`floodgate: invalid config, not starting: ${problem}\n`);
+    process.exit(1);
+  }
+
+  const limits = getNofileLimit();
+  if (limits.soft < 1024) logger.warn({ limits }, 'open-file limit is low; raise LimitNOFILE for many connections');
+
+  // Deferred so `check` and `version` work on machines where no uWS build loads.
+  const { Supervisor } = require('./cluster/primary') as typeof import('./cluster/primary');
+  const supervisor = new Supervisor(settings, values.config, loaded.config, logger);
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading config');
+    supervisor.reload();
+  });
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    supervisor.shutdown().then(() => exitProcess(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  supervisor.start();
+}
+
+function check(argv: string[]): void {
+  const file = argv[0];
+  if (file === undefined) fail('check needs FILE');
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    process.stderr.write(`${formatConfigErrors(loaded.errors, file)}\n`);
+    process.exit(1);
+  }
+  const problem = compileCheck(loaded.config);
+  if (problem !== null) {
+    process.stderr.write(`${file}: ${problem}\n`);
+    process.exit(1);
+  }
+  const c = loaded.config;
+  const services = new Map(c.services.map((s) => [s.id, s]));
+  const rows = compileRouter(c.routes).describe();
+  const table = [['#', 'route', 'service', 'methods', 'hosts', 'paths', 'headers', 'priority']];
+  for (const r of rows) {
+    const svc = r.serviceId === null ? undefined : services.get(r.serviceId);
+    table.push([
+      String(r.rank),
+      r.routeName ?? r.routeId,
+      svc === undefined ? '-' : `${svc.name ?? svc.id} (${svc.protocol}://${svc.host}:${svc.port}${svc.path ?? ''})`,
+      r.methods?.join(',') ?? '*',
+      r.hosts?.join(',') ?? '*',
+      r.paths?.join(',') ?? '*',
+      r.headers === null ? '-' : Object.entries(r.headers).map(([k, v]) => `${k}:${v.join('|')}`).join(' '),
+      r.priority,
+    ]);
+  }
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  const out = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  process.stdout.write(
+    `${file}: OK (${c.services.length} services, ${c.routes.length} routes, ${c.upstreams.length} upstreams, ` +
+      `${c.consumers.length} consumers, ${c.plugins.length} plugins)\n\n${out}\n`,
+  );
+}
+
+function main(argv: string[]): void {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'check':
+      return check(rest);
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`floodgate ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return;
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2));

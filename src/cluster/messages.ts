@@ -1,0 +1,29 @@
+/**
+ * The typed protocol between the primary and its workers. Config travels as the normalized,
+ * structured-clone-safe form; each worker compiles it into its own Snapshot.
+ */
+import type { NormalizedConfig } from '../config/types';
+import type { NodeSettings } from '../settings';
+
+export interface WorkerBootData {
+  readonly workerId: number;
+  readonly settings: NodeSettings;
+  readonly config: NormalizedConfig;
+  readonly configVersion: number;
+}
+
+export type PrimaryToWorker =
+  | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig }
+  | { readonly type: 'drain'; readonly deadlineMs: number };
+
+export type WorkerToPrimary =
+  | { readonly type: 'listening'; readonly workerId: number }
+  | { readonly type: 'config-applied'; readonly workerId: number; readonly version: number }
+  | { readonly type: 'config-failed'; readonly workerId: number; readonly version: number; readonly error: string }
+  /** Drained and logs flushed; the worker now idles until the process exits. */
+  | { readonly type: 'drained'; readonly workerId: number; readonly clean: boolean; readonly inFlight: number }
+  /**
+   * An uncaught error: the worker has stopped accepting and must be replaced. It finishes what it
+   * has, then exits by itself once its connections are gone (see cluster/worker.ts).
+   */
+  | { readonly type: 'fatal'; readonly workerId: number; readonly error: string };

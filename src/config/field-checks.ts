@@ -1,0 +1,167 @@
+/**
+ * Checks on one entity at a time that JSON Schema cannot express well: mutually exclusive
+ * fields, "at least one of", regexes that must compile, host syntax, protocols Kong has but
+ * Floodgate lacks, and fields that nesting makes redundant. They run only on entities that passed
+ * the schema, so the data has its declared types here.
+ */
+import type { Entity } from './entities';
+import type { Issue, Path } from './errors';
+import { SUPPORTED_PROTOCOLS } from './schema/common';
+import type { ConsumerInput } from './schema/consumer';
+import type { PluginInput } from './schema/plugin';
+import type { RouteInput } from './schema/route';
+import type { ServiceInput } from './schema/service';
+import type { TargetInput } from './schema/target';
+import type { UpstreamInput } from './schema/upstream';
+import { isKongProtocol, parseHost, parseRouteHost, parseServiceUrl, parseTarget, protocolProblem, regexProblem } from './values';
+
+type Report = (path: Path, message: string, at?: 'key') => void;
+
+export function checkFields(entities: readonly Entity[], isClean: (e: Entity) => boolean): Issue[] {
+  const issues: Issue[] = [];
+  for (const e of entities) {
+    if (!isClean(e)) continue;
+    const report: Report = (path, message, at) => issues.push({ path: [...e.path, ...path], message, at });
+    switch (e.kind) {
+      case 'service':
+        checkService(e.data as ServiceInput, report);
+        break;
+      case 'route':
+        checkRoute(e.data as RouteInput, e.parent, report);
+        break;
+      case 'upstream':
+        checkUpstream(e.data as UpstreamInput, report);
+        break;
+      case 'target':
+        checkTarget(e.data as TargetInput, e.parent, report);
+        break;
+      case 'consumer':
+        checkConsumer(e.data as ConsumerInput, report);
+        break;
+      case 'plugin':
+        checkPlugin(e.data as PluginInput, e.parent, report);
+        break;
+    }
+  }
+  return issues;
+}
+
+function checkService(s: ServiceInput, report: Report): void {
+  if (s.url !== undefined) {
+    for (const field of ['protocol', 'host', 'port', 'path'] as const) {
+      if (s[field] !== undefined) report([field], `cannot be used together with "url" (the url already sets protocol, host, port and path)`, 'key');
+    }
+    const url = parseServiceUrl(s.url);
+    if (!url.ok) report(['url'], url.error);
+    return;
+  }
+  if (s.host === undefined) report(['host'], 'is required (set "host" or "url")');
+  else {
+    const host = parseHost(s.host);
+    if (!host.ok) report(['host'], host.error);
+  }
+  if (s.protocol !== undefined) {
+    const bad = protocolProblem(s.protocol);
+    if (bad !== null) report(['protocol'], bad);
+  }
+}
+
+function checkRoute(r: RouteInput, parent: Entity | null, report: Report): void {
+  if (parent?.kind === 'service' && r.service !== undefined && r.service !== null) {
+    report(['service'], 'must not be set on a route nested in a service (the route belongs to that service)', 'key');
+  }
+  r.protocols.forEach((p, i) => {
+    const bad = protocolProblem(p);
+    if (bad !== null) report(['protocols', i], bad);
+  });
+  if (r.path_handling === 'v1') report(['path_handling'], '"v1" is not supported (only "v0")');
+
+  const headerCount = r.headers ? Object.keys(r.headers).length : 0;
+  if (!r.methods?.length && !r.hosts?.length && !r.paths?.length && headerCount === 0) {
+    report([], 'must set at least one of "methods", "hosts", "headers" or "paths"');
+  }
+  r.methods?.forEach((m, i) => {
+    if (!/^[A-Z]+$/.test(m.toUpperCase())) report(['methods', i], `"${m}" is not a valid HTTP method`);
+  });
+  r.hosts?.forEach((h, i) => {
+    const host = parseRouteHost(h);
+    if (!host.ok) report(['hosts', i], host.error);
+  });
+  r.paths?.forEach((p, i) => {
+    if (!p.startsWith('~')) return;
+    const bad = regexProblem(p.slice(1));
+    if (bad !== null) report(['paths', i], bad);
+  });
+  if (r.headers) checkHeaders(r.headers, report);
+}
+
+function checkHeaders(headers: Readonly<Record<string, string | string[]>>, report: Report): void {
+  const seen = new Map<string, string>();
+  for (const [name, values] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'host') report(['headers', name], 'the Host header cannot be matched here; use "hosts"', 'key');
+    const previous = seen.get(lower);
+    if (previous !== undefined) report(['headers', name], `duplicate header "${name}" (header names are case-insensitive; also given as "${previous}")`, 'key');
+    seen.set(lower, name);
+    const list = typeof values === 'string' ? [values] : values;
+    list.forEach((v, i) => {
+      if (!v.startsWith('~*')) return;
+      const bad = regexProblem(v.slice(2), 'i');
+      const path = typeof values === 'string' ? ['headers', name] : ['headers', name, i];
+      if (bad !== null) report(path, bad);
+    });
+  }
+}
+
+function checkUpstream(u: UpstreamInput, report: Report): void {
+  const requires = (when: boolean, field: keyof UpstreamInput, reason: string) => {
+    if (when && (u[field] === undefined || u[field] === null)) report([field], `is required when ${reason}`);
+  };
+  requires(u.hash_on === 'header', 'hash_on_header', 'hash_on is "header"');
+  requires(u.hash_fallback === 'header', 'hash_fallback_header', 'hash_fallback is "header"');
+  requires(u.hash_on === 'cookie' || u.hash_fallback === 'cookie', 'hash_on_cookie', 'hashing on "cookie"');
+  requires(u.hash_on === 'query_arg', 'hash_on_query_arg', 'hash_on is "query_arg"');
+  requires(u.hash_fallback === 'query_arg', 'hash_fallback_query_arg', 'hash_fallback is "query_arg"');
+  // Kong's rules: nothing to fall back from, a cookie is always present (Kong sets it), and a
+  // fallback equal to the primary adds nothing (except a different header or query argument).
+  if (u.hash_fallback !== 'none') {
+    if (u.hash_on === 'none' || u.hash_on === 'cookie') {
+      report(['hash_fallback'], `must be "none" when hash_on is "${u.hash_on}"`);
+    } else if (u.hash_fallback === u.hash_on && u.hash_on !== 'header' && u.hash_on !== 'query_arg') {
+      report(['hash_fallback'], `must differ from hash_on ("${u.hash_on}")`);
+    }
+  }
+}
+
+function checkTarget(t: TargetInput, parent: Entity | null, report: Report): void {
+  const hasUpstream = t.upstream !== undefined && t.upstream !== null;
+  if (parent !== null && hasUpstream) {
+    report(['upstream'], 'must not be set on a target nested in an upstream (the target belongs to that upstream)', 'key');
+  }
+  if (parent === null && !hasUpstream) report(['upstream'], 'is required for a top-level target (or nest the target in its upstream)');
+  const parsed = parseTarget(t.target);
+  if (!parsed.ok) report(['target'], parsed.error);
+}
+
+function checkConsumer(c: ConsumerInput, report: Report): void {
+  if ((c.username ?? null) === null && (c.custom_id ?? null) === null) {
+    report([], 'must set at least one of "username" or "custom_id"');
+  }
+}
+
+function checkPlugin(p: PluginInput, parent: Entity | null, report: Report): void {
+  if (parent !== null) {
+    const scope = parent.kind as 'service' | 'route' | 'consumer';
+    if (p[scope] !== undefined && p[scope] !== null) {
+      report([scope], `must not be set on a plugin nested in a ${scope} (the plugin applies to that ${scope})`, 'key');
+    }
+  }
+  // Kong's default lists grpc too, so Kong protocols Floodgate lacks are dropped rather than
+  // refused, unless nothing is left and the plugin could never run.
+  p.protocols.forEach((x, i) => {
+    if (!isKongProtocol(x)) report(['protocols', i], protocolProblem(x)!);
+  });
+  if (p.protocols.every(isKongProtocol) && !p.protocols.some((x) => (SUPPORTED_PROTOCOLS as readonly string[]).includes(x))) {
+    report(['protocols'], `none of these protocols is supported by Floodgate (${SUPPORTED_PROTOCOLS.join(', ')}), so the plugin would never run`);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Loading a declarative config: text -> NormalizedConfig, or a list of errors that each name the
+ * entity, the field and the line. Never throws for bad input.
+ *
+ * The stages, each stopping the load when it finds errors because the next one relies on it:
+ *   1. YAML syntax (JSON is YAML, so .json files go through the same parser and keep line numbers)
+ *   2. per-entity validity: the schemas (Kong's defaults are written in as a side effect), each
+ *      plugin's own config schema, and field checks that need code (regexes, hosts, url...)
+ *   3. cross-entity checks: references, duplicates
+ *   4. normalize
+ */
+import { readFileSync } from 'node:fs';
+import { collectEntities, splitPath, type Entity } from './entities';
+import { dedupeErrors, formatConfigErrors, sortErrors, type ConfigError, type Issue } from './errors';
+import { checkFields } from './field-checks';
+import { Model } from './model';
+import { normalize } from './normalize';
+import { checkPluginConfigs } from './plugin-config';
+import { checkReferences } from './references';
+import { toConfigErrors } from './report';
+import { FORMAT_VERSION, type DocumentInput } from './schema/document';
+import { Source } from './source';
+import type { NormalizedConfig } from './types';
+import { validateDocument } from './validate-schema';
+
+export type { ConfigError } from './errors';
+export { formatConfigErrors };
+
+export type LoadResult = { ok: true; config: NormalizedConfig } | { ok: false; errors: ConfigError[] };
+
+export function loadConfigFile(file: string): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = err instanceof Error ? err.message : String(err);
+    const message = code === 'ENOENT' ? 'cannot read the config file: no such file (ENOENT)' : `cannot read the config file: ${reason}`;
+    return fail([{ entity: 'document', field: '', line: null, column: null, message }]);
+  }
+  return loadConfigText(text, file);
+}
+
+/** `sourceName` only labels internal errors; callers pass it again to formatConfigErrors. */
+export function loadConfigText(text: string, sourceName: string): LoadResult {
+  try {
+    return load(text);
+  } catch (err) {
+    // Only a bug gets here; report it as a config error rather than crash the primary.
+    const reason = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    return fail([{ entity: 'document', field: '', line: null, column: null, message: `internal error while loading ${sourceName}: ${reason}` }]);
+  }
+}
+
+function load(text: string): LoadResult {
+  // 1. Syntax.
+  const { source, problems } = Source.parse(text.replace(/^\uFEFF/, ''));
+  if (problems.length > 0) {
+    return fail(problems.map((p) => ({ entity: 'document', field: '', line: p.position?.line ?? null, column: p.position?.column ?? null, message: `invalid YAML: ${p.message}` })));
+  }
+  let data: unknown;
+  try {
+    data = source.toData();
+  } catch (err) {
+    return fail([{ entity: 'document', field: '', line: null, column: null, message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` }]);
+  }
+  if (data === null || data === undefined) {
+    return fail([{ entity: 'document', field: '', line: null, column: null, message: `the config is empty (expected at least _format_version: "${FORMAT_VERSION}")` }]);
+  }
+  const report = (issues: readonly Issue[]) => fail(toConfigErrors(issues, source, data));
+
+  // 2. Each entity on its own.
+  const schemaIssues = validateDocument(data);
+  const entities = collectEntities(data, (path) => source.offsetOf(path));
+  const pluginIssues = checkPluginConfigs(entities);
+  const fieldIssues = checkFields(entities, cleanFilter([...schemaIssues, ...pluginIssues]));
+  const entityIssues = [...schemaIssues, ...pluginIssues, ...fieldIssues];
+  if (entityIssues.length > 0) return report(entityIssues);
+
+  // 3. Across entities.
+  const model = new Model(entities);
+  const referenceIssues = checkReferences(model);
+  if (referenceIssues.length > 0) return report(referenceIssues);
+
+  // 4. The result.
+  return { ok: true, config: normalize(data as DocumentInput, model) };
+}
+
+/** An entity is clean when no issue belongs to it (issues in its nested entities do not count). */
+function cleanFilter(issues: readonly Issue[]): (e: Entity) => boolean {
+  const dirty = new Set(issues.map((i) => key(splitPath(i.path).entityPath)));
+  return (e) => !dirty.has(key(e.path));
+}
+
+function key(path: readonly (string | number)[]): string {
+  return JSON.stringify(path);
+}
+
+function fail(errors: ConfigError[]): LoadResult {
+  return { ok: false, errors: sortErrors(dedupeErrors(errors)) };
+}

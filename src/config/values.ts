@@ -1,0 +1,136 @@
+/**
+ * Parsing and checking of single values that the schema cannot express: service URLs, target
+ * addresses, route hosts and regexes. Pure functions, shared by field-checks.ts (which reports)
+ * and normalize.ts (which uses the parsed result).
+ *
+ * IPv6 addresses keep their brackets everywhere ("[::1]"), so a host can be put into a URL or a
+ * Host header as is.
+ */
+import { isIPv6 } from 'node:net';
+import { KONG_PROTOCOLS, SUPPORTED_PROTOCOLS } from './schema/common';
+import { compileKongRegex, translateRegex } from '../router/regex';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
+
+/** Kong's default target port. */
+export const DEFAULT_TARGET_PORT = 8000;
+
+const HOSTNAME = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
+
+export function isKongProtocol(protocol: string): boolean {
+  return (KONG_PROTOCOLS as readonly string[]).includes(protocol);
+}
+
+/** Null when `protocol` is one Floodgate proxies; else the reason it is refused. */
+export function protocolProblem(protocol: string): string | null {
+  if ((SUPPORTED_PROTOCOLS as readonly string[]).includes(protocol)) return null;
+  if (isKongProtocol(protocol)) {
+    return `protocol "${protocol}" is not supported (Floodgate supports ${SUPPORTED_PROTOCOLS.join(' and ')})`;
+  }
+  return `unknown protocol "${protocol}" (expected ${SUPPORTED_PROTOCOLS.join(' or ')})`;
+}
+
+function parsePort(digits: string): Parsed<number> {
+  const port = Number(digits);
+  if (!/^\d+$/.test(digits) || port < 1 || port > 65535) return fail(`invalid port "${digits}" (must be between 1 and 65535)`);
+  return ok(port);
+}
+
+/** A host for a service or target: hostname, IPv4, or IPv6 (bracketed or not). Returned bracketed. */
+export function parseHost(host: string): Parsed<string> {
+  const inner = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIPv6(inner)) return ok(`[${inner}]`);
+  if (host.includes(':')) return fail(`"${host}" must not contain a port`);
+  if (!HOSTNAME.test(host)) return fail(`"${host}" is not a valid hostname or IP address`);
+  return ok(host);
+}
+
+export interface ServiceUrl {
+  readonly protocol: string;
+  readonly host: string;
+  readonly port: number | null;
+  /** null when the URL has no path, as Kong stores it. */
+  readonly path: string | null;
+}
+
+/** Kong's `url` shorthand: protocol://host[:port][/path]. */
+export function parseServiceUrl(url: string): Parsed<ServiceUrl> {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/s.exec(url);
+  if (m === null) return fail(`"${url}" is not a URL (expected protocol://host[:port][/path])`);
+  const [, scheme, authority, path, rest] = m;
+  const protocol = scheme.toLowerCase();
+  const bad = protocolProblem(protocol);
+  if (bad !== null) return fail(bad);
+  if (rest !== '') return fail(`"${url}" must not have a query string or fragment`);
+  if (authority.includes('@')) return fail(`"${url}" must not contain credentials`);
+  const hp = splitHostPort(authority);
+  if (!hp.ok) return hp;
+  if (hp.value.host === '') return fail(`"${url}" has no host`);
+  const host = parseHost(hp.value.host);
+  if (!host.ok) return host;
+  return ok({ protocol, host: host.value, port: hp.value.port, path: path === '' ? null : path });
+}
+
+function splitHostPort(s: string): Parsed<{ host: string; port: number | null }> {
+  // Several colons and no brackets: an IPv6 address, which cannot carry a port in this form.
+  if (isIPv6(s)) return ok({ host: s, port: null });
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(s);
+  if (m === null) return fail(`"${s}" is not a valid host[:port]`);
+  if (m[2] === undefined) return ok({ host: m[1], port: null });
+  const port = parsePort(m[2]);
+  return port.ok ? ok({ host: m[1], port: port.value }) : port;
+}
+
+export interface TargetAddress {
+  /** Normalized `host:port`. */
+  readonly target: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** "host", "host:port", "[v6]" or "[v6]:port"; the port defaults to 8000 as in Kong. */
+export function parseTarget(target: string): Parsed<TargetAddress> {
+  const hp = splitHostPort(target);
+  if (!hp.ok) return hp;
+  const host = parseHost(hp.value.host);
+  if (!host.ok) return host;
+  const port = hp.value.port ?? DEFAULT_TARGET_PORT;
+  return ok({ target: `${host.value}:${port}`, host: host.value, port });
+}
+
+/**
+ * A route host: lower-cased, at most one `*` that is the whole leftmost or rightmost label
+ * (`*.example.com`, `example.*`), optional `:port`.
+ */
+export function parseRouteHost(raw: string): Parsed<string> {
+  const value = raw.toLowerCase();
+  const hp = splitHostPort(value);
+  if (!hp.ok) return hp;
+  const { host } = hp.value;
+  const stars = host.split('*').length - 1;
+  if (stars > 1) return fail(`"${raw}" has more than one wildcard`);
+  if (stars === 1 && !(host.startsWith('*.') || host.endsWith('.*'))) {
+    return fail(`"${raw}": a wildcard must be the leftmost or rightmost label ("*.example.com" or "example.*")`);
+  }
+  const bare = host.replace(/^\*\./, '').replace(/\.\*$/, '');
+  const inner = bare.startsWith('[') && bare.endsWith(']') ? bare.slice(1, -1) : bare;
+  if (stars === 0 && isIPv6(inner)) return ok(value.includes('[') ? value : `[${inner}]`);
+  if (!HOSTNAME.test(bare)) return fail(`"${raw}" is not a valid hostname`);
+  return ok(value);
+}
+
+/** Null when the router will be able to compile `source` (see router/regex.ts), else why not. */
+export function regexProblem(source: string, flags = ''): string | null {
+  try {
+    compileKongRegex(translateRegex(source), flags, false);
+    return null;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // V8 says "Invalid regular expression: /<source>/<flags>: <reason>"; keep the reason.
+    const reason = message.slice(message.lastIndexOf(': ') + 2);
+    return `invalid regex ${JSON.stringify(source)}: ${reason}`;
+  }
+}

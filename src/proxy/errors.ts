@@ -1,0 +1,73 @@
+/**
+ * Every failure the data plane can answer with, as a fixed table: a stable code, the HTTP status,
+ * who is at fault, whether a retry elsewhere could help, and the message in the JSON body.
+ * Errors are values here, not exceptions: the proxy looks one up and answers with it.
+ */
+export type FaultSource = 'downstream' | 'upstream' | 'internal';
+
+export interface ProxyError {
+  readonly code: string;
+  readonly status: number;
+  readonly source: FaultSource;
+  readonly retryable: boolean;
+  readonly message: string;
+}
+
+function def(code: string, status: number, source: FaultSource, retryable: boolean, message: string): ProxyError {
+  return Object.freeze({ code, status, source, retryable, message });
+}
+
+export const Errors = {
+  noRoute: def('FG_NO_ROUTE', 404, 'downstream', false, 'no Route matched with those values'),
+  noService: def('FG_NO_SERVICE', 503, 'internal', false, 'no Service found with those values'),
+  methodNotAllowed: def('FG_METHOD_NOT_ALLOWED', 405, 'downstream', false, 'Method not allowed'),
+  badRequest: def('FG_BAD_REQUEST', 400, 'downstream', false, 'Bad request'),
+  badPath: def('FG_BAD_PATH', 400, 'downstream', false, 'Bad request: malformed path encoding'),
+  badFraming: def('FG_BAD_FRAMING', 400, 'downstream', false, 'Bad request: conflicting Content-Length or Transfer-Encoding'),
+  headersTooLarge: def('FG_HEADERS_TOO_LARGE', 431, 'downstream', false, 'Request header fields too large'),
+  bodyTooLarge: def('FG_BODY_TOO_LARGE', 413, 'downstream', false, 'Request size limit exceeded'),
+  noHealthyTarget: def('FG_NO_TARGET', 503, 'internal', false, 'failure to get a peer from the ring-balancer'),
+  upstreamRefused: def('FG_UPSTREAM_REFUSED', 502, 'upstream', true, 'An invalid response was received from the upstream server: connection refused'),
+  upstreamReset: def('FG_UPSTREAM_RESET', 502, 'upstream', true, 'An invalid response was received from the upstream server: connection reset before the response'),
+  upstreamDns: def('FG_UPSTREAM_DNS', 502, 'upstream', true, 'An invalid response was received from the upstream server: name resolution failed'),
+  upstreamProtocol: def('FG_UPSTREAM_PROTOCOL', 502, 'upstream', false, 'An invalid response was received from the upstream server: malformed response'),
+  upstreamConnectTimeout: def('FG_UPSTREAM_CONNECT_TIMEOUT', 504, 'upstream', true, 'The upstream server is timing out: connect timeout'),
+  upstreamReadTimeout: def('FG_UPSTREAM_READ_TIMEOUT', 504, 'upstream', false, 'The upstream server is timing out: no response within read_timeout'),
+  upstreamUnavailable: def('FG_UPSTREAM_UNAVAILABLE', 502, 'upstream', false, 'An invalid response was received from the upstream server'),
+  upgradeUnsupported: def('FG_UPGRADE_UNSUPPORTED', 501, 'downstream', false, 'Protocol upgrades are not supported'),
+  internal: def('FG_INTERNAL', 500, 'internal', false, 'An unexpected error occurred'),
+} as const;
+
+/** Map an undici / socket error to the answer the client gets. */
+export function classifyUpstreamError(err: unknown): ProxyError {
+  const e = err as { code?: string; cause?: { code?: string } } | null;
+  const code = e?.code;
+  const causeCode = e?.cause?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return Errors.upstreamRefused;
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return Errors.upstreamReset;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return Errors.upstreamDns;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return Errors.upstreamConnectTimeout;
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return Errors.upstreamReadTimeout;
+    case 'HPE_INVALID_CONSTANT':
+    case 'UND_ERR_INFO':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return Errors.upstreamProtocol;
+    default:
+      if (causeCode === 'ECONNREFUSED') return Errors.upstreamRefused;
+      if (causeCode === 'ECONNRESET') return Errors.upstreamReset;
+      if (typeof code === 'string' && code.startsWith('HPE_')) return Errors.upstreamProtocol;
+      return Errors.upstreamUnavailable;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Header rules at the proxy boundary. Hop-by-hop headers (RFC 9110 §7.6.1) describe one
+ * connection and must not be forwarded; neither may any header the Connection header names.
+ */
+
+/** Request headers we never forward as-is (hop-by-hop, or rebuilt by the proxy). */
+const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // uWS already answered `100 Continue`; undici refuses to send it upstream.
+  'expect',
+  // Rebuilt from what the gateway itself saw.
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-path',
+  'x-real-ip',
+  'via',
+]);
+
+export function isDroppedRequestHeader(name: string): boolean {
+  return DROPPED_REQUEST_HEADERS.has(name);
+}
+
+/**
+ * Tokens of a Connection header other than close/keep-alive, i.e. extra hop-by-hop header names.
+ * Returns null in the common case (no extra names) so callers skip the per-header check.
+ */
+export function connectionTokens(connection: string): string[] | null {
+  if (connection === '' || connection === 'close' || connection === 'keep-alive') return null;
+  const tokens: string[] = [];
+  for (const raw of connection.split(',')) {
+    const t = raw.trim();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive') tokens.push(t);
+  }
+  return tokens.length === 0 ? null : tokens;
+}
+
+const enum C {
+  a = 97, c = 99, d = 100, e = 101, g = 103, k = 107, l = 108, n = 110, p = 112, r = 114, t = 116, u = 117,
+}
+
+/** ASCII lower-case compare of a header name buffer with a lower-case literal. */
+function nameIs(buf: Uint8Array, lower: string): boolean {
+  if (buf.length !== lower.length) return false;
+  for (let i = 0; i < buf.length; i++) {
+    if ((buf[i] | 0x20) !== lower.charCodeAt(i)) {
+      // '-' (0x2d) | 0x20 is still 0x2d, digits and letters fold correctly; anything else differs.
+      return false;
+    }
+  }
+  return true;
+}
+
+export const enum ResponseHeaderKind {
+  Forward = 0,
+  /** Hop-by-hop or framing: uWS writes its own framing and Date. */
+  Drop = 1,
+  ContentLength = 2,
+  Connection = 3,
+}
+
+/**
+ * Classify an upstream response header name without turning it into a string: most names are
+ * forwarded untouched, and converting each to a string would cost an allocation per header.
+ */
+export function classifyResponseHeader(name: Uint8Array): ResponseHeaderKind {
+  switch (name.length) {
+    case 2:
+      return nameIs(name, 'te') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+    case 4:
+      return nameIs(name, 'date') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+    case 7:
+      return (name[0] | 0x20) === C.u || (name[0] | 0x20) === C.t
+        ? nameIs(name, 'upgrade') || nameIs(name, 'trailer')
+          ? ResponseHeaderKind.Drop
+          : ResponseHeaderKind.Forward
+        : ResponseHeaderKind.Forward;
+    case 10:
+      if (nameIs(name, 'connection')) return ResponseHeaderKind.Connection;
+      return nameIs(name, 'keep-alive') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+    case 14:
+      return nameIs(name, 'content-length') ? ResponseHeaderKind.ContentLength : ResponseHeaderKind.Forward;
+    case 16:
+      return nameIs(name, 'proxy-connection') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+    case 17:
+      return nameIs(name, 'transfer-encoding') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+    default:
+      return ResponseHeaderKind.Forward;
+  }
+}
+
+/** Parse a decimal Content-Length from a raw buffer; -1 when malformed. */
+export function parseContentLength(value: Uint8Array): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const d = value[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  100: 'Continue', 101: 'Switching Protocols', 200: 'OK', 201: 'Created', 202: 'Accepted',
+  203: 'Non-Authoritative Information', 204: 'No Content', 205: 'Reset Content', 206: 'Partial Content',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  307: 'Temporary Redirect', 308: 'Permanent Redirect', 400: 'Bad Request', 401: 'Unauthorized',
+  402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout', 409: 'Conflict',
+  410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Content Too Large',
+  414: 'URI Too Long', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable', 417: 'Expectation Failed',
+  418: "I'm a teapot", 421: 'Misdirected Request', 422: 'Unprocessable Content', 425: 'Too Early',
+  426: 'Upgrade Required', 428: 'Precondition Required', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 451: 'Unavailable For Legal Reasons', 500: 'Internal Server Error',
+  501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+/** Status lines are built once per code, not per response. */
+const STATUS_LINES: string[] = [];
+for (let code = 100; code < 600; code++) STATUS_LINES[code] = `${code} ${REASONS[code] ?? 'Unknown'}`;
+
+export function statusLine(code: number): string {
+  return STATUS_LINES[code] ?? `${code} Unknown`;
+}

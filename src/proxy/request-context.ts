@@ -1,0 +1,517 @@
+/**
+ * One request's life: the per-request state (a fixed shape, created once per request), the
+ * plugin-facing context, and the undici dispatch handler, all in one object so a proxied request
+ * costs one context, one head, and the header array it sends upstream.
+ *
+ * The life of a request (see ARCHITECTURE.md):
+ *   uWS handler -> copy head -> route -> onRequest phase (sync fast path, await only a promise)
+ *   -> pick target -> onUpstreamRequest -> undici dispatch(this)
+ *   -> onHeaders (onResponse phase, write head) -> onData* (stream with backpressure) -> onComplete
+ *   -> onLog phase + access log.
+ *
+ * uWS rules this file lives by: every write after the handler returns happens inside
+ * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
+ */
+import type { Dispatcher } from 'undici';
+import { Verdict, type PluginContext } from '../plugins/api';
+import { MatchResult } from '../router/types';
+import { escapePath } from '../router/normalize';
+import { upstreamPath } from '../router/upstream-path';
+import { messageBody } from '../util/status-messages';
+import { classifyUpstreamError, Errors, type ProxyError } from './errors';
+import {
+  classifyResponseHeader,
+  connectionTokens,
+  isDroppedRequestHeader,
+  parseContentLength,
+  ResponseHeaderKind,
+  statusLine,
+} from './headers';
+import { DownstreamHead } from './request-head';
+import type { RequestBody } from './request-body';
+import type { CompiledRoute, Snapshot, UpstreamTarget } from './snapshot';
+import type { HttpResponse } from './uws';
+import type { ProxyServer } from './server';
+
+const enum BodyMode {
+  /** Response head not written yet. */
+  None = 0,
+  /** Upstream gave Content-Length: stream with tryEnd so the client gets the same framing. */
+  Sized = 1,
+  /** No length known: uWS writes chunked encoding. */
+  Chunked = 2,
+  /** HEAD, 204, 304: headers only. */
+  Bodiless = 3,
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
+let corked: RequestContext | null = null;
+let corkedChunk: Buffer | null = null;
+let corkedResult = true;
+
+function corkedWriteHead(): void {
+  corked!.writeHead();
+}
+function corkedWriteChunk(): void {
+  corkedResult = corked!.writeChunk(corkedChunk!);
+}
+function corkedFinish(): void {
+  corked!.finishBody();
+}
+
+export class RequestContext implements PluginContext, Dispatcher.DispatchHandler {
+  readonly server: ProxyServer;
+  readonly res: HttpResponse;
+  readonly snapshot: Snapshot;
+  readonly request: DownstreamHead;
+  readonly match: MatchResult;
+  readonly startedAt: number;
+
+  route: CompiledRoute | null = null;
+  target: UpstreamTarget | null = null;
+  body: RequestBody | null = null;
+  bodyBytes = 0;
+
+  /** The client went away: never touch `res` again. */
+  aborted = false;
+  /** The response has ended: never touch `res` again. */
+  done = false;
+  /** Status and headers are on the wire (or in uWS's buffer); a local reply is no longer possible. */
+  headSent = false;
+
+  responseStatus = 0;
+  responseBytes = 0;
+  upstreamStartedAt = 0;
+  upstreamHeadersAt = 0;
+  error: ProxyError | null = null;
+
+  #chainIndex = 0;
+  #upstreamAbort: ((err?: Error) => void) | null = null;
+  #upstreamResume: (() => void) | null = null;
+  /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
+  #upstreamHeaders: string[] | null = null;
+  #upstreamHeadersBuilt = false;
+  #upstreamRemovals: string[] | null = null;
+  #responseHeaderEdits: string[] | null = null;
+  #rawHeaders: Buffer[] | null = null;
+  #mode = BodyMode.None;
+  #total = 0;
+  #pendingChunk: Buffer | null = null;
+  #pendingStart = 0;
+  #writableRegistered = false;
+
+  constructor(server: ProxyServer, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
+    this.server = server;
+    this.res = res;
+    this.snapshot = snapshot;
+    this.request = head;
+    this.match = new MatchResult();
+    this.startedAt = startedAt;
+  }
+
+  // ---------------------------------------------------------------- PluginContext
+
+  get routeId(): string {
+    return this.route === null ? '' : this.route.config.id;
+  }
+  get routeName(): string | null {
+    return this.route === null ? null : this.route.config.name;
+  }
+  get serviceId(): string | null {
+    return this.route === null || this.route.service === null ? null : this.route.service.config.id;
+  }
+  get pathCaptures(): Readonly<Record<string, string>> | null {
+    return this.match.captures;
+  }
+
+  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
+    if (this.aborted || this.done || this.headSent) return;
+    this.headSent = true;
+    this.done = true;
+    this.responseStatus = status;
+    this.responseBytes = Buffer.byteLength(body);
+    this.#cancelUpstream();
+    // A body we did not read would be parsed as the next request: close instead.
+    const close = this.server.draining || (this.body !== null && !this.body.readableEnded);
+    this.body?.detach();
+    const res = this.res;
+    res.cork(() => {
+      res.writeStatus(statusLine(status));
+      res.writeHeader('content-type', contentType);
+      if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
+      res.end(body, close);
+    });
+    this.server.requestFinished(this);
+  }
+
+  setUpstreamHeader(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    this.removeUpstreamHeader(lower);
+    (this.#upstreamHeaders ??= []).push(lower, value);
+  }
+
+  removeUpstreamHeader(name: string): void {
+    const lower = name.toLowerCase();
+    // Before the upstream request is built, remember the removal so client headers are skipped too.
+    if (!this.#upstreamHeadersBuilt) (this.#upstreamRemovals ??= []).push(lower);
+    const h = this.#upstreamHeaders;
+    if (h === null) return;
+    for (let i = h.length - 2; i >= 0; i -= 2) if (h[i] === lower) h.splice(i, 2);
+  }
+
+  setResponseHeader(name: string, value: string): void {
+    (this.#responseHeaderEdits ??= []).push(name.toLowerCase(), value);
+  }
+
+  /** Answer with one of the error table's entries, as JSON `{"message": ...}`. */
+  fail(error: ProxyError): void {
+    this.error = error;
+    if (this.headSent) {
+      // Too late for a status code: cut the connection so the client sees a truncated response.
+      this.#closeDownstream();
+      return;
+    }
+    this.respond(error.status, messageBody(error.message), JSON_TYPE, null);
+  }
+
+  // ---------------------------------------------------------------- request phases
+
+  /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
+  runRequestPhase(): void {
+    const plugins = this.route!.onRequest;
+    if (plugins !== null) {
+      for (let i = this.#chainIndex; i < plugins.length; i++) {
+        const verdict = plugins[i].onRequest!(this);
+        if (verdict === Verdict.Continue) continue;
+        if (verdict === Verdict.Stop) return;
+        this.#chainIndex = i + 1;
+        verdict.then(this.#onAsyncVerdict, this.#onPluginError);
+        return;
+      }
+    }
+    this.#forward();
+  }
+
+  #onAsyncVerdict = (verdict: Verdict): void => {
+    if (this.aborted || this.done) return;
+    if (verdict === Verdict.Stop) return;
+    this.runRequestPhase();
+  };
+
+  #onPluginError = (err: unknown): void => {
+    this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onRequest');
+    if (!this.aborted && !this.done) this.fail(Errors.internal);
+  };
+
+  #forward(): void {
+    if (this.aborted || this.done) return;
+    const route = this.route!;
+    const service = route.service;
+    if (service === null) return this.fail(Errors.noService);
+    const target = service.balancer.pick();
+    if (target === null) return this.fail(Errors.noHealthyTarget);
+    this.target = target;
+
+    this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
+    this.#upstreamHeadersBuilt = true;
+    const phase = route.onUpstreamRequest;
+    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
+
+    const head = this.request;
+    const cfg = route.config;
+    let path = escapePath(upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
+    if (head.query !== '') path = path + '?' + head.query;
+
+    this.upstreamStartedAt = performance.now();
+    try {
+      target.pool.dispatch(
+        {
+          path,
+          method: head.method as Dispatcher.HttpMethod,
+          headers: this.#upstreamHeaders,
+          body: this.body,
+          headersTimeout: service.config.readTimeout,
+          bodyTimeout: service.config.readTimeout,
+        },
+        this,
+      );
+    } catch (err) {
+      // undici validates synchronously (e.g. a header value it refuses): the request is malformed.
+      this.server.logger.debug({ err }, 'undici refused the request');
+      this.fail(Errors.badRequest);
+    }
+  }
+
+  #buildUpstreamHeaders(target: UpstreamTarget, route: CompiledRoute): string[] {
+    const head = this.request;
+    const names = head.headerNames;
+    const values = head.headerValues;
+    const extraHopByHop = connectionTokens(head.connection);
+    const removals = this.#upstreamRemovals;
+    const out: string[] = [];
+    out.push('host', route.config.preserveHost && head.hostHeader !== '' ? head.hostHeader : target.hostHeader);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      if (isDroppedRequestHeader(name)) continue;
+      if (extraHopByHop !== null && extraHopByHop.includes(name)) continue;
+      if (removals !== null && removals.includes(name)) continue;
+      out.push(name, values[i]);
+    }
+    const client = head.remoteAddress;
+    out.push(
+      'x-forwarded-for', head.xForwardedFor === '' ? client : head.xForwardedFor + ', ' + client,
+      'x-forwarded-proto', 'http',
+      'x-forwarded-host', head.host,
+      'x-forwarded-port', this.server.portString,
+      'x-forwarded-path', head.rawPath,
+      'x-real-ip', client,
+      'via', head.via === '' ? '1.1 floodgate' : head.via + ', 1.1 floodgate',
+    );
+    const additions = this.#upstreamHeaders;
+    if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- downstream events
+
+  /** uWS onData: the client's body arrives here, whether or not we dispatched yet. */
+  onBodyChunk(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.aborted || this.done) return;
+    this.bodyBytes += chunk.byteLength;
+    const max = this.server.settings.maxBodyBytes;
+    if (max > 0 && this.bodyBytes > max) {
+      this.fail(Errors.bodyTooLarge);
+      return;
+    }
+    this.body!.pushChunk(chunk, isLast);
+  }
+
+  /** uWS onAborted: the client went away. Cancel the upstream request; never touch res again. */
+  onDownstreamAborted = (): void => {
+    if (this.done) return;
+    this.aborted = true;
+    this.body?.detach();
+    this.body?.destroy();
+    this.#cancelUpstream();
+    this.server.requestFinished(this);
+  };
+
+  #onWritable = (offset: number): boolean => {
+    if (this.aborted || this.done) return true;
+    if (this.#mode === BodyMode.Sized && this.#pendingChunk !== null) {
+      const [ok, done] = this.res.tryEnd(this.#pendingChunk.subarray(offset - this.#pendingStart), this.#total);
+      if (done) this.#markDone();
+      if (!ok) return false;
+      this.#pendingChunk = null;
+    }
+    const resume = this.#upstreamResume;
+    if (resume !== null && !this.done) resume();
+    return true;
+  };
+
+  // ---------------------------------------------------------------- undici DispatchHandler (legacy, raw headers)
+  // We implement undici's core handler interface directly: it hands us the raw header buffers,
+  // which we forward to uWS without building a header object (the controller-style API would
+  // parse them into one per response).
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#upstreamAbort = abort;
+    if (this.aborted || this.done) abort(new Error('downstream request ended'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.aborted || this.done) return false;
+    this.upstreamHeadersAt = performance.now();
+    this.responseStatus = statusCode;
+    this.#upstreamResume = resume;
+    this.#rawHeaders = rawHeaders;
+    const phase = this.route!.onResponse;
+    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
+    corked = this;
+    this.res.cork(corkedWriteHead);
+    corked = null;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.aborted || this.done) return false;
+    corked = this;
+    corkedChunk = chunk;
+    this.res.cork(corkedWriteChunk);
+    corked = null;
+    corkedChunk = null;
+    return corkedResult;
+  }
+
+  onComplete(): void {
+    if (this.aborted || this.done) return;
+    corked = this;
+    this.res.cork(corkedFinish);
+    corked = null;
+  }
+
+  onError(err: Error): void {
+    if (this.aborted || this.done) return;
+    const error = classifyUpstreamError(err);
+    if (error === Errors.upstreamUnavailable) this.server.logger.warn({ err, target: this.target?.address }, 'upstream error');
+    this.fail(error);
+  }
+
+  onUpgrade(): void {
+    this.fail(Errors.upgradeUnsupported);
+  }
+
+  // ---------------------------------------------------------------- response writing (always inside cork)
+
+  /** @internal called inside cork */
+  writeHead(): void {
+    const res = this.res;
+    const raw = this.#rawHeaders!;
+    const status = this.responseStatus;
+    this.headSent = true;
+    res.writeStatus(statusLine(status));
+    let contentLength = -1;
+    let extraHopByHop: string[] | null = null;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i];
+      switch (classifyResponseHeader(name)) {
+        case ResponseHeaderKind.Forward:
+          if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
+          if (this.#responseHeaderEdits !== null && hasFlat(this.#responseHeaderEdits, name.toString('latin1').toLowerCase())) break;
+          res.writeHeader(name, raw[i + 1]);
+          break;
+        case ResponseHeaderKind.ContentLength:
+          contentLength = parseContentLength(raw[i + 1]);
+          break;
+        case ResponseHeaderKind.Connection:
+          extraHopByHop = connectionTokens(raw[i + 1].toString('latin1').toLowerCase());
+          break;
+        default:
+          break;
+      }
+    }
+    const edits = this.#responseHeaderEdits;
+    if (edits !== null) for (let i = 0; i < edits.length; i += 2) res.writeHeader(edits[i], edits[i + 1]);
+    this.#rawHeaders = null;
+    if (this.request.method === 'HEAD' || status === 204 || status === 304 || status < 200) {
+      this.#mode = BodyMode.Bodiless;
+      this.#total = contentLength;
+    } else if (contentLength >= 0) {
+      this.#mode = BodyMode.Sized;
+      this.#total = contentLength;
+    } else {
+      this.#mode = BodyMode.Chunked;
+    }
+  }
+
+  /** @internal called inside cork. Returns false when the client is slow (undici then pauses). */
+  writeChunk(chunk: Buffer): boolean {
+    const res = this.res;
+    this.responseBytes += chunk.length;
+    if (this.#mode === BodyMode.Sized) {
+      const start = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(chunk, this.#total);
+      if (done) {
+        this.#markDone();
+        return true;
+      }
+      if (ok) return true;
+      this.#pendingChunk = chunk;
+      this.#pendingStart = start;
+      this.#awaitWritable();
+      return false;
+    }
+    if (this.#mode === BodyMode.Chunked) {
+      if (res.write(chunk)) return true;
+      this.#awaitWritable();
+      return false;
+    }
+    // Bodiless: an upstream that sends a body to HEAD is ignored.
+    return true;
+  }
+
+  /** @internal called inside cork */
+  finishBody(): void {
+    const res = this.res;
+    switch (this.#mode) {
+      case BodyMode.Sized:
+        if (this.done) break;
+        if (this.#total === 0) {
+          res.end(undefined, this.server.draining);
+          this.#markDone();
+        } else {
+          // undici reported completion before the declared length: the framing is broken.
+          this.#closeDownstream();
+        }
+        break;
+      case BodyMode.Chunked:
+        // No closeConnection here: uWS v20.30 would write a Connection header after the body.
+        res.end();
+        this.#markDone();
+        break;
+      case BodyMode.Bodiless:
+        // uWS reads an explicit `undefined` length as a number; omit the argument instead.
+        // A 204 never carries Content-Length (RFC 9110 §8.6).
+        if (this.#total >= 0 && this.responseStatus !== 204) res.endWithoutBody(this.#total, this.server.draining);
+        else res.endWithoutBody();
+        this.#markDone();
+        break;
+      default:
+        break;
+    }
+  }
+
+  #awaitWritable(): void {
+    if (this.#writableRegistered) return;
+    this.#writableRegistered = true;
+    this.res.onWritable(this.#onWritable);
+  }
+
+  #markDone(): void {
+    if (this.done) return;
+    this.done = true;
+    this.body?.detach();
+    this.server.requestFinished(this);
+  }
+
+  #closeDownstream(): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    this.body?.detach();
+    this.#cancelUpstream();
+    this.res.close();
+    this.server.requestFinished(this);
+  }
+
+  #cancelUpstream(): void {
+    const abort = this.#upstreamAbort;
+    if (abort !== null) {
+      this.#upstreamAbort = null;
+      abort(new Error('downstream request ended'));
+    }
+  }
+
+  /** onLog phase: after the end, an abort or an error. */
+  runLogPhase(): void {
+    const route = this.route;
+    const phase = route === null ? null : route.onLog;
+    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
+  }
+}
+
+function setFlat(out: string[], name: string, value: string): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i] === name) {
+      out[i + 1] = value;
+      return;
+    }
+  }
+  out.push(name, value);
+}
+
+function hasFlat(list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
+  return false;
+}

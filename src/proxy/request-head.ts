@@ -1,0 +1,52 @@
+/**
+ * The downstream request head, copied synchronously out of uWS's HttpRequest (which dies at the
+ * handler's first `await`). One fixed shape for every request; plugins and the router read this,
+ * never uWS.
+ */
+import type { RequestHead } from '../plugins/api';
+import type { MatchRequest } from '../router/types';
+
+export class DownstreamHead implements RequestHead, MatchRequest {
+  method = '';
+  rawPath = '';
+  path = '';
+  query = '';
+  /** Host header as sent (with port), '' when absent. */
+  hostHeader = '';
+  host = '';
+  hostPort = 0;
+  remoteAddress = '';
+  headerNames: string[] = [];
+  headerValues: string[] = [];
+  /** Request line + header bytes, as counted for the 431 limit. */
+  headBytes = 0;
+  /** -1 when absent; -2 when present but invalid or given twice with different values. */
+  contentLength = -1;
+  /** Transfer-Encoding was present (uWS decodes chunked bodies for us). */
+  hasTransferEncoding = false;
+  /** Value of the Connection header, lower-cased, '' when absent: it names more hop-by-hop headers. */
+  connection = '';
+  xForwardedFor = '';
+  via = '';
+
+  header(name: string): string | undefined {
+    const names = this.headerNames;
+    for (let i = 0; i < names.length; i++) if (names[i] === name) return this.headerValues[i];
+    return undefined;
+  }
+
+  /** Split `hostHeader` into host and port; IPv6 literals keep their brackets. */
+  parseHost(defaultPort: number): void {
+    const h = this.hostHeader;
+    let end = h.length;
+    let port = defaultPort;
+    const colon = h.lastIndexOf(':');
+    if (colon !== -1 && h.indexOf(']', colon) === -1 && (h.charCodeAt(0) === 91 /* [ */ || h.indexOf(':') === colon)) {
+      const p = Number(h.slice(colon + 1));
+      if (Number.isInteger(p) && p > 0 && p < 65536) port = p;
+      end = colon;
+    }
+    this.host = end === h.length ? h.toLowerCase() : h.slice(0, end).toLowerCase();
+    this.hostPort = port;
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * One worker's listener: a uWS app on the shared port (SO_REUSEPORT, uSockets' default on Linux,
+ * so the kernel spreads connections across workers) with a single catch-all handler.
+ *
+ * The handler's job is the part that must be synchronous: attach onAborted, copy the request head
+ * out of uWS, reject malformed input with a 4xx, route, and hook up the body stream. Everything
+ * after that lives in RequestContext.
+ */
+import type { Logger } from 'pino';
+import type { NodeSettings } from '../settings';
+import type { AccessLog } from '../util/logger';
+import { normalizePath } from '../router/normalize';
+import { messageBody } from '../util/status-messages';
+import { Errors, type ProxyError } from './errors';
+import { RequestBody } from './request-body';
+import { RequestContext } from './request-context';
+import { DownstreamHead } from './request-head';
+import type { Snapshot } from './snapshot';
+import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
+
+/** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
+let collecting: DownstreamHead | null = null;
+
+function collectHeader(name: string, value: string): void {
+  const head = collecting!;
+  head.headerNames.push(name);
+  head.headerValues.push(value);
+  head.headBytes += name.length + value.length + 4;
+  switch (name) {
+    case 'host':
+      head.hostHeader = value;
+      break;
+    case 'content-length': {
+      const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
+      head.contentLength = head.contentLength === -1 || head.contentLength === n ? n : -2;
+      break;
+    }
+    case 'transfer-encoding':
+      head.hasTransferEncoding = true;
+      break;
+    case 'connection':
+      head.connection = value.toLowerCase();
+      break;
+    case 'x-forwarded-for':
+      head.xForwardedFor = head.xForwardedFor === '' ? value : head.xForwardedFor + ', ' + value;
+      break;
+    case 'via':
+      head.via = value;
+      break;
+    default:
+      break;
+  }
+}
+
+const textDecoder = new TextDecoder();
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export class ProxyServer {
+  readonly settings: NodeSettings;
+  readonly logger: Logger;
+  readonly portString: string;
+  snapshot: Snapshot;
+  draining = false;
+  inFlight = 0;
+  /** Date.now() of the last request that arrived; a retiring worker waits for quiet. */
+  lastRequestAt = 0;
+
+  readonly #accessLog: AccessLog | null;
+  readonly #app: TemplatedApp;
+  readonly #workerId: number;
+  #listenSocket: us_listen_socket | null = null;
+  #drained: (() => void) | null = null;
+
+  constructor(settings: NodeSettings, logger: Logger, accessLog: AccessLog | null, snapshot: Snapshot, workerId: number) {
+    this.settings = settings;
+    this.logger = logger;
+    this.#accessLog = accessLog;
+    this.snapshot = snapshot;
+    this.#workerId = workerId;
+    this.portString = String(settings.listenPort);
+    this.#app = uws.App().any('/*', this.#handle);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#app.listen(this.settings.listenHost, this.settings.listenPort, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${this.settings.listenHost}:${this.settings.listenPort}`));
+          return;
+        }
+        this.#listenSocket = socket;
+        resolve();
+      });
+    });
+  }
+
+  /** Swap in a new config. Requests in flight keep the snapshot they started with. */
+  swap(snapshot: Snapshot): void {
+    this.snapshot = snapshot;
+  }
+
+  /** Stop accepting, then resolve when in-flight requests finish or the deadline passes. */
+  drain(deadlineMs: number): Promise<boolean> {
+    this.draining = true;
+    if (this.#listenSocket !== null) {
+      uws.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = null;
+    }
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      // An infinite deadline (a retiring worker) waits for the last request, however long.
+      const timer = Number.isFinite(deadlineMs)
+        ? setTimeout(() => {
+            this.#drained = null;
+            resolve(false);
+          }, deadlineMs)
+        : null;
+      this.#drained = () => {
+        if (timer !== null) clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  closeLogs(): void {
+    this.#accessLog?.close();
+  }
+
+  #handle = (res: HttpResponse, req: HttpRequest): void => {
+    const head = new DownstreamHead();
+    const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
+    // uWS aborts the process if a response is left without onAborted across an async boundary.
+    res.onAborted(ctx.onDownstreamAborted);
+    this.inFlight++;
+    if (this.draining) this.lastRequestAt = Date.now();
+    try {
+      this.#start(ctx, res, req, head);
+    } catch (err) {
+      // A bug must cost one request, not the worker.
+      this.logger.error({ err }, 'unexpected error in request handler');
+      ctx.fail(Errors.internal);
+    }
+  };
+
+  #start(ctx: RequestContext, res: HttpResponse, req: HttpRequest, head: DownstreamHead): void {
+    head.method = req.getCaseSensitiveMethod();
+    head.rawPath = req.getUrl();
+    head.query = req.getQuery() ?? '';
+    head.headBytes = head.method.length + head.rawPath.length + head.query.length + 12;
+    collecting = head;
+    req.forEach(collectHeader);
+    collecting = null;
+    head.remoteAddress = textDecoder.decode(res.getRemoteAddressAsText());
+
+    const invalid = this.#validate(head);
+    if (invalid !== null) return ctx.fail(invalid);
+
+    if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'crash-worker') {
+      ctx.respond(200, messageBody('crashing worker'), JSON_TYPE, null);
+      setImmediate(() => {
+        throw new Error('injected worker crash (x-floodgate-fault)');
+      });
+      return;
+    }
+
+    head.parseHost(this.settings.listenPort);
+    const snapshot = ctx.snapshot;
+    if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
+    ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
+
+    if (head.contentLength > 0 || head.hasTransferEncoding) {
+      const max = this.settings.maxBodyBytes;
+      if (max > 0 && head.contentLength > max) return ctx.fail(Errors.bodyTooLarge);
+      ctx.body = new RequestBody(res);
+      // Must be attached before the handler returns, or uWS drops the body.
+      res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
+    }
+    ctx.runRequestPhase();
+  }
+
+  #validate(head: DownstreamHead): ProxyError | null {
+    if (head.headBytes > this.settings.maxHeaderBytes) return Errors.headersTooLarge;
+    if (head.contentLength === -2) return Errors.badFraming;
+    // Both framings at once is the classic request-smuggling vector: refuse it (RFC 9112 §6.1).
+    if (head.hasTransferEncoding && head.contentLength !== -1) return Errors.badFraming;
+    if (head.method === 'CONNECT' || head.method === 'TRACE') return Errors.methodNotAllowed;
+    if (head.rawPath.charCodeAt(0) !== 47 /* / */) return Errors.badRequest;
+    const path = normalizePath(head.rawPath);
+    if (path === null) return Errors.badPath;
+    head.path = path;
+    return null;
+  }
+
+  /** Called exactly once per request: on end, on local reply, on abort. */
+  requestFinished(ctx: RequestContext): void {
+    this.inFlight--;
+    try {
+      ctx.runLogPhase();
+    } catch (err) {
+      this.logger.error({ err }, 'plugin failed in onLog');
+    }
+    const log = this.#accessLog;
+    if (log !== null) this.#writeAccessLog(log, ctx);
+    if (this.inFlight === 0 && this.#drained !== null) {
+      const drained = this.#drained;
+      this.#drained = null;
+      drained();
+    }
+  }
+
+  #writeAccessLog(log: AccessLog, ctx: RequestContext): void {
+    const now = performance.now();
+    const head = ctx.request;
+    const route = ctx.route;
+    log.logger.info({
+      worker: this.#workerId,
+      method: head.method,
+      path: head.rawPath,
+      query: head.query,
+      host: head.hostHeader,
+      status: ctx.aborted ? 499 : ctx.responseStatus,
+      bytes_in: ctx.bodyBytes,
+      bytes_out: ctx.responseBytes,
+      latency_ms: round(now - ctx.startedAt),
+      upstream_ms: ctx.upstreamStartedAt === 0 || ctx.upstreamHeadersAt === 0 ? null : round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt),
+      route: route === null ? null : (route.config.name ?? route.config.id),
+      service: route === null || route.service === null ? null : (route.service.config.name ?? route.service.config.id),
+      target: ctx.target === null ? null : ctx.target.address,
+      client: head.remoteAddress,
+      error: ctx.error === null ? null : ctx.error.code,
+      config_version: ctx.snapshot.version,
+    });
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

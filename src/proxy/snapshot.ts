@@ -1,0 +1,161 @@
+/**
+ * The worker's compiled, immutable view of one config version. Built once per reload from the
+ * primary's normalized config; every request holds the snapshot it started with until it ends, so
+ * a reload only changes what new requests get.
+ *
+ * Everything a request needs is resolved here: the router, each route's service and balancer,
+ * and each route's plugin phase arrays (or `null` when a phase has no plugin, so the hot path
+ * skips it with one comparison, as Fastify does with its hooks).
+ */
+import type { Pool } from 'undici';
+import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
+import type { PluginInstance } from '../plugins/api';
+import { getPluginDefinition } from '../plugins/registry';
+import { compileRouter } from '../router/router';
+import type { Router } from '../router/types';
+import { SmoothWeightedRoundRobin } from '../balancer/round-robin';
+import { UpstreamPools } from './upstream-pools';
+
+export interface UpstreamTarget {
+  readonly pool: Pool;
+  readonly poolKey: string;
+  /** `host:port`, for logs and errors. */
+  readonly address: string;
+  /** What the upstream gets as `Host` unless the route preserves the client's. */
+  readonly hostHeader: string;
+}
+
+export class CompiledService {
+  readonly config: ServiceConfig;
+  readonly balancer: SmoothWeightedRoundRobin<UpstreamTarget>;
+
+  constructor(config: ServiceConfig, balancer: SmoothWeightedRoundRobin<UpstreamTarget>) {
+    this.config = config;
+    this.balancer = balancer;
+  }
+}
+
+export class CompiledRoute {
+  readonly config: RouteConfig;
+  readonly service: CompiledService | null;
+  readonly onRequest: readonly PluginInstance[] | null;
+  readonly onUpstreamRequest: readonly PluginInstance[] | null;
+  readonly onResponse: readonly PluginInstance[] | null;
+  readonly onLog: readonly PluginInstance[] | null;
+
+  constructor(config: RouteConfig, service: CompiledService | null, plugins: readonly PluginInstance[]) {
+    this.config = config;
+    this.service = service;
+    this.onRequest = phase(plugins, 'onRequest');
+    this.onUpstreamRequest = phase(plugins, 'onUpstreamRequest');
+    this.onResponse = phase(plugins, 'onResponse');
+    this.onLog = phase(plugins, 'onLog');
+  }
+}
+
+function phase(plugins: readonly PluginInstance[], name: keyof PluginInstance): readonly PluginInstance[] | null {
+  const list = plugins.filter((p) => typeof p[name] === 'function');
+  return list.length === 0 ? null : list;
+}
+
+export class Snapshot {
+  readonly version: number;
+  readonly router: Router;
+  /** Indexed by RouteConfig.order, so a router hit resolves to its compiled route without a lookup. */
+  readonly routesByOrder: readonly CompiledRoute[];
+  readonly poolKeys: ReadonlySet<string>;
+
+  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>) {
+    this.version = version;
+    this.router = router;
+    this.routesByOrder = routesByOrder;
+    this.poolKeys = poolKeys;
+  }
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function hostHeaderFor(host: string, port: number, protocol: string): string {
+  const defaultPort = protocol === 'https' ? 443 : 80;
+  return port === defaultPort ? formatHost(host) : `${formatHost(host)}:${port}`;
+}
+
+function compileService(
+  service: ServiceConfig,
+  upstreams: ReadonlyMap<string, UpstreamConfig>,
+  pools: UpstreamPools,
+  poolKeys: Set<string>,
+): CompiledService {
+  const opts = { connectTimeoutMs: service.connectTimeout, tlsVerify: service.tlsVerify };
+  const makeTarget = (host: string, port: number): UpstreamTarget => {
+    const origin = `${service.protocol}://${formatHost(host)}:${port}`;
+    const poolKey = UpstreamPools.key(origin, opts);
+    poolKeys.add(poolKey);
+    return {
+      pool: pools.get(origin, opts),
+      poolKey,
+      address: `${formatHost(host)}:${port}`,
+      hostHeader: hostHeaderFor(host, port, service.protocol),
+    };
+  };
+  const upstream = service.upstream === null ? undefined : upstreams.get(service.upstream);
+  if (upstream === undefined) {
+    return new CompiledService(service, new SmoothWeightedRoundRobin([makeTarget(service.host, service.port)], [1]));
+  }
+  const targets = upstream.targets.map((t) => makeTarget(t.host, t.port));
+  return new CompiledService(service, new SmoothWeightedRoundRobin(targets, upstream.targets.map((t) => t.weight)));
+}
+
+/**
+ * Kong's precedence: for each plugin name the most specific enabled entry wins
+ * (route+service > route > service > global). Consumer-scoped entries need an authenticated
+ * consumer and are applied by the auth phase, not here.
+ */
+function pluginsForRoute(route: RouteConfig, plugins: readonly PluginConfig[]): PluginConfig[] {
+  const chosen = new Map<string, { specificity: number; plugin: PluginConfig }>();
+  for (const p of plugins) {
+    if (!p.enabled || p.consumer !== null || !p.protocols.includes('http')) continue;
+    let specificity: number;
+    if (p.route !== null && p.service !== null) specificity = p.route === route.id && p.service === route.service ? 3 : -1;
+    else if (p.route !== null) specificity = p.route === route.id ? 2 : -1;
+    else if (p.service !== null) specificity = p.service === route.service ? 1 : -1;
+    else specificity = 0;
+    if (specificity < 0) continue;
+    const current = chosen.get(p.name);
+    if (current === undefined || current.specificity < specificity) chosen.set(p.name, { specificity, plugin: p });
+  }
+  return [...chosen.values()].map((c) => c.plugin);
+}
+
+export function compileSnapshot(config: NormalizedConfig, version: number, pools: UpstreamPools): Snapshot {
+  const poolKeys = new Set<string>();
+  const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
+  const services = new Map<string, CompiledService>();
+  for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys));
+
+  // One instance per plugin entry per snapshot, shared by every route it applies to.
+  const instances = new Map<string, { priority: number; instance: PluginInstance }>();
+  const instanceFor = (p: PluginConfig) => {
+    let entry = instances.get(p.id);
+    if (entry === undefined) {
+      const def = getPluginDefinition(p.name);
+      if (def === undefined) throw new Error(`unknown plugin "${p.name}" reached a worker`);
+      entry = { priority: def.priority, instance: def.create(p.config) };
+      instances.set(p.id, entry);
+    }
+    return entry;
+  };
+
+  const routesByOrder: CompiledRoute[] = [];
+  for (const r of config.routes) {
+    const chain = pluginsForRoute(r, config.plugins)
+      .map(instanceFor)
+      .sort((a, b) => b.priority - a.priority)
+      .map((e) => e.instance);
+    const service = r.service === null ? null : (services.get(r.service) ?? null);
+    routesByOrder[r.order] = new CompiledRoute(r, service, chain);
+  }
+  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys);
+}

@@ -1,0 +1,42 @@
+/**
+ * Node-level settings: what kong.conf holds for Kong (listeners, limits, workers), as opposed to the
+ * declarative file (services, routes, plugins), which can be reloaded. These are fixed for the
+ * life of the process and come from CLI flags.
+ */
+export interface NodeSettings {
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly workers: number;
+  /** How long SIGTERM waits for in-flight requests before exiting anyway. */
+  readonly drainTimeoutMs: number;
+  /** Request line + headers above this get 431. */
+  readonly maxHeaderBytes: number;
+  /** Request bodies above this get 413; 0 = unlimited (Kong's client_max_body_size 0). */
+  readonly maxBodyBytes: number;
+  /** Connections per upstream target per worker; 0 = unlimited (as NGINX opens what it needs). */
+  readonly upstreamConnections: number;
+  /** Idle keep-alive time for upstream connections. */
+  readonly upstreamKeepAliveMs: number;
+  /** 'off', 'stdout', or a file path. */
+  readonly accessLog: string;
+  readonly logLevel: string;
+  /**
+   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`). Off unless
+   * the FLOODGATE_FAULT_INJECTION=1 environment variable is set; never enable in production.
+   */
+  readonly faultInjection: boolean;
+}
+
+export const defaultSettings: NodeSettings = {
+  listenHost: '0.0.0.0',
+  listenPort: 8000,
+  workers: 0,
+  drainTimeoutMs: 30_000,
+  maxHeaderBytes: 32 * 1024,
+  maxBodyBytes: 0,
+  upstreamConnections: 0,
+  upstreamKeepAliveMs: 60_000,
+  accessLog: 'stdout',
+  logLevel: 'info',
+  faultInjection: false,
+};

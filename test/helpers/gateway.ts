@@ -1,0 +1,131 @@
+/**
+ * Starts the real gateway (the built CLI, real worker threads, real uWS listener) on a free port
+ * with a config written to a temp file, and gives tests its log lines and signals.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports';
+
+const CLI = path.resolve(__dirname, '../../src/cli.js');
+
+export interface GatewayOptions {
+  readonly config: string;
+  readonly workers?: number;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** File extension of the config file (yaml or json). */
+  readonly ext?: string;
+}
+
+export interface Gateway {
+  readonly port: number;
+  readonly proc: ChildProcess;
+  readonly configPath: string;
+  /** stderr lines (system log, JSON). */
+  readonly logs: string[];
+  /** stdout lines (access log, JSON, when enabled). */
+  readonly out: string[];
+  url(p: string): string;
+  waitForLog(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  /** Write a new config and send SIGHUP; resolves once every worker applied it. */
+  reload(config: string): Promise<void>;
+  /** Send a signal and wait for the exit code. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-test-'));
+  const configPath = path.join(dir, `gateway.${opts.ext ?? 'yaml'}`);
+  fs.writeFileSync(configPath, opts.config);
+  const args = [
+    CLI, 'start', '-c', configPath,
+    '--listen', `127.0.0.1:${port}`,
+    '--workers', String(opts.workers ?? 2),
+    '--access-log', 'off',
+    ...(opts.args ?? []),
+  ];
+  const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  const out: string[] = [];
+  const waiters = new Set<() => void>();
+  const collect = (into: string[]) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      const text = partial + chunk.toString();
+      const lines = text.split('\n');
+      partial = lines.pop()!;
+      into.push(...lines.filter((l) => l !== ''));
+      for (const w of waiters) w();
+    };
+  };
+  proc.stderr!.on('data', collect(logs));
+  proc.stdout!.on('data', collect(out));
+  let exited = false;
+  let exitCode: number | null = null;
+  const exitPromise = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      exited = true;
+      exitCode = code;
+      for (const w of waiters) w();
+      resolve(code);
+    }),
+  );
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 15_000, from = 0): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        for (let i = from; i < logs.length; i++) {
+          if (pattern.test(logs[i])) {
+            cleanup();
+            resolve(logs[i]);
+            return true;
+          }
+        }
+        if (exited) {
+          cleanup();
+          reject(new Error(`gateway exited (${exitCode}) before logging ${pattern}:\n${logs.join('\n')}`));
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${pattern}; logs:\n${logs.join('\n')}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      if (!check()) waiters.add(check);
+    });
+
+  const gateway: Gateway = {
+    port,
+    proc,
+    configPath,
+    logs,
+    out,
+    url: (p) => `http://127.0.0.1:${port}${p}`,
+    waitForLog,
+    async reload(config) {
+      const from = logs.length;
+      fs.writeFileSync(configPath, config);
+      proc.kill('SIGHUP');
+      await waitForLog(/"msg":"(config reloaded|config reload rejected)/, 15_000, from);
+    },
+    async stop(signal = 'SIGTERM', timeoutMs = 20_000) {
+      if (exited) return exitCode;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      const code = await exitPromise;
+      clearTimeout(timer);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  await waitForLog(/"msg":"floodgate listening"/);
+  return gateway;
+}

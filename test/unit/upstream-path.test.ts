@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { upstreamPath } from '../../src/router/upstream-path';
+
+test('strip_path removes the matched prefix before joining the service path', () => {
+  assert.equal(upstreamPath('/service', '/route/req', '/route'.length, true), '/service/req');
+  assert.equal(upstreamPath('/service', '/route', '/route'.length, true), '/service');
+  assert.equal(upstreamPath(null, '/api/v1/users/42', '/api/v1/users'.length, true), '/42');
+  assert.equal(upstreamPath('/catalog', '/api/v1/products/7', '/api/v1/products'.length, true), '/catalog/7');
+});
+
+test('strip_path adds the slash a raw-prefix match leaves out', () => {
+  assert.equal(upstreamPath(null, '/routereq', '/route'.length, true), '/req');
+  assert.equal(upstreamPath('/service', '/routereq', '/route'.length, true), '/service/req');
+});
+
+test('without strip_path the whole request path is appended', () => {
+  assert.equal(upstreamPath('/service', '/routereq', '/route'.length, false), '/service/routereq');
+  assert.equal(upstreamPath(null, '/route/x', '/route'.length, false), '/route/x');
+  assert.equal(upstreamPath('/service', '/', 1, false), '/service');
+});
+
+test('a service path ending in / is not doubled', () => {
+  assert.equal(upstreamPath('/service/', '/route/req', '/route'.length, true), '/service/req');
+  assert.equal(upstreamPath('/service/', '/route', '/route'.length, true), '/service/');
+  assert.equal(upstreamPath('/', '/route/req', '/route'.length, true), '/req');
+  assert.equal(upstreamPath('/service/', '/x', 0, false), '/service/x');
+});
+
+test('a route without paths (matchedLength 0) keeps the request path', () => {
+  assert.equal(upstreamPath('/s', '/a/b', 0, true), '/s/a/b');
+  assert.equal(upstreamPath(null, '/', 0, true), '/');
+});
+
+test('a regex match strips exactly the matched text', () => {
+  assert.equal(upstreamPath('/svc', '/users/42/orders', '/users/42'.length, true), '/svc/orders');
+  assert.equal(upstreamPath('/svc', '/users/42/', '/users/42/'.length, true), '/svc');
+});
