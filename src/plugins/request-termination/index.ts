@@ -10,12 +10,15 @@ class RequestTermination implements PluginInstance {
   readonly #status: number;
   readonly #body: string;
   readonly #contentType: string;
-  readonly #trigger: string | null;
+  /** Header names compare case-insensitively, query argument names exactly (as in Kong). */
+  readonly #triggerHeader: string | null;
+  readonly #triggerQueryArg: string | null;
   readonly #echo: boolean;
 
   constructor(conf: RequestTerminationConfig) {
     this.#status = conf.status_code;
-    this.#trigger = conf.trigger === null ? null : conf.trigger.toLowerCase();
+    this.#triggerHeader = conf.trigger === null ? null : conf.trigger.toLowerCase();
+    this.#triggerQueryArg = conf.trigger;
     this.#echo = conf.echo;
     if (conf.body !== null) {
       this.#body = conf.body;
@@ -27,7 +30,7 @@ class RequestTermination implements PluginInstance {
   }
 
   onRequest(ctx: PluginContext): Verdict {
-    if (this.#trigger !== null && !hasTrigger(ctx, this.#trigger)) return Verdict.Continue;
+    if (this.#triggerHeader !== null && !hasTrigger(ctx, this.#triggerHeader, this.#triggerQueryArg!)) return Verdict.Continue;
     if (this.#echo) {
       ctx.respond(this.#status, echoBody(ctx, this.#status), 'application/json; charset=utf-8', null);
     } else {
@@ -37,9 +40,9 @@ class RequestTermination implements PluginInstance {
   }
 }
 
-function hasTrigger(ctx: PluginContext, name: string): boolean {
-  if (ctx.request.header(name) !== undefined) return true;
-  return new URLSearchParams(ctx.request.query).has(name);
+function hasTrigger(ctx: PluginContext, headerName: string, queryArg: string): boolean {
+  if (ctx.request.header(headerName) !== undefined) return true;
+  return ctx.request.query !== '' && new URLSearchParams(ctx.request.query).has(queryArg);
 }
 
 function echoBody(ctx: PluginContext, status: number): string {

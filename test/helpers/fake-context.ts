@@ -1,0 +1,72 @@
+/**
+ * A PluginContext for unit tests: a request head built from plain values, and a record of what
+ * the plugin did (local reply, header edits). No sockets, no uWS.
+ */
+import { formatConfigErrors, loadConfigText } from '../../src/config/load';
+import type { PluginConfig } from '../../src/config/types';
+import type { PluginContext, PluginInstance, RequestHead } from '../../src/plugins/api';
+import { getPluginDefinition } from '../../src/plugins/registry';
+
+export interface FakeRequest {
+  method?: string;
+  path?: string;
+  query?: string;
+  host?: string;
+  remoteAddress?: string;
+  headers?: Record<string, string>;
+}
+
+export class FakeContext implements PluginContext {
+  readonly request: RequestHead;
+  routeId = 'route-1';
+  routeName: string | null = 'route-1';
+  serviceId: string | null = 'service-1';
+  pathCaptures: Readonly<Record<string, string>> | null = null;
+  responseStatus = 0;
+  reply: { status: number; body: string; contentType: string; headers: readonly string[] | null } | null = null;
+  readonly upstreamHeaders = new Map<string, string | null>();
+  readonly responseHeaders = new Map<string, string>();
+
+  constructor(req: FakeRequest = {}) {
+    const headers = Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
+    this.request = {
+      method: req.method ?? 'GET',
+      rawPath: req.path ?? '/',
+      path: req.path ?? '/',
+      query: req.query ?? '',
+      host: req.host ?? 'localhost',
+      remoteAddress: req.remoteAddress ?? '127.0.0.1',
+      headerNames: headers.map(([k]) => k),
+      headerValues: headers.map(([, v]) => v),
+      header(name: string) {
+        return headers.find(([k]) => k === name)?.[1];
+      },
+    };
+  }
+
+  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
+    if (this.reply !== null) throw new Error('respond() called twice');
+    this.reply = { status, body, contentType, headers };
+  }
+  setUpstreamHeader(name: string, value: string): void {
+    this.upstreamHeaders.set(name.toLowerCase(), value);
+  }
+  removeUpstreamHeader(name: string): void {
+    this.upstreamHeaders.set(name.toLowerCase(), null);
+  }
+  setResponseHeader(name: string, value: string): void {
+    this.responseHeaders.set(name.toLowerCase(), value);
+  }
+}
+
+/**
+ * Build a plugin the way the gateway does: from a declarative file (inline YAML), through the
+ * loader's schema validation and defaults, then the registry's create().
+ */
+export function pluginFromYaml(yaml: string, name: string): { config: PluginConfig; instance: PluginInstance } {
+  const result = loadConfigText(yaml, 'inline.yaml');
+  if (!result.ok) throw new Error(formatConfigErrors(result.errors, 'inline.yaml'));
+  const config = result.config.plugins.find((p) => p.name === name);
+  if (config === undefined) throw new Error(`no plugin "${name}" in the config`);
+  return { config, instance: getPluginDefinition(name)!.create(config.config) };
+}
