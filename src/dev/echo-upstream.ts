@@ -9,6 +9,7 @@
  *   x-echo-close: before-headers drop the connection without answering
  *   x-echo-close: mid-body       send the head and part of the body, then drop the connection
  *   x-echo-set-<name>: value     add response header <name>
+ *   x-echo-early-hints: 1        send a 103 Early Hints interim response first
  *
  *   node dist/src/dev/echo-upstream.js [--port 9000] [--host 127.0.0.1] [--name demo]
  */
@@ -67,6 +68,7 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
           req.socket.destroy();
           return;
         }
+        if (h['x-echo-early-hints'] === '1') res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
         const status = Number(h['x-echo-status'] ?? 200);
         for (const [k, v] of Object.entries(h)) {
           if (k.startsWith('x-echo-set-') && typeof v === 'string') res.setHeader(k.slice('x-echo-set-'.length), v);

@@ -323,6 +323,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.aborted || this.done) return false;
+    // Interim responses (103 Early Hints...) are not forwarded: uWS has no way to send one
+    // before the final head, and the final response follows on the same exchange.
+    if (statusCode < 200) return true;
     this.upstreamHeadersAt = performance.now();
     this.responseStatus = statusCode;
     this.#upstreamResume = resume;
@@ -395,7 +398,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const edits = this.#responseHeaderEdits;
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) res.writeHeader(edits[i], edits[i + 1]);
     this.#rawHeaders = null;
-    if (this.request.method === 'HEAD' || status === 204 || status === 304 || status < 200) {
+    if (this.request.method === 'HEAD' || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
       this.#total = contentLength;
     } else if (contentLength >= 0) {

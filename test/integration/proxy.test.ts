@@ -302,6 +302,12 @@ describe('response framing', () => {
     assert.equal(bodyOf(raw), '');
   });
 
+  test('an interim 103 response is skipped and the final response arrives intact', async () => {
+    const raw = await rawRequest(gw.port, 'GET /raw/x HTTP/1.1\r\nHost: x\r\nX-Echo-Early-Hints: 1\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(raw), 200);
+    assert.equal(JSON.parse(bodyOf(raw)).url, '/svc/x');
+  });
+
   test('204 passes through without a body', async () => {
     const res = await get(gw.url('/raw/x'), { headers: { 'x-echo-status': '204' } });
     assert.equal(res.status, 204);
