@@ -31,6 +31,8 @@ export interface Gateway {
   waitForLog(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
   /** Write a new config and send SIGHUP; resolves once every worker applied it. */
   reload(config: string): Promise<void>;
+  /** How the process ended, for diagnostics: null while it runs. */
+  exitInfo(): string | null;
   /** Send a signal and wait for the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
@@ -65,10 +67,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   proc.stdout!.on('data', collect(out));
   let exited = false;
   let exitCode: number | null = null;
+  let exitSignal: string | null = null;
   const exitPromise = new Promise<number | null>((resolve) =>
-    proc.once('exit', (code) => {
+    proc.once('exit', (code, signal) => {
       exited = true;
       exitCode = code;
+      exitSignal = signal;
       for (const w of waiters) w();
       resolve(code);
     }),
@@ -109,6 +113,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logs,
     out,
     url: (p) => `http://127.0.0.1:${port}${p}`,
+    exitInfo: () => (exited ? `exited with code ${exitCode}, signal ${exitSignal}` : null),
     waitForLog,
     async reload(config) {
       const from = logs.length;
