@@ -10,6 +10,7 @@
  *   x-echo-close: mid-body       send the head and part of the body, then drop the connection
  *   x-echo-set-<name>: value     add response header <name>
  *   x-echo-early-hints: 1        send a 103 Early Hints interim response first
+ *   x-echo-stall-body: 1         never read the request body and never answer
  *
  *   node dist/src/dev/echo-upstream.js [--port 9000] [--host 127.0.0.1] [--name demo]
  */
@@ -53,6 +54,11 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
   const state = { aborted: 0 };
   const server = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    if (req.headers['x-echo-stall-body'] === '1') {
+      // Leave the body unread so TCP backpressure builds up toward the client.
+      req.pause();
+      return;
+    }
     let bodyBytes = 0;
     req.on('data', (c: Buffer) => (bodyBytes += c.length));
     res.on('close', () => {

@@ -32,6 +32,7 @@ export const Errors = {
   upstreamDns: def('FG_UPSTREAM_DNS', 502, 'upstream', true, 'An invalid response was received from the upstream server: name resolution failed'),
   upstreamProtocol: def('FG_UPSTREAM_PROTOCOL', 502, 'upstream', false, 'An invalid response was received from the upstream server: malformed response'),
   upstreamConnectTimeout: def('FG_UPSTREAM_CONNECT_TIMEOUT', 504, 'upstream', true, 'The upstream server is timing out: connect timeout'),
+  upstreamWriteTimeout: def('FG_UPSTREAM_WRITE_TIMEOUT', 504, 'upstream', false, 'The upstream server is timing out: request body not accepted within write_timeout'),
   upstreamReadTimeout: def('FG_UPSTREAM_READ_TIMEOUT', 504, 'upstream', false, 'The upstream server is timing out: no response within read_timeout'),
   upstreamUnavailable: def('FG_UPSTREAM_UNAVAILABLE', 502, 'upstream', false, 'An invalid response was received from the upstream server'),
   upgradeUnsupported: def('FG_UPGRADE_UNSUPPORTED', 501, 'downstream', false, 'Protocol upgrades are not supported'),

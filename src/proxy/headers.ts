@@ -22,6 +22,7 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-host',
   'x-forwarded-port',
   'x-forwarded-path',
+  'x-forwarded-prefix',
   'x-real-ip',
   'via',
 ]);

@@ -269,6 +269,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       'x-real-ip', client,
       'via', head.via === '' ? '1.1 floodgate' : head.via + ', 1.1 floodgate',
     );
+    // Kong tells the upstream which prefix strip_path removed.
+    if (route.config.stripPath && this.match.matchedLength > 0) out.push('x-forwarded-prefix', head.path.slice(0, this.match.matchedLength));
     const additions = this.#upstreamHeaders;
     if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
     return out;

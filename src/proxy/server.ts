@@ -171,7 +171,8 @@ export class ProxyServer {
     if (head.contentLength > 0 || head.hasTransferEncoding) {
       const max = this.settings.maxBodyBytes;
       if (max > 0 && head.contentLength > max) return ctx.fail(Errors.bodyTooLarge);
-      ctx.body = new RequestBody(res);
+      const writeTimeout = ctx.route.service === null ? 60_000 : ctx.route.service.config.writeTimeout;
+      ctx.body = new RequestBody(res, writeTimeout, () => ctx.fail(Errors.upstreamWriteTimeout));
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
     }

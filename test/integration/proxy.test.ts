@@ -39,6 +39,21 @@ services:
         preserve_host: true
       - name: regex-route
         paths: ["~/items/(?<id>\\\\d+)$"]
+  - name: host-service
+    url: http://127.0.0.1:${blue.port}
+    routes:
+      - name: wildcard-host
+        hosts: ["*.example.com"]
+        paths: [/which]
+        plugins: [{ name: request-termination, config: { echo: true, status_code: 200 } }]
+      - name: exact-port-host
+        hosts: ["api.example.com:8443"]
+        paths: [/which]
+        plugins: [{ name: request-termination, config: { echo: true, status_code: 200 } }]
+      - name: header-route
+        headers: { x-version: ["~*^v2"] }
+        paths: [/which]
+        plugins: [{ name: request-termination, config: { echo: true, status_code: 200 } }]
   - name: dead-service
     url: http://127.0.0.1:${closedPort}
     routes:
@@ -159,6 +174,28 @@ describe('upstream path and query', () => {
   });
 });
 
+describe('routing through the gateway', () => {
+  const which = async (headers: Record<string, string>) => {
+    const res = await get(gw.url('/which'), { headers });
+    return res.status === 200 ? res.json().matched_route.name : res.status;
+  };
+
+  test('a wildcard host matches, with the port split off', async () => {
+    assert.equal(await which({ host: 'a.example.com' }), 'wildcard-host');
+    assert.equal(await which({ host: 'a.example.com:1234' }), 'wildcard-host');
+  });
+
+  test('a host with an explicit port matches only that port, and outranks the wildcard', async () => {
+    assert.equal(await which({ host: 'api.example.com:8443' }), 'exact-port-host');
+    assert.equal(await which({ host: 'api.example.com' }), 'wildcard-host');
+  });
+
+  test('header values match case-insensitively, ~* as a regex', async () => {
+    assert.equal(await which({ 'x-version': 'V2-beta' }), 'header-route');
+    assert.equal(await which({ 'x-version': 'v3' }), 404);
+  });
+});
+
 describe('headers', () => {
   test('X-Forwarded-*, X-Real-IP and Via are added; Host is the upstream\'s', async () => {
     const res = await get(gw.url('/raw/h'), { headers: { host: 'client.example:1234', 'x-forwarded-for': '10.0.0.1', via: '1.0 edge' } });
@@ -170,6 +207,8 @@ describe('headers', () => {
     assert.equal(h['x-forwarded-port'], String(gw.port));
     assert.equal(h['x-real-ip'], '127.0.0.1');
     assert.equal(h.via, '1.0 edge, 1.1 floodgate');
+    assert.equal(h['x-forwarded-prefix'], '/raw', 'the prefix strip_path removed');
+    assert.equal(h['x-forwarded-path'], '/raw/h');
   });
 
   test('preserve_host sends the client\'s Host', async () => {

@@ -52,7 +52,20 @@ function generatedBody(total: number): Readable {
 before(async () => {
   up = await startEchoUpstream(0, '127.0.0.1', 'bulk');
   gw = await startGateway({
-    config: `_format_version: "3.0"\nservices:\n  - name: bulk\n    url: http://127.0.0.1:${up.port}\n    routes:\n      - name: bulk\n        paths: [/bulk]\n`,
+    config: `_format_version: "3.0"
+services:
+  - name: bulk
+    url: http://127.0.0.1:${up.port}
+    routes:
+      - name: bulk
+        paths: [/bulk]
+  - name: stalled
+    url: http://127.0.0.1:${up.port}
+    write_timeout: 500
+    routes:
+      - name: stalled
+        paths: [/stalled]
+`,
     workers: 2,
   });
 });
@@ -100,3 +113,24 @@ test('a sized upload keeps its Content-Length upstream', async () => {
   assert.equal(body.headers['content-length'], String(size));
   assert.equal(body.headers['transfer-encoding'], undefined);
 });
+
+  test('an upstream that stops reading the body: 504 after write_timeout', async () => {
+    let sent = 0;
+    const chunk = Buffer.alloc(256 * 1024, 'w');
+    const started = Date.now();
+    const body = new Readable({
+      read() {
+        // Bounded: stop after 1 GiB in case backpressure never builds.
+        if (sent >= 1 << 30) return void this.push(null);
+        sent += chunk.length;
+        this.push(chunk);
+      },
+    });
+    const res = await request(gw.url('/stalled'), { dispatcher: agent, method: 'POST', body, headers: { 'x-echo-stall-body': '1' } });
+    const text = await res.body.text();
+    body.destroy();
+    assert.equal(res.statusCode, 504);
+    assert.match(JSON.parse(text).message, /write_timeout/);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
