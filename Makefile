@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-integration check bench-router clean
+.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools clean
 
 all: build
 
@@ -51,6 +51,14 @@ check: build
 
 bench-router: build
 	$(NODE) dist/bench/router-match.js
+
+# Debian packages the peer benchmarks need (never needed by `make test`).
+bench-tools:
+	@command -v nginx >/dev/null && command -v wrk >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk)
+
+bench-nginx: build bench-tools
+	SKIP_BUILD=1 bench/quick-vs-nginx.sh
 
 clean:
 	rm -rf dist native/build node_modules
