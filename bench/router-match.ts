@@ -7,6 +7,7 @@
  */
 import type { RouteConfig } from '../src/config/types';
 import { compileLinearRouter, compileRouter } from '../src/router/router';
+import { routeConfig } from '../test/helpers/route-config';
 import { MatchResult, type MatchRequest, type Router } from '../src/router/types';
 
 const ROUTES = 10_000;
@@ -62,24 +63,7 @@ function generate(): Generated {
     }
     if (rnd(100) < 15) methods = rnd(2) === 0 ? ['GET', 'HEAD'] : ['POST'];
     if (kind >= 25 && methods === null) plain.push(path);
-    routes.push({
-      id: `route-${i}`,
-      name: `route-${i}`,
-      service: `service-${i % 300}`,
-      protocols: ['http', 'https'],
-      methods,
-      hosts,
-      paths,
-      headers,
-      stripPath: true,
-      preserveHost: false,
-      regexPriority: 0,
-      httpsRedirectStatusCode: 426,
-      requestBuffering: true,
-      responseBuffering: true,
-      order: i,
-      tags: [],
-    });
+    routes.push(routeConfig({ id: `route-${i}`, name: `route-${i}`, service: `service-${i % 300}`, methods, hosts, paths, headers }, i));
   }
   return { routes, plain, hostRoutes, regexPaths };
 }

@@ -3,29 +3,10 @@ import assert from 'node:assert/strict';
 import type { RouteConfig } from '../../src/config/types';
 import { compileLinearRouter, compileRouter, literalPrefix, RouterCompileError } from '../../src/router/router';
 import { MatchResult, type MatchRequest } from '../../src/router/types';
+import { routeConfig, type RouteInput } from '../helpers/route-config';
 
-type RouteInput = { -readonly [K in keyof RouteConfig]?: RouteConfig[K] } & { id: string };
-
-/** Fills Kong's defaults; `order` is the position in the list unless given. */
 function routes(...inputs: RouteInput[]): RouteConfig[] {
-  return inputs.map((r, i) => ({
-    name: null,
-    service: 'svc',
-    protocols: ['http', 'https'],
-    methods: null,
-    hosts: null,
-    paths: null,
-    headers: null,
-    stripPath: true,
-    preserveHost: false,
-    regexPriority: 0,
-    httpsRedirectStatusCode: 426,
-    requestBuffering: true,
-    responseBuffering: true,
-    order: i,
-    tags: [],
-    ...r,
-  }));
+  return inputs.map((r, i) => routeConfig(r, i));
 }
 
 interface ReqInput {
