@@ -187,23 +187,27 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
         if (verdict === Verdict.Continue) continue;
         if (verdict === Verdict.Stop) return;
         this.#chainIndex = i + 1;
-        verdict.then(this.#onAsyncVerdict, this.#onPluginError);
+        // Only an asynchronous plugin pays for these closures.
+        verdict.then(
+          (v) => this.#resumeAfter(v),
+          (err) => this.#pluginFailed(err),
+        );
         return;
       }
     }
     this.#forward();
   }
 
-  #onAsyncVerdict = (verdict: Verdict): void => {
+  #resumeAfter(verdict: Verdict): void {
     if (this.aborted || this.done) return;
     if (verdict === Verdict.Stop) return;
     this.runRequestPhase();
-  };
+  }
 
-  #onPluginError = (err: unknown): void => {
+  #pluginFailed(err: unknown): void {
     this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onRequest');
     if (!this.aborted && !this.done) this.fail(Errors.internal);
-  };
+  }
 
   #forward(): void {
     if (this.aborted || this.done) return;
@@ -300,7 +304,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.server.requestFinished(this);
   };
 
-  #onWritable = (offset: number): boolean => {
+  #writable(offset: number): boolean {
     if (this.aborted || this.done) return true;
     if (this.#mode === BodyMode.Sized && this.#pendingChunk !== null) {
       const [ok, done] = this.res.tryEnd(this.#pendingChunk.subarray(offset - this.#pendingStart), this.#total);
@@ -311,7 +315,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const resume = this.#upstreamResume;
     if (resume !== null && !this.done) resume();
     return true;
-  };
+  }
 
   // ---------------------------------------------------------------- undici DispatchHandler (legacy, raw headers)
   // We implement undici's core handler interface directly: it hands us the raw header buffers,
@@ -471,7 +475,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #awaitWritable(): void {
     if (this.#writableRegistered) return;
     this.#writableRegistered = true;
-    this.res.onWritable(this.#onWritable);
+    // Registered once, and only for clients slow enough to push back.
+    this.res.onWritable((offset) => this.#writable(offset));
   }
 
   #markDone(): void {
