@@ -11,7 +11,9 @@ import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings } from './settings';
 import { systemLogger } from './util/logger';
-import { getNofileLimit } from './util/file-limits';
+import { formatLimit, raiseNofileLimit } from './util/file-limits';
+import { nativeFallbackWarning } from './util/native';
+import { describeCpuAffinity, parseCpuAffinity, startThreadPoolUnpinned } from './util/cpu-affinity';
 import { exitProcess } from './util/process-exit';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -32,6 +34,9 @@ Options for start:
       --upstream-keepalive MS  idle upstream keep-alive (default 60000)
       --access-log DEST        stdout | off | FILE (default stdout)
       --log-level LEVEL        trace | debug | info | warn | error (default info)
+      --cpu-affinity MODE      pin worker threads to CPUs: off | auto | LIST such as 0,1 or 0-3;
+                               auto: worker i -> CPU (i-1) mod nproc, LIST: worker i -> LIST[(i-1) mod len]
+                               (default off; needs the native addon)
 
 Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
 
@@ -56,6 +61,14 @@ function parseListen(value: string | undefined): { host: string; port: number } 
   return { host: m[1] || m[2] || defaultSettings.listenHost, port };
 }
 
+function cpuAffinityOption(value: string | undefined): NodeSettings['cpuAffinity'] {
+  try {
+    return parseCpuAffinity(value);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
 function start(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
@@ -70,6 +83,7 @@ function start(argv: string[]): void {
       'upstream-keepalive': { type: 'string' },
       'access-log': { type: 'string' },
       'log-level': { type: 'string' },
+      'cpu-affinity': { type: 'string' },
     },
     strict: true,
   });
@@ -87,6 +101,7 @@ function start(argv: string[]): void {
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
     logLevel: values['log-level'] ?? defaultSettings.logLevel,
     faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
+    cpuAffinity: cpuAffinityOption(values['cpu-affinity']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 
@@ -101,8 +116,17 @@ function start(argv: string[]): void {
     process.exit(1);
   }
 
-  const limits = getNofileLimit();
-  if (limits.soft < 1024) logger.warn({ limits }, 'open-file limit is low; raise LimitNOFILE for many connections');
+  // RLIMIT_NOFILE is per process, so raising it once here covers every worker thread.
+  const nofile = raiseNofileLimit();
+  const nofileLog = { soft: formatLimit(nofile.soft), hard: formatLimit(nofile.hard), raised: nofile.raised, source: nofile.source, reason: nofile.reason };
+  if (nofile.soft < 1024) logger.warn(nofileLog, 'open-file limit is low; raise the hard limit (LimitNOFILE=, ulimit -Hn) for many connections');
+  else logger.info(nofileLog, 'open-file limit');
+  const fallback = nativeFallbackWarning();
+  if (fallback !== null) logger.warn(fallback);
+  if (settings.cpuAffinity.mode !== 'off') {
+    logger.info({ cpuAffinity: describeCpuAffinity(settings.cpuAffinity) }, 'CPU affinity requested; each worker pins itself and logs the result');
+    startThreadPoolUnpinned(); // before any worker pins itself; see cpu-affinity.ts for why
+  }
 
   // Deferred so `check` and `version` work on machines where no uWS build loads.
   const { Supervisor } = require('./cluster/primary') as typeof import('./cluster/primary');

@@ -3,6 +3,8 @@
  * declarative file (services, routes, plugins), which can be reloaded. These are fixed for the
  * life of the process and come from CLI flags.
  */
+import { CPU_AFFINITY_OFF, type CpuAffinitySetting } from './util/cpu-affinity';
+
 export interface NodeSettings {
   readonly listenHost: string;
   readonly listenPort: number;
@@ -25,6 +27,11 @@ export interface NodeSettings {
    * the FLOODGATE_FAULT_INJECTION=1 environment variable is set; never enable in production.
    */
   readonly faultInjection: boolean;
+  /**
+   * --cpu-affinity, parsed: each worker pins its own thread at start (src/util/cpu-affinity.ts).
+   * Plain data, because settings reach the workers through workerData (structured clone).
+   */
+  readonly cpuAffinity: CpuAffinitySetting;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -39,4 +46,5 @@ export const defaultSettings: NodeSettings = {
   accessLog: 'stdout',
   logLevel: 'info',
   faultInjection: false,
+  cpuAffinity: CPU_AFFINITY_OFF,
 };

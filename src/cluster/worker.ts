@@ -13,6 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ProxyServer } from '../proxy/server';
 import { compileSnapshot } from '../proxy/snapshot';
 import { UpstreamPools } from '../proxy/upstream-pools';
+import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger, systemLogger } from '../util/logger';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 
@@ -72,6 +73,8 @@ function onMessage(msg: PrimaryToWorker): void {
 }
 
 async function main(): Promise<void> {
+  // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
+  if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, logger);
   pools = new UpstreamPools(boot.settings);
   const snapshot = compileSnapshot(boot.config, boot.configVersion, pools);
   server = new ProxyServer(boot.settings, logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);

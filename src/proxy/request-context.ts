@@ -55,10 +55,14 @@ function corkedWriteHead(): void {
   corked!.writeHead();
 }
 function corkedWriteChunk(): void {
-  corkedResult = corked!.writeChunk(corkedChunk!);
+  const ctx = corked!;
+  if (ctx.headPending) ctx.writeHead();
+  corkedResult = ctx.writeChunk(corkedChunk!);
 }
 function corkedFinish(): void {
-  corked!.finishBody();
+  const ctx = corked!;
+  if (ctx.headPending) ctx.writeHead();
+  ctx.finishBody();
 }
 
 export class RequestContext implements PluginContext, Dispatcher.DispatchHandler {
@@ -80,6 +84,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   done = false;
   /** Status and headers are on the wire (or in uWS's buffer); a local reply is no longer possible. */
   headSent = false;
+  /**
+   * The upstream head arrived but is not written yet. It goes out together with the first body
+   * chunk (or the end), so a small response costs one send(2) instead of two; a response whose
+   * body is slow to start gets its head flushed at the end of the event-loop turn instead.
+   */
+  headPending = false;
 
   responseStatus = 0;
   responseBytes = 0;
@@ -338,10 +348,17 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#rawHeaders = rawHeaders;
     const phase = this.route!.onResponse;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
+    this.headPending = true;
+    this.server.deferHead(this);
+    return true;
+  }
+
+  /** End of the event-loop turn: write a head whose body has not started yet. */
+  flushPendingHead(): void {
+    if (!this.headPending || this.aborted || this.done) return;
     corked = this;
     this.res.cork(corkedWriteHead);
     corked = null;
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -380,6 +397,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const raw = this.#rawHeaders!;
     const status = this.responseStatus;
     this.headSent = true;
+    this.headPending = false;
     res.writeStatus(statusLine(status));
     let contentLength = -1;
     let extraHopByHop: string[] | null = null;

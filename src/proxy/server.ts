@@ -69,6 +69,9 @@ export class ProxyServer {
   readonly #app: TemplatedApp;
   readonly #workerId: number;
   #listenSocket: us_listen_socket | null = null;
+  #pendingHeads: RequestContext[] = [];
+  #spareHeads: RequestContext[] = [];
+  #headFlushScheduled = false;
   #drained: (() => void) | null = null;
 
   constructor(settings: NodeSettings, logger: Logger, accessLog: AccessLog | null, snapshot: Snapshot, workerId: number) {
@@ -121,6 +124,25 @@ export class ProxyServer {
       };
     });
   }
+
+  /** Queue a response head for the end of this event-loop turn (see RequestContext.headPending). */
+  deferHead(ctx: RequestContext): void {
+    this.#pendingHeads.push(ctx);
+    if (!this.#headFlushScheduled) {
+      this.#headFlushScheduled = true;
+      setImmediate(this.#flushHeads);
+    }
+  }
+
+  /** One timer per loop turn, not per request; the two arrays are swapped, never reallocated. */
+  #flushHeads = (): void => {
+    this.#headFlushScheduled = false;
+    const list = this.#pendingHeads;
+    this.#pendingHeads = this.#spareHeads;
+    for (let i = 0; i < list.length; i++) list[i].flushPendingHead();
+    list.length = 0;
+    this.#spareHeads = list;
+  };
 
   closeLogs(): void {
     this.#accessLog?.close();

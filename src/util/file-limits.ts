@@ -49,6 +49,14 @@ export interface SoftHard {
 
 export const PROC_LIMITS_PATH = '/proc/self/limits';
 
+/**
+ * A limit for logs: JSON has no Infinity (pino would write null), so RLIM_INFINITY is written as
+ * "unlimited", the word /proc and `ulimit` use.
+ */
+export function formatLimit(value: number): number | 'unlimited' {
+  return Number.isFinite(value) ? value : 'unlimited';
+}
+
 /** Parses one limit column of /proc/<pid>/limits: a decimal integer or "unlimited". */
 export function parseLimitValue(raw: string): number {
   if (raw === 'unlimited') return Infinity;

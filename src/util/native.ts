@@ -7,6 +7,10 @@
  * says why, and callers use their JS fallbacks (src/util/file-limits.ts).
  *
  * FLOODGATE_DISABLE_NATIVE=1 forces the fallbacks (used by tests, handy for debugging).
+ *
+ * The thread-affinity functions (added in addon 1.1.0) are optional on the loaded module: a stale
+ * 1.0.0 build still provides the rlimit and _exit functions, and only CPU pinning falls back
+ * (`nativeAffinityAvailable` is false). Rebuilding fixes it; `npm install` and `make` rebuild.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +27,10 @@ interface FloodgateNativeAddon {
   getNofileLimit(): NativeNofileLimit;
   raiseNofileLimit(target?: number): NativeNofileLimit;
   exitImmediately(code: number): never;
+  /** Since 1.1.0. Pins the calling thread; returns the applied mask as a CPU list. */
+  setThreadAffinity?(cpus: readonly number[]): number[];
+  /** Since 1.1.0. The calling thread's CPU list. */
+  getThreadAffinity?(): number[];
 }
 
 /** How to build the addon, for error messages. Run from the repo root. */
@@ -100,6 +108,30 @@ export const nativeVersion: string | null = loaded.addon?.version ?? null;
 export const nativeAddonPath: string | null = loaded.path;
 /** Why the addon is not available, or null when it is. */
 export const nativeLoadError: Error | null = loaded.error;
+/** True when the loaded addon has the thread-affinity functions (a build of 1.1.0 or later). */
+export const nativeAffinityAvailable: boolean =
+  typeof loaded.addon?.setThreadAffinity === 'function' && typeof loaded.addon?.getThreadAffinity === 'function';
+
+/**
+ * One line for the start-up log when something runs on a JS fallback, or null when the addon is
+ * fully available. Lists what each fallback means, so an operator knows what is lost.
+ */
+export function nativeFallbackWarning(): string | null {
+  if (loaded.addon !== null) {
+    if (nativeAffinityAvailable) return null;
+    return (
+      `native addon ${loaded.addon.version} is out of date (no thread CPU affinity); ` +
+      `--cpu-affinity cannot pin workers until it is rebuilt with \`${NATIVE_BUILD_COMMAND}\``
+    );
+  }
+  const what = loaded.path === null && process.env.FLOODGATE_DISABLE_NATIVE !== '1' ? 'not built' : 'not loaded';
+  return (
+    `native addon ${what}; using JS fallbacks: open-file limit read from /proc and not raisable, ` +
+    `exit via process.exit (can abort while connections are open), ` +
+    `no CPU pinning (--cpu-affinity cannot pin) (${loaded.error?.message ?? 'unknown reason'}; ` +
+    `build it with \`${NATIVE_BUILD_COMMAND}\`)`
+  );
+}
 
 function addon(): FloodgateNativeAddon {
   if (loaded.addon === null) {
@@ -120,6 +152,25 @@ export function nativeGetNofileLimit(): NativeNofileLimit {
  */
 export function nativeRaiseNofileLimit(target?: number): NativeNofileLimit {
   return addon().raiseNofileLimit(target);
+}
+
+/**
+ * Pins the CALLING thread (sched_setaffinity(0, ...) on Linux) to `cpus` and returns the mask the
+ * kernel applied. Inside a worker_thread this pins that worker only. Throws if the addon (or its
+ * affinity support) is missing, TypeError/RangeError on a bad list, or a system error (`code`
+ * 'EINVAL' when none of the CPUs is usable by this thread, 'ENOSYS' off Linux).
+ */
+export function nativeSetThreadAffinity(cpus: readonly number[]): number[] {
+  const a = addon();
+  if (a.setThreadAffinity === undefined) throw new Error(`native addon ${a.version} has no setThreadAffinity; rebuild it`);
+  return a.setThreadAffinity(cpus);
+}
+
+/** The calling thread's CPU list (sched_getaffinity(0)). Throws like nativeSetThreadAffinity. */
+export function nativeGetThreadAffinity(): number[] {
+  const a = addon();
+  if (a.getThreadAffinity === undefined) throw new Error(`native addon ${a.version} has no getThreadAffinity; rebuild it`);
+  return a.getThreadAffinity();
 }
 
 /** _exit(2): end the process now, without atexit handlers or worker teardown. */
