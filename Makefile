@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools clean
+.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick clean
 
 all: build
 
@@ -54,11 +54,22 @@ bench-router: build
 
 # Debian packages the peer benchmarks need (never needed by `make test`).
 bench-tools:
-	@command -v nginx >/dev/null && command -v wrk >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk)
+	@PATH="$$PATH:/usr/sbin"; command -v nginx >/dev/null && command -v wrk >/dev/null && command -v haproxy >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk haproxy)
 
 bench-nginx: build bench-tools
 	SKIP_BUILD=1 bench/quick-vs-nginx.sh
+
+# Peer comparison (bench/peers/, GUIDE §6): Floodgate, NGINX, HAProxy, @fastify/http-proxy,
+# http-proxy, fast-gateway; 1 then all cores; tiny, 64k, 1 MiB upload, 100 routes; about 21 min.
+# Env overrides: ROUNDS DURATION WARMUP WORKERS SCENARIOS CONTENDERS (see bench/peers/settings.ts).
+# Report: stdout and bench/results/bench-<date>.md (+ .json).
+bench: build bench-tools
+	$(NODE) dist/bench/peers/main.js
+
+# Same harness, tiny scenario only, 1 worker, 3 rounds: under 3 minutes.
+bench-quick: build bench-tools
+	$(NODE) dist/bench/peers/main.js --quick
 
 clean:
 	rm -rf dist native/build node_modules

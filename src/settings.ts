@@ -3,7 +3,7 @@
  * declarative file (services, routes, plugins), which can be reloaded. These are fixed for the
  * life of the process and come from CLI flags.
  */
-import { CPU_AFFINITY_OFF, type CpuAffinitySetting } from './util/cpu-affinity';
+import type { CpuAffinitySetting } from './util/cpu-affinity';
 
 export interface NodeSettings {
   readonly listenHost: string;
@@ -46,5 +46,5 @@ export const defaultSettings: NodeSettings = {
   accessLog: 'stdout',
   logLevel: 'info',
   faultInjection: false,
-  cpuAffinity: CPU_AFFINITY_OFF,
+  cpuAffinity: { mode: 'off' },
 };

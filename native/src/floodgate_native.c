@@ -1,12 +1,14 @@
 /*
- * floodgate_native: tiny N-API addon exposing getrlimit/setrlimit for
- * RLIMIT_NOFILE, which Node.js has no API for.
+ * floodgate_native: tiny N-API addon for the few OS calls Node.js has no API
+ * for: getrlimit/setrlimit for RLIMIT_NOFILE, per-thread CPU affinity, _exit.
  *
  * Exports:
  *   version: string
  *   getNofileLimit(): { soft: number, hard: number }
  *   raiseNofileLimit(target?: number): { soft: number, hard: number }
  *   exitImmediately(code: number): never   -- _exit(2), see below
+ *   setThreadAffinity(cpus: number[]): number[]   -- pins the CALLING thread
+ *   getThreadAffinity(): number[]                 -- the CALLING thread's CPUs
  *
  * Limits equal to RLIM_INFINITY ("unlimited") are reported as Infinity.
  * raiseNofileLimit only ever raises the soft limit, to min(target ?? hard, hard);
@@ -19,15 +21,21 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <sched.h> /* sched_{get,set}affinity, CPU_ALLOC; needs _GNU_SOURCE (binding.gyp) */
+#endif
+
 #include <node_api.h>
 
-#define FLOODGATE_NATIVE_VERSION "1.0.0"
+#define FLOODGATE_NATIVE_VERSION "1.1.0"
 
 /* Bail out of the current function (returning NULL to JS) if a napi call
  * fails; a pending exception, if any, is left for JS to see. */
@@ -52,17 +60,19 @@ static const char *errno_name(int err) {
     case EFAULT: return "EFAULT";
     case ENOSYS: return "ENOSYS";
     case EACCES: return "EACCES";
+    case ESRCH: return "ESRCH";
+    case ENOMEM: return "ENOMEM";
     default: return "EUNKNOWN";
   }
 }
 
-/* Throws `Error("<syscall> <CODE>: <strerror>")` with code/errno/syscall set,
- * mirroring Node's system errors. Always returns NULL for convenience. */
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
+/* Throws `Error("<syscall> <CODE>: <strerror> (<what>)")` with code/errno/syscall
+ * set, mirroring Node's system errors. Always returns NULL for convenience. */
+static napi_value throw_errno_what(napi_env env, const char *syscall, int err,
+                                   const char *what) {
   char msg[256];
   const char *code = errno_name(err);
-  snprintf(msg, sizeof msg, "%s %s: %s (RLIMIT_NOFILE)", syscall, code,
-           strerror(err));
+  snprintf(msg, sizeof msg, "%s %s: %s (%s)", syscall, code, strerror(err), what);
 
   napi_value js_code, js_msg, js_err, js_errno, js_syscall;
   if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code) != napi_ok ||
@@ -79,6 +89,19 @@ static napi_value throw_errno(napi_env env, const char *syscall, int err) {
     napi_set_named_property(env, js_err, "syscall", js_syscall);
   }
   napi_throw(env, js_err);
+  return NULL;
+}
+
+static napi_value throw_errno(napi_env env, const char *syscall, int err) {
+  return throw_errno_what(env, syscall, err, "RLIMIT_NOFILE");
+}
+
+/* Like NAPI_CALL's failure branch, for code that must free memory before
+ * returning: throws unless an exception is already pending, returns NULL. */
+static napi_value napi_failed(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, "ERR_FLOODGATE_NAPI", what);
   return NULL;
 }
 
@@ -170,6 +193,161 @@ static napi_value ExitImmediately(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Per-thread CPU affinity.
+ *
+ * Node has no API for sched_setaffinity(2). On Linux, pid 0 means "the calling
+ * thread" (affinity is a per-thread attribute there; glibc's
+ * pthread_setaffinity_np is a thin wrapper around the same syscall). An addon
+ * function runs synchronously on the JS thread that calls it, so calling
+ * setThreadAffinity inside a worker_thread pins that worker's OS thread and
+ * nothing else: not the main thread, not other workers, not libuv's pool.
+ *
+ * Masks are allocated with CPU_ALLOC rather than a fixed cpu_set_t so machines
+ * with more than CPU_SETSIZE (1024) CPUs work too.
+ */
+
+/* Highest CPU index accepted from JS. Linux's NR_CPUS tops out at 8192; the
+ * bound only keeps a bogus argument from allocating a huge mask. */
+#define FLOODGATE_MAX_CPU 65535
+
+#ifdef __linux__
+/* Reads the calling thread's mask into a freshly CPU_ALLOC'd set, growing it
+ * while the kernel says EINVAL (its mask is wider than ours). Returns 0 or an
+ * errno value; on success the caller frees *out with CPU_FREE. */
+static int get_thread_mask(cpu_set_t **out, size_t *out_size, int *out_ncpus) {
+  for (int ncpus = CPU_SETSIZE; ncpus <= 1 << 20; ncpus *= 2) {
+    cpu_set_t *set = CPU_ALLOC(ncpus);
+    if (set == NULL) return ENOMEM;
+    size_t size = CPU_ALLOC_SIZE(ncpus);
+    CPU_ZERO_S(size, set);
+    if (sched_getaffinity(0, size, set) == 0) {
+      *out = set;
+      *out_size = size;
+      *out_ncpus = ncpus;
+      return 0;
+    }
+    int err = errno;
+    CPU_FREE(set);
+    if (err != EINVAL) return err;
+  }
+  return EINVAL;
+}
+
+/* The calling thread's mask as a sorted JS array of CPU indexes. */
+static napi_value thread_cpu_list(napi_env env) {
+  cpu_set_t *set = NULL;
+  size_t size = 0;
+  int ncpus = 0;
+  int err = get_thread_mask(&set, &size, &ncpus);
+  if (err != 0) return throw_errno_what(env, "sched_getaffinity", err, "thread CPU affinity");
+
+  napi_value list;
+  uint32_t n = 0;
+  if (napi_create_array(env, &list) != napi_ok) {
+    CPU_FREE(set);
+    return napi_failed(env, "N-API call failed: napi_create_array");
+  }
+  /* size is in bytes, so size * 8 is the number of bits the kernel filled. */
+  for (int cpu = 0; cpu < (int)(size * 8); cpu++) {
+    if (!CPU_ISSET_S(cpu, size, set)) continue;
+    napi_value v;
+    if (napi_create_uint32(env, (uint32_t)cpu, &v) != napi_ok ||
+        napi_set_element(env, list, n++, v) != napi_ok) {
+      CPU_FREE(set);
+      return napi_failed(env, "N-API call failed: building the CPU list");
+    }
+  }
+  CPU_FREE(set);
+  return list;
+}
+#endif
+
+/* getThreadAffinity(): number[] -- CPUs the calling thread may run on. */
+static napi_value GetThreadAffinity(napi_env env, napi_callback_info info) {
+#ifdef __linux__
+  return thread_cpu_list(env);
+#else
+  return throw_errno_what(env, "sched_getaffinity", ENOSYS, "thread CPU affinity is Linux-only");
+#endif
+}
+
+/* setThreadAffinity(cpus: number[]): number[]
+ * Restricts the calling thread to `cpus` (non-empty array of integers in
+ * [0, FLOODGATE_MAX_CPU]) and returns the mask the kernel actually applied,
+ * read back with sched_getaffinity. CPUs that exist but lie outside the
+ * thread's cpuset are dropped by the kernel; if none is left it fails with
+ * EINVAL, which is thrown like the rlimit errors above. */
+static napi_value SetThreadAffinity(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+
+  bool is_array = false;
+  if (argc >= 1) NAPI_CALL(env, napi_is_array(env, argv[0], &is_array));
+  if (!is_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "setThreadAffinity: cpus must be an array of CPU indexes");
+    return NULL;
+  }
+  uint32_t len = 0;
+  NAPI_CALL(env, napi_get_array_length(env, argv[0], &len));
+  if (len == 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "setThreadAffinity: cpus must not be empty");
+    return NULL;
+  }
+
+  /* Validate everything first (and find the widest index) before touching
+   * the mask, so a bad element never leaves the thread half-configured. */
+  int max_cpu = -1;
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value el;
+    napi_valuetype t;
+    double d;
+    NAPI_CALL(env, napi_get_element(env, argv[0], i, &el));
+    NAPI_CALL(env, napi_typeof(env, el, &t));
+    if (t != napi_number) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                            "setThreadAffinity: every CPU index must be a number");
+      return NULL;
+    }
+    NAPI_CALL(env, napi_get_value_double(env, el, &d));
+    if (!(d >= 0 && d <= FLOODGATE_MAX_CPU) || d != floor(d)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                             "setThreadAffinity: CPU indexes must be integers in [0, 65535]");
+      return NULL;
+    }
+    if ((int)d > max_cpu) max_cpu = (int)d;
+  }
+
+#ifdef __linux__
+  int ncpus = max_cpu + 1;
+  cpu_set_t *set = CPU_ALLOC(ncpus);
+  if (set == NULL) return throw_errno_what(env, "sched_setaffinity", ENOMEM, "thread CPU affinity");
+  size_t size = CPU_ALLOC_SIZE(ncpus);
+  CPU_ZERO_S(size, set);
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value el;
+    double d;
+    if (napi_get_element(env, argv[0], i, &el) != napi_ok ||
+        napi_get_value_double(env, el, &d) != napi_ok) {
+      CPU_FREE(set);
+      return napi_failed(env, "N-API call failed: reading cpus");
+    }
+    CPU_SET_S((int)d, size, set);
+  }
+  int rc = sched_setaffinity(0, size, set);
+  int err = errno;
+  CPU_FREE(set);
+  if (rc != 0) return throw_errno_what(env, "sched_setaffinity", err, "thread CPU affinity");
+  return thread_cpu_list(env);
+#else
+  (void)max_cpu;
+  return throw_errno_what(env, "sched_setaffinity", ENOSYS, "thread CPU affinity is Linux-only");
+#endif
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value version;
   NAPI_CALL(env, napi_create_string_utf8(env, FLOODGATE_NATIVE_VERSION,
@@ -179,6 +357,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"getNofileLimit", NULL, GetNofileLimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"raiseNofileLimit", NULL, RaiseNofileLimit, NULL, NULL, NULL, napi_enumerable, NULL},
     {"exitImmediately", NULL, ExitImmediately, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setThreadAffinity", NULL, SetThreadAffinity, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"getThreadAffinity", NULL, GetThreadAffinity, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports,
                                         sizeof props / sizeof props[0], props));

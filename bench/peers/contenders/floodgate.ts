@@ -1,0 +1,71 @@
+/**
+ * Floodgate itself: `node dist/src/cli.js start` with --workers N (worker threads, one process).
+ * Ready when stderr logs "floodgate listening"; SIGTERM drains and exits.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { answers } from '../http-check';
+import { readLog, startService, waitReady, type Service } from '../procs';
+import { routeTable } from '../route-table';
+import type { Contender, StartContext } from './types';
+
+/** One service, one catch-all route, path passed through untouched. */
+export function singleRouteYaml(upstreamPort: number): string {
+  return `_format_version: "3.0"
+services:
+  - name: bench
+    url: http://127.0.0.1:${upstreamPort}
+    routes:
+      - name: bench
+        paths: [/]
+        strip_path: false
+`;
+}
+
+/** The 100 routes of route-table.ts on one service, prefixes stripped (upstream sees /tiny). */
+export function hundredRoutesYaml(upstreamPort: number): string {
+  const routes = routeTable().map((r) => {
+    const path = r.kind === 'regex' ? `~${r.prefix}v\\d+` : r.prefix;
+    const lines = [`      - name: ${r.name}`, `        paths: [${JSON.stringify(path)}]`];
+    if (r.host) lines.push(`        hosts: [${JSON.stringify(r.host)}]`);
+    lines.push('        strip_path: true');
+    return lines.join('\n');
+  });
+  return `_format_version: "3.0"
+services:
+  - name: bench
+    url: http://127.0.0.1:${upstreamPort}
+    routes:
+${routes.join('\n')}
+`;
+}
+
+async function startFloodgate(ctx: StartContext, name: string, yaml: string, readyPath: string): Promise<Service> {
+  const config = join(ctx.dir, 'floodgate.yaml');
+  writeFileSync(config, yaml);
+  const args = [
+    'dist/src/cli.js', 'start', '-c', config,
+    '--workers', String(ctx.workers),
+    '--listen', `127.0.0.1:${ctx.port}`,
+    '--access-log', 'off',
+    '--drain-timeout', '2000',
+  ];
+  const svc = startService(name, ctx.settings.bin.node, args, { cwd: ctx.settings.root, logPrefix: join(ctx.dir, 'floodgate') });
+  await waitReady(svc, () => readLog(svc.stderrPath).includes('"msg":"floodgate listening"'));
+  await waitReady(svc, () => answers(ctx.port, readyPath));
+  return svc;
+}
+
+export const floodgate: Contender = {
+  id: 'floodgate',
+  label: 'Floodgate',
+  setup: 'dist/src/cli.js start --workers N --access-log off; one route "/" (strip_path false)',
+  start: (ctx) => startFloodgate(ctx, 'floodgate', singleRouteYaml(ctx.upstreamPort), '/tiny'),
+};
+
+export const floodgate100: Contender = {
+  id: 'floodgate-100',
+  label: 'Floodgate, 100 routes',
+  setup: '100 routes /svc-0/../svc-99/ (80 prefix, 10 host, 10 regex), strip_path true',
+  start: (ctx) => startFloodgate(ctx, 'floodgate-100', hundredRoutesYaml(ctx.upstreamPort), '/svc-57/tiny'),
+};

@@ -1,0 +1,24 @@
+/** Every contender, in the order each round runs them. */
+import type { Service } from '../procs';
+import { fastGateway, fastifyProxy, httpProxy } from './node-peers';
+import { floodgate, floodgate100 } from './floodgate';
+import { haproxy } from './haproxy';
+import { nginx, nginx100 } from './nginx';
+import type { Contender } from './types';
+
+/**
+ * "direct": no proxy, wrk straight at the upstream (the machine's ceiling and a drift canary).
+ * Its "service" is the upstream itself, started once by the harness.
+ */
+export function directContender(upstream: Service): Contender {
+  return {
+    id: 'direct',
+    label: 'direct to upstream',
+    setup: 'no proxy: wrk against the upstream NGINX itself (ceiling / drift canary)',
+    start: async () => upstream,
+  };
+}
+
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100];
+
+export type { Contender, StartContext } from './types';

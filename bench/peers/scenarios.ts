@@ -1,0 +1,114 @@
+/**
+ * The scenarios: what wrk sends, which contenders take part, which one is the ratio's baseline,
+ * and how to verify (before any load) that a contender really proxies that request to the upstream.
+ */
+import { join } from 'node:path';
+import { fetchOnce, type Reply } from './http-check';
+import { ROUTES100_PATH, ROUTES100_PROBES } from './route-table';
+import { BIG_BYTES, TINY_BODY, UPLOAD_BYTES } from './upstream';
+
+export interface Scenario {
+  id: string;
+  title: string;
+  /** request path wrk hits */
+  path: string;
+  /** wrk lua script relative to the repository root */
+  script?: string;
+  /** what the load is, for the report */
+  load: string;
+  contenders: string[];
+  /** ratio denominator */
+  baseline: string;
+  /** throws with a precise message if the contender on `port` does not proxy this scenario right */
+  verify(port: number): Promise<void>;
+}
+
+const PEERS = ['floodgate', 'nginx', 'haproxy', 'fastify', 'http-proxy', 'fast-gateway'];
+
+function fromUpstream(r: Reply): boolean {
+  return r.headers['x-bench-upstream'] !== undefined;
+}
+
+function expect(cond: boolean, what: string, r: Reply): void {
+  if (!cond) {
+    const body = r.body.length > 200 ? `${r.body.subarray(0, 200).toString('latin1')}... (${r.body.length} bytes)` : JSON.stringify(r.body.toString('latin1'));
+    throw new Error(`${what}: got status ${r.status}, upstream header ${fromUpstream(r) ? 'present' : 'MISSING'}, body ${body}`);
+  }
+}
+
+async function verifyTiny(port: number, path = '/tiny', host?: string): Promise<void> {
+  const r = await fetchOnce({ port, path, host });
+  expect(r.status === 200 && fromUpstream(r) && r.body.toString() === TINY_BODY, `GET ${path}${host ? ` (Host ${host})` : ''} should be the upstream's "ok\\n"`, r);
+}
+
+async function verifyBig(port: number): Promise<void> {
+  const r = await fetchOnce({ port, path: '/64k' });
+  expect(r.status === 200 && fromUpstream(r) && r.body.length === BIG_BYTES && r.body.every((b) => b === 97), `GET /64k should be ${BIG_BYTES} bytes of "a" from the upstream`, r);
+}
+
+async function verifyUpload(port: number): Promise<void> {
+  const r = await fetchOnce({ port, path: '/upload', method: 'POST', body: Buffer.alloc(UPLOAD_BYTES, 'x'), timeoutMs: 10_000 });
+  // The upstream answers only after reading the whole body, and reports what it read: the
+  // Content-Length it was given (empty if the proxy re-framed the body as chunked) and the bytes
+  // of the whole request (head + body, + chunk framing if chunked).
+  const m = /^got content_length=(\d*) request_length=(\d+)\n$/.exec(r.body.toString());
+  const lengthOk = m !== null && (m[1] === '' || Number(m[1]) === UPLOAD_BYTES) && Number(m[2]) > UPLOAD_BYTES;
+  expect(
+    r.status === 200 && fromUpstream(r) && lengthOk,
+    `POST /upload (${UPLOAD_BYTES} bytes) should reach the upstream whole`,
+    r,
+  );
+}
+
+async function verifyRoutes100(port: number): Promise<void> {
+  for (const p of ROUTES100_PROBES) {
+    if (p.expect === 200) {
+      await verifyTiny(port, p.path, p.host);
+    } else {
+      const r = await fetchOnce({ port, path: p.path, host: p.host });
+      expect(r.status === 404 && !fromUpstream(r), `GET ${p.path} (${p.what}) should be the proxy's own 404`, r);
+    }
+  }
+}
+
+export function scenarios(root: string): Scenario[] {
+  return [
+    {
+      id: 'tiny',
+      title: 'GET /tiny (3-byte body)',
+      path: '/tiny',
+      load: 'GET /tiny, upstream answers 200 "ok\\n"',
+      contenders: PEERS,
+      baseline: 'nginx',
+      verify: (port) => verifyTiny(port),
+    },
+    {
+      id: '64k',
+      title: 'GET /64k (65,536-byte body)',
+      path: '/64k',
+      load: 'GET /64k, upstream sends a 65,536-byte static file',
+      contenders: PEERS,
+      baseline: 'nginx',
+      verify: verifyBig,
+    },
+    {
+      id: 'upload',
+      title: 'POST /upload (1 MiB body)',
+      path: '/upload',
+      script: join(root, 'bench', 'wrk', 'upload.lua'),
+      load: 'POST /upload with a 1 MiB body (bench/wrk/upload.lua); the upstream reads it all, answers ~50 bytes',
+      contenders: PEERS,
+      baseline: 'nginx',
+      verify: verifyUpload,
+    },
+    {
+      id: 'routes100',
+      title: `100-route config, GET ${ROUTES100_PATH}`,
+      path: ROUTES100_PATH,
+      load: `GET ${ROUTES100_PATH} against 100 routes (80 prefix, 10 host, 10 regex); upstream sees /tiny`,
+      contenders: ['floodgate-100', 'nginx-100'],
+      baseline: 'nginx-100',
+      verify: verifyRoutes100,
+    },
+  ];
+}
