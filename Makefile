@@ -71,5 +71,33 @@ bench: build bench-tools
 bench-quick: build bench-tools
 	$(NODE) dist/bench/peers/main.js --quick
 
+# Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
+# (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
+#   loadtest-capacity  keep-alive connections up to the open-file limit, memory per connection (~5 min)
+#   loadtest-scaling   req/s with 1 and 2 workers, autocannon, 3 interleaved rounds (~3 min)
+#   loadtest-soak      10 min at 2000 req/s, RSS slope (SOAK_MINUTES overrides)
+# `loadtest` runs all three, in order, even if one fails, and fails if any did.
+.PHONY: loadtest loadtest-capacity loadtest-scaling loadtest-soak
+
+loadtest: build
+	@rc=0; \
+	$(NODE) dist/loadtest/capacity.js || rc=1; \
+	$(NODE) dist/loadtest/scaling.js || rc=1; \
+	$(NODE) dist/loadtest/soak.js || rc=1; \
+	exit $$rc
+
+loadtest-capacity: build
+	$(NODE) dist/loadtest/capacity.js
+
+loadtest-scaling: build
+	$(NODE) dist/loadtest/scaling.js
+
+loadtest-soak: build
+	$(NODE) dist/loadtest/soak.js
+
+# A clinic flamegraph of one data plane under autocannon load (bench/flame.sh says how).
+flame: build
+	bench/flame.sh
+
 clean:
 	rm -rf dist native/build node_modules

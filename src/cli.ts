@@ -25,7 +25,8 @@ const USAGE = `Usage:
 
 Options for start:
   -c, --config FILE            declarative config (Kong 3.0 format, YAML or JSON)
-  -w, --workers N              worker threads (default: one per core)
+  -w, --workers N              worker threads (default: one per core); 0 serves on the main
+                               thread (no worker threads; for profiling and small hosts)
       --listen HOST:PORT       proxy listener (default 0.0.0.0:8000)
       --drain-timeout MS       how long SIGTERM waits for in-flight requests (default 30000)
       --max-header-bytes N     request line + headers limit, else 431 (default 32768)
@@ -92,7 +93,7 @@ function start(argv: string[]): void {
   const settings: NodeSettings = {
     listenHost: listen.host,
     listenPort: listen.port,
-    workers: intOption(values.workers, 'workers', os.availableParallelism(), 1),
+    workers: intOption(values.workers, 'workers', os.availableParallelism(), 0),
     drainTimeoutMs: intOption(values['drain-timeout'], 'drain-timeout', defaultSettings.drainTimeoutMs),
     maxHeaderBytes: intOption(values['max-header-bytes'], 'max-header-bytes', defaultSettings.maxHeaderBytes, 1024),
     maxBodyBytes: intOption(values['max-body-bytes'], 'max-body-bytes', defaultSettings.maxBodyBytes),
@@ -137,7 +138,7 @@ function start(argv: string[]): void {
   });
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    supervisor.shutdown().then(() => exitProcess(0));
+    supervisor.shutdown().then(() => (supervisor.inline ? process.exit(0) : exitProcess(0)));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

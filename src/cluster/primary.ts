@@ -10,6 +10,7 @@ import { formatConfigErrors, loadConfigFile } from '../config/load';
 import type { NormalizedConfig } from '../config/types';
 import { compileCheck } from '../config/compile-check';
 import type { NodeSettings } from '../settings';
+import { InlineWorker, type WorkerHandle } from './inline-worker';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker.js');
@@ -20,7 +21,7 @@ const MAX_BACKOFF_MS = 30_000;
 
 interface WorkerSlot {
   readonly id: number;
-  worker: Worker | null;
+  worker: WorkerHandle | null;
   startedAt: number;
   listening: boolean;
   backoffMs: number;
@@ -39,7 +40,7 @@ export class Supervisor {
   #announced = false;
   #pendingAcks = new Map<number, Set<number>>();
   /** Workers that hit an uncaught error and are finishing their last connections. */
-  readonly #retired = new Set<Worker>();
+  readonly #retired = new Set<WorkerHandle>();
   readonly #drainedWorkers = new Set<number>();
   #onDrained: (() => void) | null = null;
 
@@ -50,8 +51,13 @@ export class Supervisor {
     this.#logger = logger;
   }
 
+  /** `--workers 0`: one data plane on the main thread and no worker threads. */
+  get inline(): boolean {
+    return this.#settings.workers === 0;
+  }
+
   start(): void {
-    for (let id = 1; id <= this.#settings.workers; id++) {
+    for (let id = 1; id <= Math.max(1, this.#settings.workers); id++) {
       const slot: WorkerSlot = { id, worker: null, startedAt: 0, listening: false, backoffMs: 0, restarts: 0, respawnTimer: null };
       this.#slots.push(slot);
       this.#spawn(slot);
@@ -61,7 +67,9 @@ export class Supervisor {
   #spawn(slot: WorkerSlot): void {
     slot.respawnTimer = null;
     const boot: WorkerBootData = { workerId: slot.id, settings: this.#settings, config: this.#config, configVersion: this.#version };
-    const worker = new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false });
+    const worker: WorkerHandle = this.inline
+      ? new InlineWorker(boot, this.#logger)
+      : new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false });
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.listening = false;
@@ -121,7 +129,7 @@ export class Supervisor {
     }
   }
 
-  #onExit(slot: WorkerSlot, worker: Worker, code: number): void {
+  #onExit(slot: WorkerSlot, worker: WorkerHandle, code: number): void {
     if (slot.worker !== worker) return;
     this.#replace(slot, `exited with code ${code}`);
   }
@@ -177,7 +185,7 @@ export class Supervisor {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
     this.#logger.info({ deadlineMs: this.#settings.drainTimeoutMs }, 'draining');
-    const active: Worker[] = [];
+    const active: WorkerHandle[] = [];
     for (const slot of this.#slots) {
       if (slot.respawnTimer !== null) clearTimeout(slot.respawnTimer);
       if (slot.worker !== null) active.push(slot.worker);

@@ -167,6 +167,17 @@ describe('workers', () => {
   });
 });
 
+describe('single-thread mode', () => {
+  test('--workers 0 serves on the main thread, reloads, and exits 0 on SIGTERM', async () => {
+    const gw = await startGateway({ config: configWith('v0', '/v0'), workers: 0 });
+    assert.equal((await get(gw.url('/v0/a'))).status, 200);
+    await gw.reload(configWith('v1', '/v1'));
+    assert.equal((await get(gw.url('/v1/a'))).status, 200);
+    assert.equal((await get(gw.url('/v0/a'))).status, 404);
+    assert.equal(await gw.stop('SIGTERM'), 0);
+  });
+});
+
 describe('cli', () => {
   test('check prints the compiled route table in priority order', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-check-'));
