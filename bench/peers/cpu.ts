@@ -3,20 +3,8 @@
  * process) + cutime + cstime (children it already reaped), summed over every process whose pgrp
  * is the group. Sample before and after a run; the difference is what the contender burnt.
  */
-import { execFileSync } from 'node:child_process';
+import { clockTicksPerSecond, statFields } from '../../src/util/proc-stat';
 import { readdirSync, readFileSync } from 'node:fs';
-
-let ticksPerSecond = 0;
-function clockTicks(): number {
-  if (!ticksPerSecond) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
 
 /** CPU seconds used so far by the processes of group `pgid`. */
 export function groupCpuSeconds(pgid: number): number {
@@ -29,10 +17,9 @@ export function groupCpuSeconds(pgid: number): number {
     } catch {
       continue; // exited meanwhile
     }
-    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses: split after the last ')'
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const f = statFields(stat);
     if (Number(f[2]) !== pgid) continue;
     ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   }
-  return ticks / clockTicks();
+  return ticks / clockTicksPerSecond();
 }

@@ -110,5 +110,15 @@ export function scenarios(root: string): Scenario[] {
       baseline: 'nginx-100',
       verify: verifyRoutes100,
     },
+    {
+      // Not in the default set: `SCENARIOS=pinning make bench` measures --cpu-affinity.
+      id: 'pinning',
+      title: 'GET /tiny, Floodgate with and without CPU pinning',
+      path: '/tiny',
+      load: 'GET /tiny, upstream answers 200 "ok\\n"; Floodgate unpinned vs --cpu-affinity auto',
+      contenders: ['floodgate', 'floodgate-pinned', 'nginx'],
+      baseline: 'nginx',
+      verify: (port) => verifyTiny(port),
+    },
   ];
 }

@@ -2,12 +2,13 @@
  * Small helpers shared by the load tests: env parsing, /proc readers, statistics, histograms.
  * Nothing here touches the network.
  */
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
 import * as hdr from 'hdr-histogram-js';
+import { parseProcLimits } from '../../src/util/file-limits';
+import { processCpuSeconds } from '../../src/util/proc-stat';
 
 /** Repository root (this file is compiled to dist/loadtest/lib/common.js). */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -75,32 +76,11 @@ export interface NofileLimits {
 }
 
 export function readNofile(pid: number | 'self'): NofileLimits {
-  const text = readFileSync(`/proc/${pid}/limits`, 'utf8');
-  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
-  if (m === null) throw new Error(`no "Max open files" in /proc/${pid}/limits`);
-  const num = (s: string) => (s === 'unlimited' ? Infinity : Number(s));
-  return { soft: num(m[1]!), hard: num(m[2]!) };
-}
-
-let clkTck = 0;
-function clockTicks(): number {
-  if (clkTck === 0) {
-    try {
-      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clkTck = 100;
-    }
-  }
-  return clkTck;
+  return parseProcLimits(readFileSync(`/proc/${pid}/limits`, 'utf8'));
 }
 
 /** User + system CPU seconds the process (all its threads) has used so far. */
-export function readCpuSeconds(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
-}
+export const readCpuSeconds = processCpuSeconds;
 
 /** Kernel-side numbers, system wide (both ends of every loopback connection, and other tenants). */
 export interface KernelMemory {

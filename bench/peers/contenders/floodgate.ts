@@ -40,7 +40,7 @@ ${routes.join('\n')}
 `;
 }
 
-async function startFloodgate(ctx: StartContext, name: string, yaml: string, readyPath: string): Promise<Service> {
+async function startFloodgate(ctx: StartContext, name: string, yaml: string, readyPath: string, extraArgs: readonly string[] = []): Promise<Service> {
   const config = join(ctx.dir, 'floodgate.yaml');
   writeFileSync(config, yaml);
   const args = [
@@ -49,6 +49,7 @@ async function startFloodgate(ctx: StartContext, name: string, yaml: string, rea
     '--listen', `127.0.0.1:${ctx.port}`,
     '--access-log', 'off',
     '--drain-timeout', '2000',
+    ...extraArgs,
   ];
   const svc = startService(name, ctx.settings.bin.node, args, { cwd: ctx.settings.root, logPrefix: join(ctx.dir, 'floodgate') });
   await waitReady(svc, () => readLog(svc.stderrPath).includes('"msg":"floodgate listening"'));
@@ -68,4 +69,12 @@ export const floodgate100: Contender = {
   label: 'Floodgate, 100 routes',
   setup: '100 routes /svc-0/../svc-99/ (80 prefix, 10 host, 10 regex), strip_path true',
   start: (ctx) => startFloodgate(ctx, 'floodgate-100', hundredRoutesYaml(ctx.upstreamPort), '/svc-57/tiny'),
+};
+
+/** The same as `floodgate`, with each worker thread pinned to its own CPU (--cpu-affinity auto). */
+export const floodgatePinned: Contender = {
+  id: 'floodgate-pinned',
+  label: 'Floodgate, pinned',
+  setup: 'as Floodgate, plus --cpu-affinity auto (worker i on CPU i-1)',
+  start: (ctx) => startFloodgate(ctx, 'floodgate-pinned', singleRouteYaml(ctx.upstreamPort), '/tiny', ['--cpu-affinity', 'auto']),
 };

@@ -1,7 +1,7 @@
 /** Every contender, in the order each round runs them. */
 import type { Service } from '../procs';
 import { fastGateway, fastifyProxy, httpProxy } from './node-peers';
-import { floodgate, floodgate100 } from './floodgate';
+import { floodgate, floodgate100, floodgatePinned } from './floodgate';
 import { haproxy } from './haproxy';
 import { nginx, nginx100 } from './nginx';
 import type { Contender } from './types';
@@ -19,6 +19,6 @@ export function directContender(upstream: Service): Contender {
   };
 }
 
-export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100];
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned];
 
 export type { Contender, StartContext } from './types';
