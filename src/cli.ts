@@ -38,6 +38,8 @@ Options for start:
       --cpu-affinity MODE      pin worker threads to CPUs: off | auto | LIST such as 0,1 or 0-3;
                                auto: worker i -> CPU (i-1) mod nproc, LIST: worker i -> LIST[(i-1) mod len]
                                (default off; needs the native addon)
+      --trusted-ips LIST       addresses or CIDRs whose X-Forwarded-For is believed when a plugin
+                               needs the real client address (Kong's trusted_ips; default none)
 
 Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
 
@@ -85,6 +87,7 @@ function start(argv: string[]): void {
       'access-log': { type: 'string' },
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
+      'trusted-ips': { type: 'string' },
     },
     strict: true,
   });
@@ -102,6 +105,7 @@ function start(argv: string[]): void {
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
     logLevel: values['log-level'] ?? defaultSettings.logLevel,
     faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
+    trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),
     cpuAffinity: cpuAffinityOption(values['cpu-affinity']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
@@ -111,7 +115,7 @@ function start(argv: string[]): void {
     process.stderr.write(`floodgate: invalid config, not starting:\n${formatConfigErrors(loaded.errors, values.config)}\n`);
     process.exit(1);
   }
-  const problem = compileCheck(loaded.config);
+  const problem = compileCheck(loaded.config, settings.trustedIps);
   if (problem !== null) {
     process.stderr.write(`floodgate: invalid config, not starting: ${problem}\n`);
     process.exit(1);

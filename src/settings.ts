@@ -28,6 +28,11 @@ export interface NodeSettings {
    */
   readonly faultInjection: boolean;
   /**
+   * Kong's trusted_ips: peers (addresses or CIDRs) whose X-Forwarded-For is believed when a plugin
+   * needs the real client address (ip-restriction). Empty: only the socket's peer counts.
+   */
+  readonly trustedIps: readonly string[];
+  /**
    * --cpu-affinity, parsed: each worker pins its own thread at start (src/util/cpu-affinity.ts).
    * Plain data, because settings reach the workers through workerData (structured clone).
    */
@@ -46,5 +51,6 @@ export const defaultSettings: NodeSettings = {
   accessLog: 'stdout',
   logLevel: 'info',
   faultInjection: false,
+  trustedIps: [],
   cpuAffinity: { mode: 'off' },
 };

@@ -36,7 +36,7 @@ export class DataPlane {
     const boot = this.#boot;
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
-    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools);
+    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps);
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);
     await server.listen();
     this.#server = server;
@@ -50,7 +50,7 @@ export class DataPlane {
     switch (msg.type) {
       case 'config':
         try {
-          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools);
+          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps);
           server.swap(snapshot);
           this.#pools.retainOnly(snapshot.poolKeys);
           this.#send({ type: 'config-applied', workerId, version: msg.version });

@@ -158,7 +158,7 @@ export class Supervisor {
       );
       return false;
     }
-    const problem = compileCheck(result.config);
+    const problem = compileCheck(result.config, this.#settings.trustedIps);
     if (problem !== null) {
       this.#logger.error({ error: problem }, `config reload rejected; still serving version ${this.#version}: ${problem}`);
       return false;

@@ -5,18 +5,20 @@
  */
 import { compileRouter } from '../router/router';
 import { getPluginDefinition } from '../plugins/registry';
+import { ConsumerDirectory } from '../plugins/consumer-directory';
 import type { NormalizedConfig } from './types';
 
 /** `null` when the config compiles; otherwise what failed. */
-export function compileCheck(config: NormalizedConfig): string | null {
+export function compileCheck(config: NormalizedConfig, trustedIps: readonly string[] = []): string | null {
   try {
     compileRouter(config.routes);
   } catch (err) {
     return `router: ${err instanceof Error ? err.message : String(err)}`;
   }
+  const env = { consumers: new ConsumerDirectory(config), trustedIps };
   for (const p of config.plugins) {
     try {
-      getPluginDefinition(p.name)!.create(p.config);
+      getPluginDefinition(p.name)!.create(p.config, env);
     } catch (err) {
       return `plugin "${p.name}" (${p.id}): ${err instanceof Error ? err.message : String(err)}`;
     }

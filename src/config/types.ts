@@ -91,6 +91,63 @@ export interface ConsumerConfig {
   readonly tags: readonly string[];
 }
 
+/** key-auth credential. */
+export interface KeyAuthCredentialConfig {
+  readonly id: string;
+  /** Consumer id. */
+  readonly consumer: string;
+  readonly key: string;
+  readonly tags: readonly string[];
+}
+
+/**
+ * basic-auth credential. The password from the file is never kept: only a salted SHA-256 of it
+ * (hex), computed at load time, so a worker compares hashes in constant time.
+ */
+export interface BasicAuthCredentialConfig {
+  readonly id: string;
+  readonly consumer: string;
+  readonly username: string;
+  readonly salt: string;
+  readonly passwordHash: string;
+  readonly tags: readonly string[];
+}
+
+export type JwtAlgorithm =
+  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'ES256' | 'ES384'
+  | 'EdDSA';
+
+/** jwt credential (Kong's jwt_secrets). */
+export interface JwtSecretConfig {
+  readonly id: string;
+  readonly consumer: string;
+  /** Matched against the token's `key_claim_name` claim (default `iss`). */
+  readonly key: string;
+  readonly algorithm: JwtAlgorithm;
+  /** HMAC secret (HS*), as written; `null` for asymmetric algorithms. */
+  readonly secret: string | null;
+  /** PEM public key for RS*, ES*, EdDSA; `null` for HS*. */
+  readonly rsaPublicKey: string | null;
+  readonly tags: readonly string[];
+}
+
+/** acl group membership. */
+export interface AclConfig {
+  readonly id: string;
+  readonly consumer: string;
+  readonly group: string;
+  readonly tags: readonly string[];
+}
+
+export interface CredentialsConfig {
+  readonly keyauth: readonly KeyAuthCredentialConfig[];
+  readonly basicauth: readonly BasicAuthCredentialConfig[];
+  readonly jwt: readonly JwtSecretConfig[];
+  readonly acls: readonly AclConfig[];
+}
+
 export interface PluginConfig {
   readonly id: string;
   readonly name: string;
@@ -111,5 +168,7 @@ export interface NormalizedConfig {
   readonly routes: readonly RouteConfig[];
   readonly upstreams: readonly UpstreamConfig[];
   readonly consumers: readonly ConsumerConfig[];
+  /** Credentials of every kind, nested or top level, each resolved to its consumer's id. */
+  readonly credentials: CredentialsConfig;
   readonly plugins: readonly PluginConfig[];
 }

@@ -15,6 +15,8 @@
  * fixed-shape object before any plugin runs, because uWS's HttpRequest dies at the first `await`.
  */
 import type { TSchema } from '@sinclair/typebox';
+import type { ConsumerConfig } from '../config/types';
+import type { ConsumerDirectory } from './consumer-directory';
 
 export const enum Verdict {
   Continue = 0,
@@ -60,6 +62,29 @@ export interface PluginContext {
   removeUpstreamHeader(name: string): void;
   /** Set (replace) a header on the response sent downstream; valid in `onResponse`. */
   setResponseHeader(name: string, value: string): void;
+
+  /** The authenticated (or anonymous) consumer, once an auth plugin has set one; else `null`. */
+  readonly consumer: ConsumerConfig | null;
+  /** Id of the credential that authenticated the consumer; `null` when anonymous or none. */
+  readonly credentialId: string | null;
+  /** True when the consumer was set as the configured `anonymous` fallback. */
+  readonly anonymous: boolean;
+  /**
+   * Record who the request is from, as Kong's `kong.client.authenticate` does, and send Kong's
+   * headers upstream: X-Consumer-ID, X-Consumer-Username, X-Consumer-Custom-ID (when set),
+   * X-Credential-Identifier (when given), and X-Anonymous-Consumer: true for the anonymous
+   * fallback. Client-sent copies of those headers are never forwarded.
+   * `credentialIdentifier` is what identifies the credential to the upstream (the key-auth
+   * credential's id, the basic-auth username, the JWT's key claim).
+   */
+  authenticate(consumer: ConsumerConfig, credentialId: string | null, credentialIdentifier: string | null, anonymous: boolean): void;
+}
+
+/** What a plugin instance may use besides its own config: built once per snapshot. */
+export interface PluginEnv {
+  readonly consumers: ConsumerDirectory;
+  /** The node's --trusted-ips (addresses or CIDRs, as given): whose X-Forwarded-For to believe. */
+  readonly trustedIps: readonly string[];
 }
 
 export interface PluginInstance {
@@ -81,5 +106,5 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
   /** JSON schema of the plugin's `config` object; unknown fields are errors, defaults are applied. */
   readonly configSchema: TSchema;
   /** Called once per worker per snapshot with the validated config. Must not throw for valid config. */
-  create(conf: Conf): PluginInstance;
+  create(conf: Conf, env: PluginEnv): PluginInstance;
 }

@@ -25,6 +25,13 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-prefix',
   'x-real-ip',
   'via',
+  // Set only by authentication (PluginContext.authenticate); a client must not be able to claim them.
+  'x-consumer-id',
+  'x-consumer-username',
+  'x-consumer-custom-id',
+  'x-credential-identifier',
+  'x-anonymous-consumer',
+  'x-consumer-groups',
 ]);
 
 export function isDroppedRequestHeader(name: string): boolean {

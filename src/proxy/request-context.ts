@@ -14,6 +14,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { Verdict, type PluginContext } from '../plugins/api';
+import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
 import { upstreamPath } from '../router/upstream-path';
@@ -134,6 +135,25 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
   get pathCaptures(): Readonly<Record<string, string>> | null {
     return this.match.captures;
+  }
+
+  consumer: ConsumerConfig | null = null;
+  credentialId: string | null = null;
+  anonymous = false;
+
+  authenticate(consumer: ConsumerConfig, credentialId: string | null, credentialIdentifier: string | null, anonymous: boolean): void {
+    this.consumer = consumer;
+    this.credentialId = credentialId;
+    this.anonymous = anonymous;
+    this.setUpstreamHeader('x-consumer-id', consumer.id);
+    if (consumer.username !== null) this.setUpstreamHeader('x-consumer-username', consumer.username);
+    else this.removeUpstreamHeader('x-consumer-username');
+    if (consumer.customId !== null) this.setUpstreamHeader('x-consumer-custom-id', consumer.customId);
+    else this.removeUpstreamHeader('x-consumer-custom-id');
+    if (credentialIdentifier !== null) this.setUpstreamHeader('x-credential-identifier', credentialIdentifier);
+    else this.removeUpstreamHeader('x-credential-identifier');
+    if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
+    else this.removeUpstreamHeader('x-anonymous-consumer');
   }
 
   respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {

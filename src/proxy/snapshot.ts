@@ -9,7 +9,8 @@
  */
 import type { Pool } from 'undici';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
-import type { PluginInstance } from '../plugins/api';
+import type { PluginEnv, PluginInstance } from '../plugins/api';
+import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
 import { compileRouter } from '../router/router';
 import type { Router } from '../router/types';
@@ -129,12 +130,13 @@ function pluginsForRoute(route: RouteConfig, plugins: readonly PluginConfig[]): 
   return [...chosen.values()].map((c) => c.plugin);
 }
 
-export function compileSnapshot(config: NormalizedConfig, version: number, pools: UpstreamPools): Snapshot {
+export function compileSnapshot(config: NormalizedConfig, version: number, pools: UpstreamPools, trustedIps: readonly string[] = []): Snapshot {
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys));
 
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps };
   // One instance per plugin entry per snapshot, shared by every route it applies to.
   const instances = new Map<string, { priority: number; instance: PluginInstance }>();
   const instanceFor = (p: PluginConfig) => {
@@ -142,7 +144,7 @@ export function compileSnapshot(config: NormalizedConfig, version: number, pools
     if (entry === undefined) {
       const def = getPluginDefinition(p.name);
       if (def === undefined) throw new Error(`unknown plugin "${p.name}" reached a worker`);
-      entry = { priority: def.priority, instance: def.create(p.config) };
+      entry = { priority: def.priority, instance: def.create(p.config, env) };
       instances.set(p.id, entry);
     }
     return entry;

@@ -3,7 +3,8 @@
  * the plugin did (local reply, header edits). No sockets, no uWS.
  */
 import { formatConfigErrors, loadConfigText } from '../../src/config/load';
-import type { PluginConfig } from '../../src/config/types';
+import type { ConsumerConfig, NormalizedConfig, PluginConfig } from '../../src/config/types';
+import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
 import type { PluginContext, PluginInstance, RequestHead } from '../../src/plugins/api';
 import { getPluginDefinition } from '../../src/plugins/registry';
 
@@ -25,6 +26,10 @@ export class FakeContext implements PluginContext {
   responseStatus = 0;
   reply: { status: number; body: string; contentType: string; headers: readonly string[] | null } | null = null;
   readonly upstreamHeaders = new Map<string, string | null>();
+  consumer: ConsumerConfig | null = null;
+  credentialId: string | null = null;
+  anonymous = false;
+  credentialIdentifier: string | null = null;
   readonly responseHeaders = new Map<string, string>();
 
   constructor(req: FakeRequest = {}) {
@@ -57,16 +62,26 @@ export class FakeContext implements PluginContext {
   setResponseHeader(name: string, value: string): void {
     this.responseHeaders.set(name.toLowerCase(), value);
   }
+  authenticate(consumer: ConsumerConfig, credentialId: string | null, credentialIdentifier: string | null, anonymous: boolean): void {
+    this.consumer = consumer;
+    this.credentialId = credentialId;
+    this.credentialIdentifier = credentialIdentifier;
+    this.anonymous = anonymous;
+  }
 }
 
 /**
  * Build a plugin the way the gateway does: from a declarative file (inline YAML), through the
  * loader's schema validation and defaults, then the registry's create().
  */
-export function pluginFromYaml(yaml: string, name: string): { config: PluginConfig; instance: PluginInstance } {
+export function pluginFromYaml(
+  yaml: string,
+  name: string,
+): { config: PluginConfig; instance: PluginInstance; normalized: NormalizedConfig } {
   const result = loadConfigText(yaml, 'inline.yaml');
   if (!result.ok) throw new Error(formatConfigErrors(result.errors, 'inline.yaml'));
   const config = result.config.plugins.find((p) => p.name === name);
   if (config === undefined) throw new Error(`no plugin "${name}" in the config`);
-  return { config, instance: getPluginDefinition(name)!.create(config.config) };
+  const env = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[] };
+  return { config, instance: getPluginDefinition(name)!.create(config.config, env), normalized: result.config };
 }
