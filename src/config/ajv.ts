@@ -21,8 +21,9 @@ export function getAjv(): Ajv {
       allowUnionTypes: true, // Nullable() emits `type: [t, 'null']`
       strictNumbers: true, // no NaN / Infinity (YAML has .nan and .inf)
     });
-    // Annotation-only keyword: the message to show when the schema it sits in fails.
-    shared.addVocabulary(['errorMessage']);
+    // Annotation-only keywords: the message to show when the schema it sits in fails, and
+    // "never print this value" for fields holding secrets (credentials).
+    shared.addVocabulary(['errorMessage', 'sensitive']);
   }
   return shared;
 }
@@ -88,7 +89,7 @@ function explainUnion(u: ErrorObject, children: readonly ErrorObject[]): Explain
   if (expected !== null) {
     const allValues = expected.every((d) => d.startsWith('"') || /^-?\d/.test(d));
     const message = allValues ? `must be one of ${expected.join(', ')}` : `expected ${joinOr(expected)}`;
-    return [{ pointer: u.instancePath, extra: [], message: `${message}, got ${describeValue(u.data)}` }];
+    return [{ pointer: u.instancePath, extra: [], message: `${message}, got ${describeGot(u)}` }];
   }
   let best: ErrorObject[] | null = null;
   const branchCount = Array.isArray(u.schema) ? u.schema.length : 0;
@@ -131,7 +132,7 @@ function branchMismatch(u: ErrorObject, i: number, children: readonly ErrorObjec
 function explainOne(e: ErrorObject): Explained {
   const p = e.params as Record<string, unknown>;
   const custom = (e.parentSchema as { errorMessage?: string } | undefined)?.errorMessage;
-  const got = `, got ${describeValue(e.data)}`;
+  const got = `, got ${describeGot(e)}`;
   const at = (message: string): Explained => ({ pointer: e.instancePath, extra: [], message });
   switch (e.keyword) {
     case 'additionalProperties':
@@ -186,6 +187,20 @@ function typeNames(type: unknown): string[] {
 function joinOr(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** The value an error is about, or only its kind when the schema marks it `sensitive`. */
+function describeGot(e: ErrorObject): string {
+  const sensitive = (e.parentSchema as { sensitive?: boolean } | undefined)?.sensitive === true;
+  return sensitive ? describeKind(e.data) : describeValue(e.data);
+}
+
+/** "a number", "a string"...: for values that must not be printed. */
+export function describeKind(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'object') return 'object';
+  return `a ${typeof v} (value not shown)`;
 }
 
 /** How a value looks in a message: strings quoted (so "80" differs from 80), containers by kind. */

@@ -1,11 +1,31 @@
 /**
  * The entities of a document, wherever they are written: top level or nested (a route inside a
- * service, a plugin inside a route, a target inside an upstream). Also turns a data path into
- * "which entity, which field", which every error message needs.
+ * service, a plugin inside a route, a target inside an upstream, a credential inside a consumer).
+ * Also turns a data path into "which entity, which field", which every error message needs.
  */
 import type { Path, Segment } from './errors';
 
-export type EntityKind = 'service' | 'route' | 'upstream' | 'target' | 'consumer' | 'plugin';
+/**
+ * Consumer credentials: the array that holds each kind (in a consumer or at the top level), the
+ * prefix of the id given to one without `id` (`keyauth-3`), and what messages call it.
+ */
+export const CREDENTIAL_KINDS = {
+  keyauth_credential: { collection: 'keyauth_credentials', idPrefix: 'keyauth', what: 'key-auth credential' },
+  basicauth_credential: { collection: 'basicauth_credentials', idPrefix: 'basicauth', what: 'basic-auth credential' },
+  jwt_secret: { collection: 'jwt_secrets', idPrefix: 'jwt', what: 'jwt secret' },
+  acl: { collection: 'acls', idPrefix: 'acl', what: 'acl' },
+} as const;
+export type CredentialKind = keyof typeof CREDENTIAL_KINDS;
+
+export type EntityKind = 'service' | 'route' | 'upstream' | 'target' | 'consumer' | 'plugin' | CredentialKind;
+
+export function isCredentialKind(kind: EntityKind): kind is CredentialKind {
+  return Object.hasOwn(CREDENTIAL_KINDS, kind);
+}
+
+const CREDENTIAL_COLLECTIONS: Readonly<Record<string, CredentialKind>> = Object.fromEntries(
+  (Object.keys(CREDENTIAL_KINDS) as CredentialKind[]).map((kind) => [CREDENTIAL_KINDS[kind].collection, kind]),
+);
 
 /** Which arrays hold entities, at the top level and inside each kind of entity. */
 const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, EntityKind>>> = {
@@ -16,13 +36,18 @@ const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, Entit
     targets: 'target',
     consumers: 'consumer',
     plugins: 'plugin',
+    ...CREDENTIAL_COLLECTIONS,
   },
   service: { routes: 'route', plugins: 'plugin' },
   route: { plugins: 'plugin' },
-  consumer: { plugins: 'plugin' },
+  consumer: { plugins: 'plugin', ...CREDENTIAL_COLLECTIONS },
   upstream: { targets: 'target' },
   target: {},
   plugin: {},
+  keyauth_credential: {},
+  basicauth_credential: {},
+  jwt_secret: {},
+  acl: {},
 };
 
 export interface Entity {
@@ -89,11 +114,19 @@ export function splitPath(path: Path): SplitPath {
 /** `services[0].routes[2] (name "x")`, or `document` for paths outside any entity. */
 export function describeEntity(doc: unknown, entityPath: Path, kind: EntityKind | null): string {
   if (kind === null) return 'document';
+  return labelOf(entityPath, kind, valueAt(doc, entityPath));
+}
+
+/** The same label for an entity at hand, e.g. to name the other one in a duplicate message. */
+export function entityLabel(e: Entity): string {
+  return labelOf(e.path, e.kind, e.data);
+}
+
+function labelOf(entityPath: Path, kind: EntityKind, data: unknown): string {
   let where = '';
   for (let i = 0; i < entityPath.length; i += 2) {
     where += `${i === 0 ? '' : '.'}${String(entityPath[i])}[${String(entityPath[i + 1])}]`;
   }
-  const data = valueAt(doc, entityPath);
   if (!isObject(data)) return where;
   for (const field of LABEL_FIELDS[kind]) {
     const value = data[field];
@@ -102,7 +135,10 @@ export function describeEntity(doc: unknown, entityPath: Path, kind: EntityKind 
   return where;
 }
 
-/** The field that identifies each kind to a human, best first. */
+/**
+ * The field that identifies each kind to a human, best first. Never a field that holds a secret
+ * (a key-auth or jwt key, a password): labels are printed in every error about the entity.
+ */
 const LABEL_FIELDS: Record<EntityKind, readonly string[]> = {
   service: ['name', 'id'],
   route: ['name', 'id'],
@@ -110,6 +146,10 @@ const LABEL_FIELDS: Record<EntityKind, readonly string[]> = {
   target: ['target', 'id'],
   consumer: ['username', 'custom_id', 'id'],
   plugin: ['name', 'id'],
+  keyauth_credential: ['id', 'consumer'],
+  basicauth_credential: ['username', 'id', 'consumer'],
+  jwt_secret: ['id', 'consumer'],
+  acl: ['group', 'id', 'consumer'],
 };
 
 /** `paths[0]`, `healthchecks.active.http_path`, `headers["x.y"]`. */

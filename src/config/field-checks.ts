@@ -1,19 +1,34 @@
 /**
  * Checks on one entity at a time that JSON Schema cannot express well: mutually exclusive
  * fields, "at least one of", regexes that must compile, host syntax, protocols Kong has but
- * Floodgate lacks, and fields that nesting makes redundant. They run only on entities that passed
- * the schema, so the data has its declared types here.
+ * Floodgate lacks, fields that nesting makes redundant, and credential rules (values Kong would
+ * generate, jwt keys matching their algorithm). They run only on entities that passed the schema,
+ * so the data has its declared types here.
+ *
+ * Credential messages never quote a key, secret or password: they say what is wrong, not what
+ * was written (the line points at it).
  */
-import type { Entity } from './entities';
+import { CREDENTIAL_KINDS, type CredentialKind, type Entity } from './entities';
 import type { Issue, Path } from './errors';
 import { SUPPORTED_PROTOCOLS } from './schema/common';
 import type { ConsumerInput } from './schema/consumer';
+import type { JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
 import type { PluginInput } from './schema/plugin';
 import type { RouteInput } from './schema/route';
 import type { ServiceInput } from './schema/service';
 import type { TargetInput } from './schema/target';
 import type { UpstreamInput } from './schema/upstream';
-import { isKongProtocol, parseHost, parseRouteHost, parseServiceUrl, parseTarget, protocolProblem, regexProblem } from './values';
+import {
+  isHmacAlgorithm,
+  isKongProtocol,
+  parseHost,
+  parseJwtPublicKey,
+  parseRouteHost,
+  parseServiceUrl,
+  parseTarget,
+  protocolProblem,
+  regexProblem,
+} from './values';
 
 type Report = (path: Path, message: string, at?: 'key') => void;
 
@@ -40,6 +55,18 @@ export function checkFields(entities: readonly Entity[], isClean: (e: Entity) =>
         break;
       case 'plugin':
         checkPlugin(e.data as PluginInput, e.parent, report);
+        break;
+      case 'keyauth_credential':
+        checkCredentialConsumer(e, report);
+        checkKeyAuth(e.data as KeyAuthCredentialInput, report);
+        break;
+      case 'jwt_secret':
+        checkCredentialConsumer(e, report);
+        checkJwtSecret(e.data as JwtSecretInput, report);
+        break;
+      case 'basicauth_credential':
+      case 'acl':
+        checkCredentialConsumer(e, report);
         break;
     }
   }
@@ -164,4 +191,45 @@ function checkPlugin(p: PluginInput, parent: Entity | null, report: Report): voi
   if (p.protocols.every(isKongProtocol) && !p.protocols.some((x) => (SUPPORTED_PROTOCOLS as readonly string[]).includes(x))) {
     report(['protocols'], `none of these protocols is supported by Floodgate (${SUPPORTED_PROTOCOLS.join(', ')}), so the plugin would never run`);
   }
+}
+
+/** Nested in a consumer: it belongs to that consumer. Top level: it must name one. */
+function checkCredentialConsumer(e: Entity, report: Report): void {
+  const { what, collection } = CREDENTIAL_KINDS[e.kind as CredentialKind];
+  const hasConsumer = e.data.consumer !== undefined && e.data.consumer !== null;
+  if (e.parent !== null && hasConsumer) {
+    report(['consumer'], `must not be set on ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} nested in a consumer (it belongs to that consumer)`, 'key');
+  }
+  if (e.parent === null && !hasConsumer) {
+    report(['consumer'], `is required for a top-level ${what} (or nest it in its consumer's "${collection}")`);
+  }
+}
+
+function checkKeyAuth(k: KeyAuthCredentialInput, report: Report): void {
+  if (k.key === undefined) {
+    report(['key'], 'is required: Floodgate does not generate keys (Kong would make up a random one, which a declarative file could not tell its clients)');
+  }
+  if (k.ttl !== undefined && k.ttl !== null) {
+    report(['ttl'], 'is not supported: keys from a declarative config do not expire in Floodgate; remove "ttl"', 'key');
+  }
+}
+
+function checkJwtSecret(j: JwtSecretInput, report: Report): void {
+  if (j.key === undefined) {
+    report(['key'], 'is required: Floodgate does not generate keys (Kong would make up a random one); set it to the value tokens carry in their key claim ("iss" by default)');
+  }
+  const hasPublicKey = j.rsa_public_key !== undefined && j.rsa_public_key !== null;
+  if (isHmacAlgorithm(j.algorithm)) {
+    if (j.secret === undefined || j.secret === null) {
+      report(['secret'], `is required for algorithm "${j.algorithm}": Floodgate does not generate secrets (Kong would make up a random one)`);
+    }
+    if (hasPublicKey) report(['rsa_public_key'], `must not be set for algorithm "${j.algorithm}" (HMAC algorithms verify with "secret")`, 'key');
+    return;
+  }
+  if (!hasPublicKey) {
+    report(['rsa_public_key'], `is required for algorithm "${j.algorithm}" (a PEM public key)`);
+    return;
+  }
+  const parsed = parseJwtPublicKey(j.rsa_public_key!, j.algorithm);
+  if (!parsed.ok) report(['rsa_public_key'], parsed.error);
 }

@@ -2,6 +2,8 @@
  * Loading a declarative config: text -> NormalizedConfig, or a list of errors that each name the
  * entity, the field and the line. Never throws for bad input.
  *
+ * No error ever quotes a credential's key, secret or password (see secret-scrub.ts).
+ *
  * The stages, each stopping the load when it finds errors because the next one relies on it:
  *   1. YAML syntax (JSON is YAML, so .json files go through the same parser and keep line numbers)
  *   2. per-entity validity: the schemas (Kong's defaults are written in as a side effect), each
@@ -19,7 +21,8 @@ import { checkPluginConfigs } from './plugin-config';
 import { checkReferences } from './references';
 import { toConfigErrors } from './report';
 import { FORMAT_VERSION, type DocumentInput } from './schema/document';
-import { Source } from './source';
+import { collectSecrets, scrubSecrets } from './secret-scrub';
+import { Source, withoutSourceText } from './source';
 import type { NormalizedConfig } from './types';
 import { validateDocument } from './validate-schema';
 
@@ -62,12 +65,15 @@ function load(text: string): LoadResult {
   try {
     data = source.toData();
   } catch (err) {
-    return fail([{ entity: 'document', field: '', line: null, column: null, message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` }]);
+    return fail([{ entity: 'document', field: '', line: null, column: null, message: `invalid YAML: ${withoutSourceText(err instanceof Error ? err.message : String(err))}` }]);
   }
   if (data === null || data === undefined) {
     return fail([{ entity: 'document', field: '', line: null, column: null, message: `the config is empty (expected at least _format_version: "${FORMAT_VERSION}")` }]);
   }
-  const report = (issues: readonly Issue[]) => fail(toConfigErrors(issues, source, data));
+  // Every check keeps credential secrets out of its messages; scrubbing the known values from
+  // the final errors is the second line of defense.
+  const secrets = collectSecrets(data);
+  const report = (issues: readonly Issue[]) => fail(scrubSecrets(toConfigErrors(issues, source, data), secrets));
 
   // 2. Each entity on its own.
   const schemaIssues = validateDocument(data);

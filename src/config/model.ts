@@ -3,8 +3,9 @@
  * Shared by references.ts (which reports what does not resolve) and normalize.ts (which relies on
  * everything resolving), so both agree on ids and on what a reference means.
  */
-import type { Entity, EntityKind } from './entities';
+import { CREDENTIAL_KINDS, type CredentialKind, type Entity, type EntityKind } from './entities';
 import type { RefValue } from './schema/common';
+import type { ConsumerRefValue } from './schema/credentials';
 
 /** Kinds that references can point to, and the field that is their "name". */
 const NAME_FIELD = { service: 'name', route: 'name', upstream: 'name', consumer: 'username' } as const;
@@ -18,6 +19,8 @@ export class Model {
   readonly targets: readonly Entity[];
   readonly consumers: readonly Entity[];
   readonly plugins: readonly Entity[];
+  /** Credentials of each kind, nested and top-level, in the order they are written. */
+  readonly credentials: Readonly<Record<CredentialKind, readonly Entity[]>>;
 
   readonly #ids = new Map<Entity, string>();
   readonly #byId = new Map<RefKind, Map<string, Entity>>();
@@ -32,12 +35,21 @@ export class Model {
     this.targets = ofKind('target');
     this.consumers = ofKind('consumer');
     this.plugins = ofKind('plugin');
+    this.credentials = {
+      keyauth_credential: ofKind('keyauth_credential'),
+      basicauth_credential: ofKind('basicauth_credential'),
+      jwt_secret: ofKind('jwt_secret'),
+      acl: ofKind('acl'),
+    };
 
     this.#assignIds(this.services, 'service', (e) => str(e.data.name));
     this.#assignIds(this.routes, 'route', (e) => str(e.data.name));
     this.#assignIds(this.upstreams, 'upstream', (e) => str(e.data.name));
     this.#assignIds(this.consumers, 'consumer', (e) => str(e.data.username));
     this.#assignIds(this.plugins, 'plugin', () => null); // plugin names are not unique
+    for (const kind of Object.keys(CREDENTIAL_KINDS) as CredentialKind[]) {
+      this.#assignIds(this.credentials[kind], CREDENTIAL_KINDS[kind].idPrefix, () => null);
+    }
 
     for (const kind of Object.keys(NAME_FIELD) as RefKind[]) {
       const list = this.listOf(kind);
@@ -47,7 +59,10 @@ export class Model {
     }
   }
 
-  /** The id the normalized config uses: the given id, else the name, else `<kind>-<index>`. */
+  /**
+   * The id the normalized config uses: the given id, else the name, else `<kind>-<index>`
+   * (credentials have no name: `keyauth-<index>`, `basicauth-<index>`, `jwt-<index>`, `acl-<index>`).
+   */
   idOf(e: Entity): string {
     const id = this.#ids.get(e);
     if (id === undefined) throw new Error(`no id for ${e.kind} at ${e.path.join('.')}`);
@@ -86,8 +101,16 @@ export class Model {
     return { service: part('service'), route: part('route'), consumer: part('consumer') };
   }
 
-  #assignIds(list: readonly Entity[], kind: EntityKind, name: (e: Entity) => string | null): void {
-    list.forEach((e, i) => this.#ids.set(e, str(e.data.id) ?? name(e) ?? `${kind}-${i}`));
+  /** The consumer a credential belongs to: its parent, or its `consumer` reference. */
+  consumerOf(credential: Entity): Entity | null {
+    if (credential.parent?.kind === 'consumer') return credential.parent;
+    const ref = credential.data.consumer as ConsumerRefValue | undefined;
+    if (ref === undefined || ref === null || typeof ref === 'string') return this.resolve('consumer', ref);
+    return ref.id !== undefined ? this.resolve('consumer', { id: ref.id }) : this.resolve('consumer', { name: ref.username });
+  }
+
+  #assignIds(list: readonly Entity[], prefix: string, name: (e: Entity) => string | null): void {
+    list.forEach((e, i) => this.#ids.set(e, str(e.data.id) ?? name(e) ?? `${prefix}-${i}`));
   }
 }
 

@@ -5,7 +5,9 @@
  */
 import type { Entity } from './entities';
 import type { Model } from './model';
+import { hashPassword, newSalt } from './password-hash';
 import type { ConsumerInput } from './schema/consumer';
+import type { AclInput, BasicAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
 import type { DocumentInput } from './schema/document';
 import type { PluginInput } from './schema/plugin';
 import type { RouteInput } from './schema/route';
@@ -13,7 +15,12 @@ import type { ServiceInput } from './schema/service';
 import type { TargetInput } from './schema/target';
 import type { UpstreamInput } from './schema/upstream';
 import type {
+  AclConfig,
+  BasicAuthCredentialConfig,
   ConsumerConfig,
+  CredentialsConfig,
+  JwtSecretConfig,
+  KeyAuthCredentialConfig,
   NormalizedConfig,
   PluginConfig,
   Protocol,
@@ -22,7 +29,7 @@ import type {
   TargetConfig,
   UpstreamConfig,
 } from './types';
-import { parseHost, parseRouteHost, parseServiceUrl, parseTarget, type Parsed } from './values';
+import { isHmacAlgorithm, parseHost, parseJwtPublicKey, parseRouteHost, parseServiceUrl, parseTarget, type Parsed } from './values';
 
 export function normalize(doc: DocumentInput, model: Model): NormalizedConfig {
   const upstreamNames = new Set(model.upstreams.map((u) => String(u.data.name)));
@@ -32,8 +39,7 @@ export function normalize(doc: DocumentInput, model: Model): NormalizedConfig {
     routes: model.routes.map((e, order) => route(e, order, model)),
     upstreams: model.upstreams.map((e) => upstream(e, model)),
     consumers: model.consumers.map((e) => consumer(e, model)),
-    // Credentials are not parsed yet: the schema still rejects them (issue 4 adds them).
-    credentials: { keyauth: [], basicauth: [], jwt: [], acls: [] },
+    credentials: credentials(model),
     plugins: model.plugins.map((e) => plugin(e, model)),
   };
 }
@@ -142,6 +148,52 @@ function plugin(e: Entity, model: Model): PluginConfig {
     protocols: supportedProtocols(p.protocols),
     config: structuredClone(p.config),
     tags: [...p.tags],
+  };
+}
+
+/**
+ * Every credential with its consumer's id. Deterministic except for the basic-auth salts: the
+ * password itself is hashed here and not kept.
+ */
+function credentials(model: Model): CredentialsConfig {
+  const common = (e: Entity) => {
+    const consumer = model.consumerOf(e);
+    // references.ts reported every unresolved consumer; reaching here without one is a bug.
+    if (consumer === null) throw new Error(`normalize: unchecked consumer reference at ${e.path.join('.')}`);
+    return { id: model.idOf(e), consumer: model.idOf(consumer), tags: [...(e.data as { tags: readonly string[] }).tags] };
+  };
+  const { keyauth_credential, basicauth_credential, jwt_secret, acl } = model.credentials;
+  return {
+    keyauth: keyauth_credential.map((e): KeyAuthCredentialConfig => {
+      const { id, consumer, tags } = common(e);
+      return { id, consumer, key: (e.data as KeyAuthCredentialInput).key!, tags };
+    }),
+    basicauth: basicauth_credential.map((e): BasicAuthCredentialConfig => {
+      const { id, consumer, tags } = common(e);
+      const b = e.data as BasicAuthCredentialInput;
+      const salt = newSalt();
+      return { id, consumer, username: b.username, salt, passwordHash: hashPassword(b.password, salt), tags };
+    }),
+    jwt: jwt_secret.map((e): JwtSecretConfig => {
+      const { id, consumer, tags } = common(e);
+      const j = e.data as JwtSecretInput;
+      // Kong generates a secret for every jwt credential, so files exported from Kong carry one
+      // for RS*/ES* too; it is never used for those, so it is dropped.
+      const hmac = isHmacAlgorithm(j.algorithm);
+      return {
+        id,
+        consumer,
+        key: j.key!,
+        algorithm: j.algorithm,
+        secret: hmac ? j.secret! : null,
+        rsaPublicKey: hmac ? null : valid(parseJwtPublicKey(j.rsa_public_key!, j.algorithm)),
+        tags,
+      };
+    }),
+    acls: acl.map((e): AclConfig => {
+      const { id, consumer, tags } = common(e);
+      return { id, consumer, group: (e.data as AclInput).group, tags };
+    }),
   };
 }
 

@@ -1,12 +1,14 @@
 /**
  * Checks across entities, run once every entity is valid on its own: references that name
- * nothing, duplicate names and ids, duplicate targets in an upstream, and the same plugin twice
- * on one scope.
+ * nothing, duplicate names and ids, duplicate targets in an upstream, the same plugin twice on
+ * one scope, and credentials that must be unique (key-auth and jwt keys, basic-auth usernames,
+ * a consumer's acl groups).
  */
-import type { Entity } from './entities';
+import { CREDENTIAL_KINDS, entityLabel, type CredentialKind, type Entity } from './entities';
 import type { Issue, Path } from './errors';
 import type { Model, RefKind } from './model';
 import type { RefValue } from './schema/common';
+import type { ConsumerRefValue } from './schema/credentials';
 import { parseTarget } from './values';
 
 export function checkReferences(model: Model): Issue[] {
@@ -26,6 +28,7 @@ export function checkReferences(model: Model): Issue[] {
   }
   checkTargets(model, issues);
   checkPluginScopes(model, issues);
+  checkCredentials(model, issues);
   return issues;
 }
 
@@ -136,4 +139,89 @@ function checkPluginScopes(model: Model, issues: Issue[]): void {
 function describeScope(scope: ReturnType<Model['scopeOf']>): string {
   const parts = (['service', 'route', 'consumer'] as const).filter((k) => scope[k] !== null);
   return parts.length === 0 ? 'global scope' : `${parts.join(' + ')} scope`;
+}
+
+const CREDENTIAL_KIND_LIST = Object.keys(CREDENTIAL_KINDS) as CredentialKind[];
+
+/**
+ * Credentials: the consumer of a top-level one exists, ids are unique per kind, and what Kong
+ * keeps unique is unique. A duplicate key names the other credential, never the key itself.
+ */
+function checkCredentials(model: Model, issues: Issue[]): void {
+  for (const kind of CREDENTIAL_KIND_LIST) {
+    for (const c of model.credentials[kind]) if (c.parent === null) checkConsumerRef(model, c, issues);
+    checkCredentialIds(model, kind, issues);
+  }
+  const duplicates = (kind: CredentialKind, keyOf: (e: Entity) => string | null, report: (e: Entity, earlier: Entity) => Issue) => {
+    const first = new Map<string, Entity>();
+    for (const e of model.credentials[kind]) {
+      const k = keyOf(e);
+      if (k === null) continue;
+      const earlier = first.get(k);
+      if (earlier === undefined) first.set(k, e);
+      else issues.push(report(e, earlier));
+    }
+  };
+  const secretTwice = (what: string) => (e: Entity, earlier: Entity): Issue => ({
+    path: [...e.path, 'key'],
+    message: `duplicate ${what} (not shown): the same as ${entityLabel(earlier)}`,
+    firstAt: [...earlier.path, 'key'],
+  });
+  duplicates('keyauth_credential', (e) => e.data.key as string, secretTwice('key-auth key'));
+  duplicates('jwt_secret', (e) => e.data.key as string, secretTwice('jwt key'));
+  duplicates('basicauth_credential', (e) => e.data.username as string, (e, earlier) => ({
+    path: [...e.path, 'username'],
+    message: `duplicate basic-auth username "${String(e.data.username)}": also used by ${entityLabel(earlier)}`,
+    firstAt: [...earlier.path, 'username'],
+  }));
+  duplicates(
+    'acl',
+    (e) => {
+      const consumer = model.consumerOf(e);
+      return consumer === null ? null : `${model.idOf(consumer)}\0${String(e.data.group)}`;
+    },
+    (e, earlier) => ({
+      path: [...e.path, 'group'],
+      message: `duplicate acl: consumer "${model.idOf(model.consumerOf(e)!)}" is already in group "${String(e.data.group)}" through ${entityLabel(earlier)}`,
+      firstAt: [...earlier.path, 'group'],
+    }),
+  );
+}
+
+function checkConsumerRef(model: Model, credential: Entity, issues: Issue[]): void {
+  const ref = credential.data.consumer as ConsumerRefValue | undefined;
+  if (ref === undefined || ref === null || model.consumerOf(credential) !== null) return;
+  const path: Path = [...credential.path, 'consumer'];
+  if (typeof ref === 'string') {
+    issues.push({ path, message: `unknown consumer: no consumer has the username or id "${ref}"` });
+  } else if (ref.id !== undefined) {
+    issues.push({ path: [...path, 'id'], message: `unknown consumer: no consumer has the id "${ref.id}"` });
+  } else {
+    issues.push({ path: [...path, 'username'], message: `unknown consumer: no consumer has the username "${String(ref.username)}"` });
+  }
+}
+
+/** As checkIds, for a credential kind: ids come from "id", else the position. */
+function checkCredentialIds(model: Model, kind: CredentialKind, issues: Issue[]): void {
+  const { what, idPrefix } = CREDENTIAL_KINDS[kind];
+  const first = new Map<string, Entity>();
+  for (const e of model.credentials[kind]) {
+    const id = model.idOf(e);
+    const earlier = first.get(id);
+    if (earlier === undefined) {
+      first.set(id, e);
+      continue;
+    }
+    // Two positional ids never collide, so at least one of the two is explicit.
+    const explicit = typeof e.data.id === 'string';
+    issues.push(
+      explicit && typeof earlier.data.id === 'string'
+        ? { path: [...e.path, 'id'], message: `duplicate id "${id}"`, firstAt: [...earlier.path, 'id'] }
+        : {
+            path: explicit ? [...e.path, 'id'] : e.path,
+            message: `the id "${id}" is already used by another ${what} (ids come from "id", else "${idPrefix}-<position>"); set a distinct "id"`,
+            firstAt: explicit ? earlier.path : [...earlier.path, 'id'],
+          },
+    );
+  }
 }

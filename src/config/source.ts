@@ -31,7 +31,7 @@ export class Source {
     // prettyErrors off: we print our own `file:line:col:` prefix and want the bare message.
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, keepSourceTokens: false });
     const source = new Source(doc, lines);
-    const problems = doc.errors.map((e) => ({ message: e.message, position: source.positionOf(e.pos[0]) }));
+    const problems = doc.errors.map((e) => ({ message: withoutSourceText(e.message), position: source.positionOf(e.pos[0]) }));
     return { source, problems };
   }
 
@@ -111,4 +111,17 @@ export class Source {
 function derefer(doc: Document.Parsed, node: Node | null): Node | null {
   if (node !== null && isAlias(node)) return (node.resolve(doc) as Node | undefined) ?? null;
   return node;
+}
+
+/**
+ * The parser quotes source text in a few messages (an unexpected token, an unresolved alias, a
+ * bad block scalar header or escape). That text can be a secret (a password the parser choked
+ * on), and the reported position points at it anyway, so it is dropped.
+ */
+export function withoutSourceText(message: string): string {
+  return message
+    .replace(/^(Unexpected [\w-]+ token in YAML stream): .*$/s, '$1')
+    .replace(/^(Unresolved alias \(the anchor must be set before the alias\)): .*$/s, '$1')
+    .replace(/^(Block scalar header includes extra characters): .*$/s, '$1')
+    .replace(/^(Invalid escape sequence) .*$/s, '$1');
 }

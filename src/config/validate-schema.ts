@@ -2,6 +2,7 @@
 import type { ValidateFunction } from 'ajv';
 import { getAjv, translateAjvErrors } from './ajv';
 import type { Issue } from './errors';
+import { UNSUPPORTED_KONG_CREDENTIALS } from './schema/credentials';
 import { DocumentSchema, UNSUPPORTED_KONG_ENTITIES } from './schema/document';
 
 let compiled: ValidateFunction | null = null;
@@ -12,9 +13,15 @@ export function validateDocument(doc: unknown): Issue[] {
   if (compiled(doc)) return [];
   return translateAjvErrors(compiled.errors ?? [], doc, []).map((issue) => {
     // A Kong entity Floodgate lacks deserves a better word than "unknown".
-    const key = issue.path[0];
-    if (issue.path.length === 1 && issue.at === 'key' && UNSUPPORTED_KONG_ENTITIES.includes(String(key))) {
-      return { ...issue, message: `"${String(key)}" is a Kong entity that Floodgate does not support` };
+    if (issue.at !== 'key') return issue;
+    const key = String(issue.path[issue.path.length - 1]);
+    const topLevel = issue.path.length === 1;
+    const inConsumer = issue.path.length === 3 && issue.path[0] === 'consumers';
+    if (topLevel && UNSUPPORTED_KONG_ENTITIES.includes(key)) {
+      return { ...issue, message: `"${key}" is a Kong entity that Floodgate does not support` };
+    }
+    if ((topLevel || inConsumer) && UNSUPPORTED_KONG_CREDENTIALS.includes(key)) {
+      return { ...issue, message: `"${key}" is a Kong credential that Floodgate does not support (supported: keyauth_credentials, basicauth_credentials, jwt_secrets, acls)` };
     }
     return issue;
   });

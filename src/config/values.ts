@@ -1,14 +1,16 @@
 /**
  * Parsing and checking of single values that the schema cannot express: service URLs, target
- * addresses, route hosts and regexes. Pure functions, shared by field-checks.ts (which reports)
- * and normalize.ts (which uses the parsed result).
+ * addresses, route hosts, regexes and jwt public keys. Pure functions, shared by field-checks.ts
+ * (which reports) and normalize.ts (which uses the parsed result).
  *
  * IPv6 addresses keep their brackets everywhere ("[::1]"), so a host can be put into a URL or a
  * Host header as is.
  */
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { KONG_PROTOCOLS, SUPPORTED_PROTOCOLS } from './schema/common';
 import { compileKongRegex, translateRegex } from '../router/regex';
+import type { JwtAlgorithm } from './types';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -133,4 +135,49 @@ export function regexProblem(source: string, flags = ''): string | null {
     const reason = message.slice(message.lastIndexOf(': ') + 2);
     return `invalid regex ${JSON.stringify(source)}: ${reason}`;
   }
+}
+
+/** The key type (and curve) each asymmetric jwt algorithm verifies with. */
+const KEY_FOR_ALGORITHM: Readonly<Record<string, { type: string; curve?: string; name: string }>> = {
+  RS256: { type: 'rsa', name: 'an RSA' },
+  RS384: { type: 'rsa', name: 'an RSA' },
+  RS512: { type: 'rsa', name: 'an RSA' },
+  ES256: { type: 'ec', curve: 'prime256v1', name: 'an EC P-256 (prime256v1)' },
+  ES384: { type: 'ec', curve: 'secp384r1', name: 'an EC P-384 (secp384r1)' },
+  EdDSA: { type: 'ed25519', name: 'an Ed25519' },
+};
+
+const KEY_TYPE_NAMES: Readonly<Record<string, string>> = {
+  rsa: 'RSA', 'rsa-pss': 'RSA-PSS', dsa: 'DSA', dh: 'DH', ed25519: 'Ed25519', ed448: 'Ed448', x25519: 'X25519', x448: 'X448',
+};
+
+export function isHmacAlgorithm(algorithm: JwtAlgorithm): boolean {
+  return algorithm.startsWith('HS');
+}
+
+/**
+ * A jwt credential's `rsa_public_key`: a PEM public key (SPKI, PKCS#1 or a certificate, whatever
+ * node:crypto reads) of the type `algorithm` verifies with. Returned re-encoded as SPKI PEM, so a
+ * worker has one format to read. Errors never quote the key.
+ */
+export function parseJwtPublicKey(pem: string, algorithm: JwtAlgorithm): Parsed<string> {
+  const expected = KEY_FOR_ALGORITHM[algorithm];
+  if (expected === undefined) return fail(`is not used with algorithm "${algorithm}"`);
+  // createPublicKey would derive the public half from a private key; a private key has no place here.
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(pem)) {
+    return fail('must be a public key, but holds a private key (keep private keys out of the config)');
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem.trim()); // OpenSSL refuses a BEGIN line that does not start the text
+  } catch {
+    return fail('is not a valid PEM public key (expected a "-----BEGIN PUBLIC KEY-----" block)');
+  }
+  const type = key.asymmetricKeyType ?? 'unknown';
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (type !== expected.type || (expected.curve !== undefined && curve !== expected.curve)) {
+    const got = type === 'ec' ? `an EC key on curve ${curve ?? 'unknown'}` : `a key of type ${KEY_TYPE_NAMES[type] ?? type}`;
+    return fail(`must be ${expected.name} public key for algorithm "${algorithm}", got ${got}`);
+  }
+  return ok(key.export({ type: 'spki', format: 'pem' }) as string);
 }

@@ -1,6 +1,10 @@
-/** A consumer. "At least one of username or custom_id" is checked in config/field-checks.ts. */
+/**
+ * A consumer, with its credentials nested (schema/credentials.ts). "At least one of username or
+ * custom_id" is checked in config/field-checks.ts.
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import { Defaulted, Id, Nullable, Tags } from './common';
+import { CredentialCollections } from './credentials';
 import { PluginSchema } from './plugin';
 
 export const ConsumerSchema = Type.Object(
@@ -10,6 +14,7 @@ export const ConsumerSchema = Type.Object(
     custom_id: Type.Optional(Nullable(Type.String({ minLength: 1 }))),
     tags: Type.Optional(Tags),
     plugins: Type.Optional(Type.Array(PluginSchema, { default: [] })),
+    ...CredentialCollections,
   },
   { additionalProperties: false },
 );

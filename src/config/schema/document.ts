@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Defaulted } from './common';
 import { ConsumerSchema } from './consumer';
+import { CredentialCollections } from './credentials';
 import { PluginSchema } from './plugin';
 import { RouteSchema } from './route';
 import { ServiceSchema } from './service';
@@ -23,6 +24,8 @@ export const DocumentSchema = Type.Object(
     targets: Type.Optional(Type.Array(TargetSchema, { default: [] })),
     consumers: Type.Optional(Type.Array(ConsumerSchema, { default: [] })),
     plugins: Type.Optional(Type.Array(PluginSchema, { default: [] })),
+    /** Credentials at the top level name their consumer; they can also be nested in it. */
+    ...CredentialCollections,
   },
   { additionalProperties: false },
 );

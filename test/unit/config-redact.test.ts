@@ -1,0 +1,72 @@
+/** redactConfig: a copy of the normalized config that is safe to show (admin API, logs). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { formatConfigErrors, loadConfigText } from '../../src/config/load';
+import { redactConfig, REDACTED } from '../../src/config/redact';
+import type { NormalizedConfig } from '../../src/config/types';
+
+const ES256_PUB = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+
+function load(text: string): NormalizedConfig {
+  const result = loadConfigText(text, 'gateway.yaml');
+  if (!result.ok) assert.fail(`expected the config to load:\n${formatConfigErrors(result.errors, 'gateway.yaml')}`);
+  return result.config;
+}
+
+const TEXT = [
+  '_format_version: "3.0"',
+  'services:',
+  '  - name: s',
+  '    host: backend.internal',
+  'consumers:',
+  '  - username: alice',
+  '    keyauth_credentials:',
+  '      - key: alice-api-key-0001',
+  '    basicauth_credentials:',
+  '      - username: alice-basic',
+  '        password: alice-password-0001',
+  '    jwt_secrets:',
+  '      - key: alice-iss',
+  '        secret: alice-hmac-secret-0001',
+  '      - key: alice-es',
+  '        algorithm: ES256',
+  `        rsa_public_key: ${JSON.stringify(ES256_PUB)}`,
+  '    acls:',
+  '      - group: admins',
+  '',
+].join('\n');
+
+test('redactConfig replaces keys, jwt secrets, salts and hashes, and keeps everything else', () => {
+  const config = load(TEXT);
+  const before = structuredClone(config);
+  const redacted = redactConfig(config) as NormalizedConfig;
+
+  const { salt, passwordHash } = config.credentials.basicauth[0];
+  const shown = JSON.stringify(redacted);
+  for (const secret of ['alice-api-key-0001', 'alice-hmac-secret-0001', 'alice-password-0001', salt, passwordHash]) {
+    assert.equal(shown.includes(secret), false, `the redacted config still holds ${secret}`);
+  }
+  assert.deepEqual(redacted.credentials, {
+    keyauth: [{ id: 'keyauth-0', consumer: 'alice', key: REDACTED, tags: [] }],
+    basicauth: [{ id: 'basicauth-0', consumer: 'alice', username: 'alice-basic', salt: REDACTED, passwordHash: REDACTED, tags: [] }],
+    jwt: [
+      { id: 'jwt-0', consumer: 'alice', key: 'alice-iss', algorithm: 'HS256', secret: REDACTED, rsaPublicKey: null, tags: [] },
+      // An asymmetric credential has no secret: null stays null; the public key is not a secret.
+      { id: 'jwt-1', consumer: 'alice', key: 'alice-es', algorithm: 'ES256', secret: null, rsaPublicKey: ES256_PUB, tags: [] },
+    ],
+    acls: [{ id: 'acl-0', consumer: 'alice', group: 'admins', tags: [] }],
+  });
+  // Everything outside the credentials is unchanged.
+  assert.deepEqual({ ...redacted, credentials: null }, { ...config, credentials: null });
+  // The input is untouched, and the copy shares no objects with it.
+  assert.deepEqual(config, before);
+  assert.notEqual(redacted.services[0], config.services[0]);
+  assert.notEqual(redacted.services[0].tags, config.services[0].tags);
+  assert.notEqual(redacted.credentials.acls[0], config.credentials.acls[0]);
+});
+
+test('redactConfig on a config without credentials is an equal copy', () => {
+  const config = load('_format_version: "3.0"\nconsumers:\n  - username: bob\n');
+  assert.deepEqual(redactConfig(config), config);
+});
