@@ -60,6 +60,11 @@ export interface PluginContext {
   setUpstreamHeader(name: string, value: string): void;
   /** Remove a header from the request sent upstream. */
   removeUpstreamHeader(name: string): void;
+  /**
+   * Replace the query string sent upstream (without `?`; '' sends none). Valid in `onRequest`
+   * and `onUpstreamRequest`; `request.query` keeps what the client sent.
+   */
+  setUpstreamQuery(query: string): void;
   /** Set (replace) a header on the response sent downstream; valid in `onResponse`. */
   setResponseHeader(name: string, value: string): void;
 

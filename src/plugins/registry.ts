@@ -4,8 +4,14 @@
  */
 import type { PluginDefinition } from './api';
 import { requestTermination } from './request-termination';
+import { ipRestriction } from './ip-restriction';
+import { cors } from './cors';
+import { acl } from './acl';
+import { basicAuth } from './basic-auth';
+import { keyAuth } from './key-auth';
+import { jwt } from './jwt';
 
-const definitions: readonly PluginDefinition<any>[] = [requestTermination];
+const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(definitions.map((d) => [d.name, d]));
 

@@ -104,7 +104,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
   #upstreamHeaders: string[] | null = null;
   #upstreamHeadersBuilt = false;
+  #upstreamPath = '';
+  #reencodedHeaders = false;
   #upstreamRemovals: string[] | null = null;
+  /** A plugin's replacement for the query sent upstream (setUpstreamQuery); null = the client's. */
+  #upstreamQuery: string | null = null;
   #responseHeaderEdits: string[] | null = null;
   #rawHeaders: Buffer[] | null = null;
   #mode = BodyMode.None;
@@ -163,6 +167,18 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.responseStatus = status;
     this.responseBytes = Buffer.byteLength(body);
     this.#cancelUpstream();
+    // As in Kong, response plugins (CORS headers, for one) see local replies too.
+    const phase = this.route === null ? null : this.route.onResponse;
+    if (phase !== null) {
+      for (let i = 0; i < phase.length; i++) {
+        try {
+          phase[i].onResponse!(this);
+        } catch (err) {
+          this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onResponse of a local reply');
+        }
+      }
+    }
+    const edits = this.#responseHeaderEdits;
     // A body we did not read would be parsed as the next request: close instead.
     const close = this.server.draining || (this.body !== null && !this.body.readableEnded);
     this.body?.detach();
@@ -171,6 +187,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       res.writeStatus(statusLine(status));
       res.writeHeader('content-type', contentType);
       if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
+      if (edits !== null) {
+        for (let i = 0; i + 1 < edits.length; i += 2) {
+          // The replying plugin's own headers win over what response plugins add.
+          if (headers === null || !hasFlatIgnoreCase(headers, edits[i])) res.writeHeader(edits[i], edits[i + 1]);
+        }
+      }
       res.end(body, close);
     });
     this.server.requestFinished(this);
@@ -189,6 +211,10 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const h = this.#upstreamHeaders;
     if (h === null) return;
     for (let i = h.length - 2; i >= 0; i -= 2) if (h[i] === lower) h.splice(i, 2);
+  }
+
+  setUpstreamQuery(query: string): void {
+    this.#upstreamQuery = query;
   }
 
   setResponseHeader(name: string, value: string): void {
@@ -256,26 +282,47 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const head = this.request;
     const cfg = route.config;
     let path = escapePath(upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
-    if (head.query !== '') path = path + '?' + head.query;
+    const query = this.#upstreamQuery ?? head.query;
+    if (query !== '') path = path + '?' + query;
 
     this.upstreamStartedAt = performance.now();
+    this.#upstreamPath = path;
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    const readTimeout = this.route!.service!.config.readTimeout;
     try {
-      target.pool.dispatch(
+      this.target!.pool.dispatch(
         {
-          path,
-          method: head.method as Dispatcher.HttpMethod,
+          path: this.#upstreamPath,
+          method: this.request.method as Dispatcher.HttpMethod,
           headers: this.#upstreamHeaders,
           body: this.body,
-          headersTimeout: service.config.readTimeout,
-          bodyTimeout: service.config.readTimeout,
+          headersTimeout: readTimeout,
+          bodyTimeout: readTimeout,
         },
         this,
       );
     } catch (err) {
-      // undici validates synchronously (e.g. a header value it refuses): the request is malformed.
-      this.server.logger.debug({ err }, 'undici refused the request');
-      this.fail(Errors.badRequest);
+      this.#refused(err);
     }
+  }
+
+  /**
+   * undici refused the request before sending it (thrown, or passed to onError). It validates
+   * header values and sends them as latin1; a value with characters above U+00FF (a unicode
+   * username in X-Credential-Identifier, say) is re-sent once as its UTF-8 bytes, as NGINX would
+   * pass them. Checked only on this rare path. Anything else is a malformed request.
+   */
+  #refused(err: unknown): void {
+    if (!this.#reencodedHeaders && this.#upstreamHeaders !== null && utf8EncodeWideValues(this.#upstreamHeaders)) {
+      this.#reencodedHeaders = true;
+      this.#dispatch();
+      return;
+    }
+    this.server.logger.debug({ err }, 'undici refused the request');
+    this.fail(Errors.badRequest);
   }
 
   #buildUpstreamHeaders(target: UpstreamTarget, route: CompiledRoute): string[] {
@@ -400,6 +447,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   onError(err: Error): void {
     if (this.aborted || this.done) return;
+    if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG' && this.#upstreamAbort === null) return this.#refused(err);
     const error = classifyUpstreamError(err);
     if (error === Errors.upstreamUnavailable) this.server.logger.warn({ err, target: this.target?.address }, 'upstream error');
     this.fail(error);
@@ -557,6 +605,23 @@ function setFlat(out: string[], name: string, value: string): void {
     }
   }
   out.push(name, value);
+}
+
+/** Re-encode values holding characters above U+00FF as latin1 strings of their UTF-8 bytes. */
+function utf8EncodeWideValues(flat: string[]): boolean {
+  let changed = false;
+  for (let i = 1; i < flat.length; i += 2) {
+    if (/[^\x00-\xff]/.test(flat[i])) {
+      flat[i] = Buffer.from(flat[i], 'utf8').toString('latin1');
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lowerName) return true;
+  return false;
 }
 
 function hasFlat(list: readonly string[], name: string): boolean {

@@ -59,6 +59,11 @@ export class FakeContext implements PluginContext {
   removeUpstreamHeader(name: string): void {
     this.upstreamHeaders.set(name.toLowerCase(), null);
   }
+  /** The query set by setUpstreamQuery, or null when the client's query goes upstream unchanged. */
+  upstreamQuery: string | null = null;
+  setUpstreamQuery(query: string): void {
+    this.upstreamQuery = query;
+  }
   setResponseHeader(name: string, value: string): void {
     this.responseHeaders.set(name.toLowerCase(), value);
   }
