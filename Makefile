@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick clean
+.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload clean
 
 all: build
 
@@ -70,6 +70,19 @@ bench: build bench-tools
 # Same harness, tiny scenario only, 1 worker, 3 rounds: under 3 minutes.
 bench-quick: build bench-tools
 	$(NODE) dist/bench/peers/main.js --quick
+
+# --jwt-verify inline | pool | batch under proxy load (bench/offload/main.ts): 1 worker, NGINX
+# upstream, HS256/RS256/ES256 x cache on/off, plain proxy as the baseline; about 6 min.
+# Env overrides: ROUNDS DURATION WARMUP CONNS TOKENS MODES ALGS. Report: bench/results/offload-<date>.md.
+bench-offload: build bench-tools
+	$(NODE) dist/bench/offload/main.js
+
+# What the auth plugins cost: Floodgate with key-auth, basic-auth, jwt (HS256, RS256, RS256 with
+# cache misses), key-auth + acl, as a ratio to plain Floodgate; NGINX as a reference. The optional
+# `auth` scenario, 1 worker, 5 rounds x 5 s: about 5 min. Same env overrides as `bench`.
+# Report: stdout and bench/results/bench-auth-<date>.md (+ .json).
+bench-auth: build bench-tools
+	$(NODE) dist/bench/peers/main.js --auth
 
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.

@@ -88,7 +88,7 @@ async function main(): Promise<number> {
   const limit = envNumber('SOAK_SLOPE_LIMIT_MIB_H', 20, 0.1, 10_000);
   const warmupMin = envNumber('SOAK_WARMUP_MINUTES', minutes >= 6 ? 2 : minutes / 5, 0, minutes);
   const workersEnv = process.env.SOAK_WORKERS;
-  const workers = workersEnv === undefined || workersEnv === '' ? undefined : envNumber('SOAK_WORKERS', 2, 1, 64);
+  const workers = workersEnv === undefined || workersEnv === '' ? undefined : envNumber('SOAK_WORKERS', 2, 0, 64);
   const judged = minutes >= 6 && minutes - warmupMin >= 4;
 
   const durationS = minutes * 60;

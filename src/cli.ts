@@ -15,6 +15,7 @@ import { formatLimit, raiseNofileLimit } from './util/file-limits';
 import { nativeFallbackWarning } from './util/native';
 import { describeCpuAffinity, parseCpuAffinity, startThreadPoolUnpinned } from './util/cpu-affinity';
 import { exitProcess } from './util/process-exit';
+import { JWT_VERIFY_MODES, type JwtVerifyMode } from './offload/modes';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -40,6 +41,9 @@ Options for start:
                                (default off; needs the native addon)
       --trusted-ips LIST       addresses or CIDRs whose X-Forwarded-For is believed when a plugin
                                needs the real client address (Kong's trusted_ips; default none)
+      --jwt-verify MODE        where the jwt plugin checks signatures on a cache miss: inline |
+                               pool (a piscina thread per worker) | batch (pooled, ~1 ms batches)
+                               (default inline)
 
 Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
 
@@ -72,6 +76,12 @@ function cpuAffinityOption(value: string | undefined): NodeSettings['cpuAffinity
   }
 }
 
+function jwtVerifyOption(value: string | undefined): JwtVerifyMode {
+  if (value === undefined) return defaultSettings.jwtVerify;
+  if (!(JWT_VERIFY_MODES as readonly string[]).includes(value)) fail(`--jwt-verify must be one of ${JWT_VERIFY_MODES.join(' | ')}, got "${value}"`);
+  return value as JwtVerifyMode;
+}
+
 function start(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
@@ -88,6 +98,7 @@ function start(argv: string[]): void {
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
+      'jwt-verify': { type: 'string' },
     },
     strict: true,
   });
@@ -107,6 +118,7 @@ function start(argv: string[]): void {
     faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
     trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),
     cpuAffinity: cpuAffinityOption(values['cpu-affinity']),
+    jwtVerify: jwtVerifyOption(values['jwt-verify']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 

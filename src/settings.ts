@@ -3,6 +3,7 @@
  * declarative file (services, routes, plugins), which can be reloaded. These are fixed for the
  * life of the process and come from CLI flags.
  */
+import type { JwtVerifyMode } from './offload/modes';
 import type { CpuAffinitySetting } from './util/cpu-affinity';
 
 export interface NodeSettings {
@@ -37,6 +38,13 @@ export interface NodeSettings {
    * Plain data, because settings reach the workers through workerData (structured clone).
    */
   readonly cpuAffinity: CpuAffinitySetting;
+  /**
+   * --jwt-verify: where the jwt plugin checks signatures on a cache miss: on the worker thread
+   * (inline), or on a per-worker piscina pool, one task each (pool) or in batches (batch).
+   * Inline is the default: no offload mode beat it beyond the noise under proxy load, and pool
+   * had the worst p99 (bench/offload/main.ts, bench/results/offload-*.md).
+   */
+  readonly jwtVerify: JwtVerifyMode;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -53,4 +61,5 @@ export const defaultSettings: NodeSettings = {
   faultInjection: false,
   trustedIps: [],
   cpuAffinity: { mode: 'off' },
+  jwtVerify: 'inline',
 };

@@ -12,13 +12,15 @@ export interface CheckRequest {
   path: string;
   method?: string;
   host?: string;
+  /** extra request headers (credentials) */
+  headers?: Record<string, string>;
   body?: Buffer;
   timeoutMs?: number;
 }
 
 export function fetchOnce(req: CheckRequest): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { connection: 'close' };
+    const headers: Record<string, string | number> = { ...req.headers, connection: 'close' };
     if (req.host) headers.host = req.host;
     if (req.body) {
       headers['content-type'] = 'application/octet-stream';

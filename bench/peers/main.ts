@@ -13,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONTENDERS, directContender, type Contender } from './contenders';
+import { CONTENDERS, directContender, type ClientRequest, type Contender } from './contenders';
 import { groupCpuSeconds } from './cpu';
 import { describeMachine, loadAverage } from './machine';
 import { freePorts } from './ports';
@@ -31,6 +31,8 @@ interface Running {
   port: number;
   /** false for "direct" (the upstream itself) */
   owned: boolean;
+  /** what requests through it must carry (the auth scenario's credentials); `{}` for most */
+  client: ClientRequest;
 }
 
 const log = (msg: string) => process.stderr.write(`# ${msg}\n`);
@@ -47,7 +49,7 @@ function commandLine(s: Settings): string {
   const env = ['ROUNDS', 'DURATION', 'WARMUP', 'WORKERS', 'SCENARIOS', 'CONTENDERS', 'THREADS', 'CONNS', 'UPSTREAM_WORKERS', 'PAUSE_MS']
     .filter((k) => process.env[k])
     .map((k) => `${k}=${process.env[k]}`);
-  return [...env, s.quick ? 'make bench-quick' : 'make bench'].join(' ');
+  return [...env, s.quick ? 'make bench-quick' : s.auth ? 'make bench-auth' : 'make bench'].join(' ');
 }
 
 function preflight(s: Settings): void {
@@ -66,20 +68,22 @@ function estimateSeconds(s: Settings, scs: Scenario[]): number {
 
 /** Warm-up, then ROUNDS rounds of every contender once, in the same order. */
 async function measure(settings: Settings, sc: Scenario, workers: number, order: Running[]): Promise<ScenarioRuns> {
-  const load = (port: number, seconds: number): WrkLoad => ({
+  const load = (r: Running, seconds: number): WrkLoad => ({
     wrk: settings.bin.wrk,
     threads: settings.threads,
     conns: settings.conns,
     seconds,
-    url: `http://127.0.0.1:${port}${sc.path}`,
-    script: sc.script,
+    url: `http://127.0.0.1:${r.port}${sc.path}`,
+    script: r.client.script?.path ?? sc.script,
+    scriptArgs: r.client.script?.args,
+    headers: r.client.headers,
   });
   const slots: ContenderRuns[] = order.map((r) => ({ id: r.contender.id, label: r.contender.label, warmup: null, runs: [] }));
   const tag = (r: Running) => `[${workers}w] ${sc.id} ${r.contender.id}`;
 
   if (settings.warmup > 0) {
     for (const [i, r] of order.entries()) {
-      const wrk = await runWrk(load(r.port, settings.warmup));
+      const wrk = await runWrk(load(r, settings.warmup));
       slots[i].warmup = wrk;
       if (wrk.errors) log(`${tag(r)} warm-up: ${wrk.errors} errors`);
     }
@@ -88,7 +92,7 @@ async function measure(settings: Settings, sc: Scenario, workers: number, order:
     for (const [i, r] of order.entries()) {
       await sleep(settings.pauseMs);
       const cpu0 = groupCpuSeconds(r.svc.pgid);
-      const wrk = await runWrk(load(r.port, settings.duration));
+      const wrk = await runWrk(load(r, settings.duration));
       const cpuSeconds = groupCpuSeconds(r.svc.pgid) - cpu0;
       slots[i].runs.push({ round, wrk, cpuSeconds });
       const err = wrk.errors ? `  !! ${wrk.non2xx} non-2xx, socket errors ${JSON.stringify(wrk.socketErrors)}` : '';
@@ -133,13 +137,14 @@ async function main(): Promise<void> {
     const start = async (id: string): Promise<Running> => {
       const contender = byId.get(id);
       if (!contender) throw new Error(`unknown contender ${id}`);
-      if (id === 'direct') return { contender, svc: upstream, port: upstreamPort, owned: false };
+      if (id === 'direct') return { contender, svc: upstream, port: upstreamPort, owned: false, client: {} };
       const [port] = await freePorts(1);
       const dir = join(tmp, `w${workers}-${id}`);
       mkdirSync(dir, { recursive: true });
-      const svc = await contender.start({ settings, workers, upstreamPort, port, dir });
+      const ctx = { settings, workers, upstreamPort, port, dir };
+      const svc = await contender.start(ctx);
       log(`[${workers}w] started ${contender.label} on :${port} (pgid ${svc.pgid})`);
-      return { contender, svc, port, owned: true };
+      return { contender, svc, port, owned: true, client: contender.client?.(ctx) ?? {} };
     };
 
     for (const [i, sc] of scs.entries()) {
@@ -148,7 +153,8 @@ async function main(): Promise<void> {
       for (const id of lineup(sc, settings)) {
         try {
           if (!running.has(id)) running.set(id, await start(id));
-          await sc.verify(running.get(id)!.port);
+          const r = running.get(id)!;
+          await sc.verify(r.port, r.client);
           ids.push(id);
           log(`[${workers}w] ${sc.id}: ${id} verified`);
         } catch (e) {

@@ -77,6 +77,9 @@ export function renderReport(r: ReportInput): string {
     '- p50/p99: median over rounds of wrk\'s per-run percentile. CPU: utime+stime of the contender\'s whole process group (/proc), during the run; % of one core, and CPU-seconds per 10,000 requests.',
     '- errors: non-2xx/3xx answers + socket errors (connect/read/write/timeout) in measured runs; raw wrk output below when not 0.',
     '- Every contender is verified before the load: the request of each scenario goes through it and the upstream\'s answer comes back (body checked; the 1 MiB upload must reach the upstream whole).',
+    ...(r.scenarios.some((x) => x.id === 'auth')
+      ? ['- auth: each Floodgate variant runs the same catch-all route with one auth plugin (or key-auth + acl), and wrk sends that contender\'s credentials on every request. Verification also checks that the credentials reach the upstream, and that the proxy itself refuses a request without credentials (401), with a wrong credential (401) and, for acl, with a consumer outside the group (403).']
+      : []),
     '',
   );
   lines.push('Contenders:', '');

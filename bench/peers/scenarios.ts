@@ -3,6 +3,7 @@
  * and how to verify (before any load) that a contender really proxies that request to the upstream.
  */
 import { join } from 'node:path';
+import type { ClientRequest } from './contenders/types';
 import { fetchOnce, type Reply } from './http-check';
 import { ROUTES100_PATH, ROUTES100_PROBES } from './route-table';
 import { BIG_BYTES, TINY_BODY, UPLOAD_BYTES } from './upstream';
@@ -19,8 +20,11 @@ export interface Scenario {
   contenders: string[];
   /** ratio denominator */
   baseline: string;
-  /** throws with a precise message if the contender on `port` does not proxy this scenario right */
-  verify(port: number): Promise<void>;
+  /**
+   * Throws with a precise message if the contender on `port` does not proxy this scenario right.
+   * `client` is what the contender needs sent (credentials; `{}` for most).
+   */
+  verify(port: number, client: ClientRequest): Promise<void>;
 }
 
 const PEERS = ['floodgate', 'nginx', 'haproxy', 'fastify', 'http-proxy', 'fast-gateway'];
@@ -36,9 +40,24 @@ function expect(cond: boolean, what: string, r: Reply): void {
   }
 }
 
-async function verifyTiny(port: number, path = '/tiny', host?: string): Promise<void> {
-  const r = await fetchOnce({ port, path, host });
-  expect(r.status === 200 && fromUpstream(r) && r.body.toString() === TINY_BODY, `GET ${path}${host ? ` (Host ${host})` : ''} should be the upstream's "ok\\n"`, r);
+async function verifyTiny(port: number, path = '/tiny', host?: string, headers?: Record<string, string>, what = ''): Promise<void> {
+  const r = await fetchOnce({ port, path, host, headers });
+  expect(r.status === 200 && fromUpstream(r) && r.body.toString() === TINY_BODY, `GET ${path}${host ? ` (Host ${host})` : ''}${what} should be the upstream's "ok\\n"`, r);
+}
+
+/**
+ * The auth scenario: GET /tiny with the contender's credentials (and any other header set its wrk
+ * script sends) reaches the upstream; the refused requests (no credentials, a wrong one, a
+ * consumer outside the acl group) get the proxy's own 401/403.
+ */
+async function verifyAuth(port: number, client: ClientRequest): Promise<void> {
+  const named = (h: Record<string, string>) => (Object.keys(h).length ? ` with ${Object.keys(h).join(', ')}` : '');
+  await verifyTiny(port, '/tiny', undefined, client.headers, named(client.headers ?? {}));
+  for (const h of client.alsoAccepted ?? []) await verifyTiny(port, '/tiny', undefined, h, `${named(h)} (another token the wrk script sends)`);
+  for (const x of client.refused ?? []) {
+    const r = await fetchOnce({ port, path: '/tiny', headers: x.headers });
+    expect(r.status === x.status && !fromUpstream(r), `GET /tiny with ${x.what} should be the proxy's own ${x.status}`, r);
+  }
 }
 
 async function verifyBig(port: number): Promise<void> {
@@ -119,6 +138,25 @@ export function scenarios(root: string): Scenario[] {
       contenders: ['floodgate', 'floodgate-pinned', 'nginx'],
       baseline: 'nginx',
       verify: (port) => verifyTiny(port),
+    },
+    {
+      // Not in the default set: `make bench-auth` (or SCENARIOS=auth) measures the auth plugins.
+      id: 'auth',
+      title: 'GET /tiny through the auth plugins, against plain Floodgate',
+      path: '/tiny',
+      load: 'GET /tiny with credentials (wrk -H, or bench/peers/wrk/bearer-rotate.lua), upstream answers 200 "ok\\n"; ratio to Floodgate without plugins; NGINX (no auth) as an outside reference',
+      contenders: [
+        'floodgate',
+        'floodgate-key-auth',
+        'floodgate-basic-auth',
+        'floodgate-jwt-hs256',
+        'floodgate-jwt-rs256',
+        'floodgate-jwt-rs256-nocache',
+        'floodgate-acl',
+        'nginx',
+      ],
+      baseline: 'floodgate',
+      verify: verifyAuth,
     },
   ];
 }

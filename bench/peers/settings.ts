@@ -1,19 +1,19 @@
 /**
- * Settings of the peer benchmark, from the environment (and `--quick`, which only changes the
- * defaults: every variable below still overrides it).
+ * Settings of the peer benchmark, from the environment (and `--quick` or `--auth`, which only
+ * change the defaults: every variable below still overrides them).
  *
  *   ROUNDS      interleaved rounds per scenario; 0 = only start and verify   5      (quick: 3)
  *   DURATION    seconds of load per contender per round              5      (quick: 5)
  *   WARMUP      seconds of unmeasured load per contender, per scenario 2    (quick: 1)
  *   PAUSE_MS    idle gap between two measured runs                   300
- *   WORKERS     worker/thread counts, comma separated                "1,<nproc>" (quick: "1")
- *   SCENARIOS   tiny,64k,upload,routes100                           all    (quick: tiny)
+ *   WORKERS     worker/thread counts, comma separated                "1,<nproc>" (quick, auth: "1")
+ *   SCENARIOS   tiny,64k,upload,routes100 (+ optional pinning, auth) all   (quick: tiny; auth: auth)
  *   CONTENDERS  restrict to these ids (see contenders/index.ts); "direct" adds the bare upstream
  *   THREADS     wrk -t                                               1
  *   CONNS       wrk -c                                               50
  *   UPSTREAM_WORKERS  worker_processes of the upstream NGINX         1
  *   NGINX HAPROXY WRK NODE   binaries                          /usr/sbin/nginx, /usr/sbin/haproxy, wrk, node
- *   OUT         results file                              bench/results/bench[-quick]-<date>.md
+ *   OUT         results file                              bench/results/bench[-quick|-auth]-<date>.md
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -21,6 +21,8 @@ import { join, resolve } from 'node:path';
 
 export interface Settings {
   quick: boolean;
+  /** `--auth` (make bench-auth): the auth scenario by default */
+  auth: boolean;
   rounds: number;
   duration: number;
   warmup: number;
@@ -39,7 +41,7 @@ export interface Settings {
 
 export const ALL_SCENARIOS = ['tiny', '64k', 'upload', 'routes100'];
 /** Run only when named in SCENARIOS. */
-export const OPTIONAL_SCENARIOS = ['pinning'];
+export const OPTIONAL_SCENARIOS = ['pinning', 'auth'];
 
 function int(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
@@ -69,18 +71,20 @@ function stamp(d: Date): string {
 
 export function loadSettings(argv: string[], root: string): Settings {
   const quick = argv.includes('--quick');
+  const auth = argv.includes('--auth');
   const cores = availableParallelism();
-  const workers = (list('WORKERS') ?? (quick ? ['1'] : [...new Set(['1', String(cores)])])).map((w) => {
+  const workers = (list('WORKERS') ?? (quick || auth ? ['1'] : [...new Set(['1', String(cores)])])).map((w) => {
     const n = Number(w);
     if (!Number.isInteger(n) || n < 1) throw new Error(`WORKERS: bad value ${w}`);
     return n;
   });
-  const scenarios = list('SCENARIOS') ?? (quick ? ['tiny'] : ALL_SCENARIOS);
+  const scenarios = list('SCENARIOS') ?? (quick ? ['tiny'] : auth ? ['auth'] : ALL_SCENARIOS);
   for (const s of scenarios) {
-    if (!ALL_SCENARIOS.includes(s) && !OPTIONAL_SCENARIOS.includes(s)) throw new Error(`SCENARIOS: unknown ${s} (known: ${ALL_SCENARIOS.join(', ')})`);
+    if (!ALL_SCENARIOS.includes(s) && !OPTIONAL_SCENARIOS.includes(s)) throw new Error(`SCENARIOS: unknown ${s} (known: ${[...ALL_SCENARIOS, ...OPTIONAL_SCENARIOS].join(', ')})`);
   }
   return {
     quick,
+    auth,
     rounds: int('ROUNDS', quick ? 3 : 5, 0),
     duration: int('DURATION', 5),
     warmup: int('WARMUP', quick ? 1 : 2, 0),
@@ -100,6 +104,6 @@ export function loadSettings(argv: string[], root: string): Settings {
     root,
     out: process.env.OUT
       ? resolve(process.env.OUT)
-      : join(root, 'bench', 'results', `bench${quick ? '-quick' : ''}-${stamp(new Date())}.md`),
+      : join(root, 'bench', 'results', `bench${quick ? '-quick' : auth ? '-auth' : ''}-${stamp(new Date())}.md`),
   };
 }

@@ -10,6 +10,10 @@ export interface WrkLoad {
   url: string;
   /** optional lua script (the upload scenario) */
   script?: string;
+  /** arguments for the script (after `--`) */
+  scriptArgs?: string[];
+  /** -H 'name: value' on every request */
+  headers?: Record<string, string>;
 }
 
 export interface WrkResult {
@@ -27,8 +31,10 @@ export interface WrkResult {
 
 export function wrkArgs(load: WrkLoad): string[] {
   const args = [`-t${load.threads}`, `-c${load.conns}`, `-d${load.seconds}s`, '--latency'];
+  for (const [name, value] of Object.entries(load.headers ?? {})) args.push('-H', `${name}: ${value}`);
   if (load.script) args.push('-s', load.script);
   args.push(load.url);
+  if (load.script && load.scriptArgs?.length) args.push('--', ...load.scriptArgs);
   return args;
 }
 

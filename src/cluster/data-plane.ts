@@ -4,6 +4,7 @@
  * thread (inline-worker.ts), which is what profilers see best.
  */
 import type { Logger } from 'pino';
+import { createJwsVerifier, type JwsVerifier } from '../offload/jws-verifier';
 import { ProxyServer } from '../proxy/server';
 import { compileSnapshot } from '../proxy/snapshot';
 import { UpstreamPools } from '../proxy/upstream-pools';
@@ -19,6 +20,8 @@ export class DataPlane {
   readonly #send: (msg: WorkerToPrimary) => void;
   readonly #logger: Logger;
   readonly #pools: UpstreamPools;
+  /** --jwt-verify: its piscina pool (if any) starts on first use and closes after the drain. */
+  readonly #jwtVerify: JwsVerifier;
   #server: ProxyServer | null = null;
 
   constructor(boot: WorkerBootData, send: (msg: WorkerToPrimary) => void, logger: Logger) {
@@ -26,6 +29,7 @@ export class DataPlane {
     this.#send = send;
     this.#logger = logger;
     this.#pools = new UpstreamPools(boot.settings);
+    this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
   }
 
   get listening(): boolean {
@@ -36,7 +40,7 @@ export class DataPlane {
     const boot = this.#boot;
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
-    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps);
+    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify);
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);
     await server.listen();
     this.#server = server;
@@ -50,7 +54,7 @@ export class DataPlane {
     switch (msg.type) {
       case 'config':
         try {
-          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps);
+          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify);
           server.swap(snapshot);
           this.#pools.retainOnly(snapshot.poolKeys);
           this.#send({ type: 'config-applied', workerId, version: msg.version });
@@ -61,8 +65,9 @@ export class DataPlane {
         }
         break;
       case 'drain':
-        void server.drain(msg.deadlineMs).then((clean) => {
+        void server.drain(msg.deadlineMs).then(async (clean) => {
           server.closeLogs();
+          await this.#closeJwtVerify();
           this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight });
         });
         break;
@@ -83,6 +88,16 @@ export class DataPlane {
       }
       server.closeLogs();
     }
+    await this.#closeJwtVerify();
     await Promise.race([this.#pools.closeAll(), new Promise((r) => setTimeout(r, 1000))]);
+  }
+
+  /** End the offload pool, if one was started; never blocks shutdown for long. */
+  async #closeJwtVerify(): Promise<void> {
+    try {
+      await Promise.race([this.#jwtVerify.close(), new Promise((r) => setTimeout(r, 1000))]);
+    } catch (err) {
+      this.#logger.warn({ err }, 'closing the jwt offload pool failed');
+    }
   }
 }

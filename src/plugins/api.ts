@@ -17,6 +17,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { ConsumerConfig } from '../config/types';
 import type { ConsumerDirectory } from './consumer-directory';
+import type { JwsVerifier } from '../offload/jws-verifier';
 
 export const enum Verdict {
   Continue = 0,
@@ -90,6 +91,11 @@ export interface PluginEnv {
   readonly consumers: ConsumerDirectory;
   /** The node's --trusted-ips (addresses or CIDRs, as given): whose X-Forwarded-For to believe. */
   readonly trustedIps: readonly string[];
+  /**
+   * Where the jwt plugin checks signatures (--jwt-verify): inline, or offloaded to this worker's
+   * piscina pool (then `verify` returns a promise). Absent = inline.
+   */
+  readonly jwtVerify?: JwsVerifier;
 }
 
 export interface PluginInstance {

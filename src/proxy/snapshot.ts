@@ -10,6 +10,7 @@
 import type { Pool } from 'undici';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
 import type { PluginEnv, PluginInstance } from '../plugins/api';
+import type { JwsVerifier } from '../offload/jws-verifier';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
 import { compileRouter } from '../router/router';
@@ -130,13 +131,19 @@ function pluginsForRoute(route: RouteConfig, plugins: readonly PluginConfig[]): 
   return [...chosen.values()].map((c) => c.plugin);
 }
 
-export function compileSnapshot(config: NormalizedConfig, version: number, pools: UpstreamPools, trustedIps: readonly string[] = []): Snapshot {
+export function compileSnapshot(
+  config: NormalizedConfig,
+  version: number,
+  pools: UpstreamPools,
+  trustedIps: readonly string[] = [],
+  jwtVerify?: JwsVerifier,
+): Snapshot {
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys));
 
-  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify };
   // One instance per plugin entry per snapshot, shared by every route it applies to.
   const instances = new Map<string, { priority: number; instance: PluginInstance }>();
   const instanceFor = (p: PluginConfig) => {

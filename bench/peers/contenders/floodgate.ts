@@ -40,7 +40,15 @@ ${routes.join('\n')}
 `;
 }
 
-async function startFloodgate(ctx: StartContext, name: string, yaml: string, readyPath: string, extraArgs: readonly string[] = []): Promise<Service> {
+/** Writes the YAML, starts Floodgate, waits for its log line and for GET `readyPath` to answer `readyStatus`. */
+export async function startFloodgate(
+  ctx: StartContext,
+  name: string,
+  yaml: string,
+  readyPath: string,
+  extraArgs: readonly string[] = [],
+  readyStatus = 200,
+): Promise<Service> {
   const config = join(ctx.dir, 'floodgate.yaml');
   writeFileSync(config, yaml);
   const args = [
@@ -53,7 +61,7 @@ async function startFloodgate(ctx: StartContext, name: string, yaml: string, rea
   ];
   const svc = startService(name, ctx.settings.bin.node, args, { cwd: ctx.settings.root, logPrefix: join(ctx.dir, 'floodgate') });
   await waitReady(svc, () => readLog(svc.stderrPath).includes('"msg":"floodgate listening"'));
-  await waitReady(svc, () => answers(ctx.port, readyPath));
+  await waitReady(svc, () => answers(ctx.port, readyPath, readyStatus));
   return svc;
 }
 

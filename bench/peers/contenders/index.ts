@@ -2,6 +2,7 @@
 import type { Service } from '../procs';
 import { fastGateway, fastifyProxy, httpProxy } from './node-peers';
 import { floodgate, floodgate100, floodgatePinned } from './floodgate';
+import { AUTH_CONTENDERS } from './floodgate-auth';
 import { haproxy } from './haproxy';
 import { nginx, nginx100 } from './nginx';
 import type { Contender } from './types';
@@ -19,6 +20,6 @@ export function directContender(upstream: Service): Contender {
   };
 }
 
-export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned];
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, ...AUTH_CONTENDERS];
 
-export type { Contender, StartContext } from './types';
+export type { ClientRequest, Contender, StartContext } from './types';

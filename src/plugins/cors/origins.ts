@@ -8,11 +8,15 @@
  * against the normalized origin, as Kong's `by_host` rule does. The allowed answer is the
  * normalized request origin.
  *
- * Regexes come from config and run against client input, so they are checked at create time
- * (see regex-guard.ts), the subject is capped at MAX_ORIGIN_LENGTH, and each distinct Origin's
- * decision is kept in a bounded LRU: a pattern runs once per distinct origin, not per request.
+ * Regexes come from config and run against client input, so they are compiled with RE2
+ * (src/util/safe-regex.ts): matching is linear-time whatever the pattern, and patterns RE2 cannot
+ * run (backreferences, lookarounds) are config errors. Where RE2 is not available, the backtracking
+ * fallback accepts only patterns that pass regex-guard.ts. In both cases the subject is capped at
+ * MAX_ORIGIN_LENGTH and each distinct Origin's decision is kept in a bounded LRU: a pattern runs
+ * once per distinct origin, not per request.
  */
 import { LRUCache } from 'lru-cache';
+import { compileUntrustedRegex, type UntrustedRegex } from '../../util/safe-regex';
 import { regexProblem } from './regex-guard';
 
 /** Longest Origin considered (scheme + a 253-character host + port). Longer ones are refused. */
@@ -61,7 +65,7 @@ export function normalizeOrigin(value: string): Normalized {
 }
 
 interface OriginRegex {
-  readonly re: RegExp;
+  readonly re: UntrustedRegex;
   /** Kong's by_host: the entry has no ":", so it is matched against the host alone. */
   readonly byHost: boolean;
 }
@@ -114,10 +118,14 @@ export class OriginMatcher {
   }
 }
 
-/** Anchor a Kong origin regex to the whole subject; refuse what does not compile or is unsafe. */
-function compileOriginRegex(entry: string, label: string): RegExp {
+/**
+ * Anchor a Kong origin regex to the whole subject and compile it with RE2 (or, without RE2, the
+ * guarded RegExp fallback); refuse what does not compile or, on the fallback, is unsafe.
+ */
+function compileOriginRegex(entry: string, label: string): UntrustedRegex {
   const quoted = `"${entry}"`;
   try {
+    // Syntax check only: constructing a RegExp never runs it.
     new RegExp(entry);
   } catch (err) {
     throw new Error(`${label}: ${quoted} is neither a plain origin nor a valid regex (${(err as Error).message})`);
@@ -125,12 +133,10 @@ function compileOriginRegex(entry: string, label: string): RegExp {
   let body = entry;
   if (body.startsWith('^')) body = body.slice(1);
   if (body.endsWith('$') && !isEscaped(body, body.length - 1)) body = body.slice(0, -1);
-  const problem = regexProblem(body, MAX_ORIGIN_LENGTH);
-  if (problem !== null) throw new Error(`${label}: regex ${quoted} ${problem}`);
   try {
-    return new RegExp(`^(?:${body})$`);
+    return compileUntrustedRegex(`^(?:${body})$`, '', { fallbackGuard: () => regexProblem(body, MAX_ORIGIN_LENGTH) });
   } catch (err) {
-    throw new Error(`${label}: ${quoted} is not a valid regex once anchored (${(err as Error).message})`);
+    throw new Error(`${label}: regex ${quoted} ${(err as Error).message}`);
   }
 }
 

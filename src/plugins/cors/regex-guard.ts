@@ -1,9 +1,10 @@
 /**
- * A config-time check that an origin regex cannot stall a worker.
+ * A config-time check that an origin regex cannot stall a worker, used only on the fallback path.
  *
- * Why not a linear-time engine: the `re2` package builds from source and is not installed, and
- * V8's linear engine (the `l` flag) exists only behind an experimental process-wide flag. So the
- * patterns run on V8's backtracking engine, and this check bounds what they can cost:
+ * Origin regexes normally run on RE2 (src/util/safe-regex.ts), which is linear-time and needs no
+ * such check. When RE2 cannot be loaded (its native build failed, or FLOODGATE_DISABLE_RE2=1), the
+ * patterns run on V8's backtracking engine (its linear engine, the `l` flag, exists only behind an
+ * experimental process-wide flag), and this check bounds what they can cost:
  *
  * 1. Backreferences and lookarounds are refused (they defeat the analysis, and origins never need
  *    them).

@@ -10,15 +10,19 @@
  * Verified tokens are cached (see cache.ts): a hit skips the decode, the lookups and the crypto,
  * and goes straight to the time checks.
  *
- * Verification is inline (synchronous). Offloading one verification to a worker thread costs a
- * ~90 µs round trip, more than the most expensive algorithm here; see bench/jwt-verify.ts.
+ * Signatures are checked by `env.jwtVerify` (--jwt-verify; src/offload/jws-verifier.ts), on cache
+ * misses only. Inline (the default) it answers synchronously and so does this plugin; offloaded to
+ * a piscina pool it answers with a promise, and only then does onRequest return a Promise<Verdict>.
+ * Offloading costs a ~90 µs round trip, more than the most expensive algorithm here; see
+ * bench/jwt-verify.ts and bench/offload/main.ts.
  */
 import type { ConsumerConfig, JwtSecretConfig } from '../../config/types';
 import { messageBody } from '../../util/status-messages';
 import { Verdict, type PluginContext, type PluginDefinition, type PluginEnv, type PluginInstance } from '../api';
 import type { ConsumerDirectory } from '../consumer-directory';
+import { inlineVerifier, type JwsVerifier } from '../../offload/jws-verifier';
 import { DEFAULT_CACHE_ENTRIES, VerifiedToken, VerifiedTokenCache } from './cache';
-import { DecodeError, DecodedToken, own, prepareKey, verifySignature, type PreparedKey } from './jws';
+import { DecodeError, DecodedToken, own, prepareKey, type PreparedKey } from './jws';
 import { JwtSchema, type JwtConfig } from './schema';
 import { Found, TokenFinder } from './token';
 
@@ -45,8 +49,13 @@ const systemNow = (): number => Math.floor(Date.now() / 1000);
 /** Placeholder for "no usable key" in the per-credential key memo. */
 const NO_KEY = null;
 
-export class JwtPlugin implements PluginInstance {
+/**
+ * Everything the plugin does; `JwtPlugin` (inline, synchronous) and `OffloadedJwtPlugin` (pooled)
+ * differ only in the verifier and in what their onRequest may return.
+ */
+abstract class JwtCore {
   readonly #consumers: ConsumerDirectory;
+  readonly #verifier: JwsVerifier;
   readonly #now: () => number;
   readonly #finder: TokenFinder;
   readonly #decoded = new DecodedToken();
@@ -79,8 +88,9 @@ export class JwtPlugin implements PluginInstance {
   readonly #unexpected: Reply;
   readonly #invalidTokenHeaders: readonly string[];
 
-  constructor(conf: JwtConfig, env: PluginEnv, options: JwtOptions = {}) {
+  constructor(conf: JwtConfig, env: PluginEnv, options: JwtOptions, verifier: JwsVerifier) {
     this.#consumers = env.consumers;
+    this.#verifier = verifier;
     this.#now = options.now ?? systemNow;
     const entries = options.cacheEntries ?? DEFAULT_CACHE_ENTRIES;
     this.#cache = entries > 0 ? new VerifiedTokenCache(entries) : null;
@@ -122,14 +132,40 @@ export class JwtPlugin implements PluginInstance {
     this.#unexpected = new Reply(500, messageBody('An unexpected error occurred'), null);
   }
 
-  onRequest(ctx: PluginContext): Verdict {
+  /** A promise only when the verifier answered with one (offloaded, cache miss). */
+  protected run(ctx: PluginContext): Verdict | Promise<Verdict> {
     if (!this.#runOnPreflight && ctx.request.method === 'OPTIONS') return Verdict.Continue;
     const anonymous = this.#anonymous;
     // Logical OR with another auth plugin that already identified the request.
     if (anonymous !== undefined && ctx.credentialId !== null) return Verdict.Continue;
 
-    const failure = this.#authenticate(ctx);
+    const token = this.#finder.find(ctx.request);
+    if (typeof token !== 'string') {
+      return this.#conclude(ctx, token === Found.None ? this.#unauthorized : token === Found.Multiple ? this.#multipleTokens : this.#unrecognizable);
+    }
+    const now = this.#now();
+    const cache = this.#cache;
+    const hit = cache === null ? undefined : cache.get(token, now);
+    if (hit !== undefined) return this.#conclude(ctx, this.#accept(ctx, hit, now));
+
+    const result = this.#verify(token);
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => this.#conclude(ctx, this.#verified(ctx, token, r, now)),
+        () => {
+          // The offload pool failed (closed while shutting down): no verdict on the token itself.
+          ctx.respond(this.#unexpected.status, this.#unexpected.body, JSON_TYPE, null);
+          return Verdict.Stop;
+        },
+      );
+    }
+    return this.#conclude(ctx, this.#verified(ctx, token, result, now));
+  }
+
+  /** Answer the request from the authentication result: continue, 401, or the anonymous consumer. */
+  #conclude(ctx: PluginContext, failure: Reply | null): Verdict {
     if (failure === null) return Verdict.Continue;
+    const anonymous = this.#anonymous;
     if (anonymous === undefined) {
       ctx.respond(failure.status, failure.body, JSON_TYPE, failure.headers);
       return Verdict.Stop;
@@ -143,24 +179,16 @@ export class JwtPlugin implements PluginInstance {
     return Verdict.Continue;
   }
 
-  /** Authenticate the request's consumer, or return why not. */
-  #authenticate(ctx: PluginContext): Reply | null {
-    const token = this.#finder.find(ctx.request);
-    if (typeof token !== 'string') {
-      if (token === Found.None) return this.#unauthorized;
-      return token === Found.Multiple ? this.#multipleTokens : this.#unrecognizable;
-    }
-    const now = this.#now();
-    const cache = this.#cache;
-    let verified = cache === null ? undefined : cache.get(token, now);
-    if (verified === undefined) {
-      const result = this.#verify(token);
-      if (result instanceof Reply) return result;
-      verified = result;
-      // A token whose consumer is gone is answered below and not remembered.
-      if (cache !== null && verified.consumer !== null) cache.set(token, verified, now);
-    }
+  /** After a cache miss: remember a verified token, then accept it; or the failure. */
+  #verified(ctx: PluginContext, token: string, result: Reply | VerifiedToken, now: number): Reply | null {
+    if (result instanceof Reply) return result;
+    // A token whose consumer is gone is answered below and not remembered.
+    if (this.#cache !== null && result.consumer !== null) this.#cache.set(token, result, now);
+    return this.#accept(ctx, result, now);
+  }
 
+  /** The time checks, then authenticate the consumer; or return why not. */
+  #accept(ctx: PluginContext, verified: VerifiedToken, now: number): Reply | null {
     const claimsFailure = this.#checkClaims(verified.exp, verified.nbf, now);
     if (claimsFailure !== null) return claimsFailure;
     if (this.#maximumExpiration > 0) {
@@ -177,7 +205,7 @@ export class JwtPlugin implements PluginInstance {
   }
 
   /** Decode the token, find its credential and check the signature. */
-  #verify(token: string): Reply | VerifiedToken {
+  #verify(token: string): Reply | VerifiedToken | Promise<Reply | VerifiedToken> {
     const jwt = this.#decoded;
     const error = jwt.decode(token);
     if (error !== DecodeError.None) return this.#badToken[error];
@@ -193,15 +221,22 @@ export class JwtPlugin implements PluginInstance {
     if (jwt.alg !== secret.algorithm) return this.#invalidAlgorithm;
     const key = this.#keyFor(secret);
     if (key === NO_KEY) return this.#invalidKey;
-    if (!verifySignature(key, jwt.signingInput, jwt.signature)) return this.#invalidSignature;
+    const ok = this.#verifier.verify(secret.algorithm, key, jwt.signingInput, jwt.signature);
+    if (ok === true) return this.#verifiedToken(secret, keyValue as string, jwt.claims);
+    if (ok === false) return this.#invalidSignature;
+    // Offloaded: `jwt` is reused by the next request, so keep what is needed now.
+    const claims = jwt.claims;
+    return ok.then((valid) => (valid ? this.#verifiedToken(secret, keyValue as string, claims) : this.#invalidSignature));
+  }
 
-    const exp = own(jwt.claims, 'exp');
+  #verifiedToken(secret: JwtSecretConfig, keyValue: string, claims: Record<string, unknown>): VerifiedToken {
+    const exp = own(claims, 'exp');
     return new VerifiedToken(
       secret,
       this.#consumers.consumer(secret.consumer) ?? null,
-      keyValue as string,
+      keyValue,
       exp,
-      own(jwt.claims, 'nbf'),
+      own(claims, 'nbf'),
       typeof exp === 'number' ? exp : Infinity,
     );
   }
@@ -236,10 +271,34 @@ export class JwtPlugin implements PluginInstance {
   }
 }
 
+/** Verifies on the worker thread: onRequest is synchronous. Ignores `env.jwtVerify`. */
+export class JwtPlugin extends JwtCore implements PluginInstance {
+  constructor(conf: JwtConfig, env: PluginEnv, options: JwtOptions = {}) {
+    super(conf, env, options, inlineVerifier);
+  }
+
+  onRequest(ctx: PluginContext): Verdict {
+    // The inline verifier answers synchronously, so run() never returns a promise here.
+    return this.run(ctx) as Verdict;
+  }
+}
+
+/** Verifies with `env.jwtVerify` (--jwt-verify pool|batch): a cache miss returns a promise. */
+export class OffloadedJwtPlugin extends JwtCore implements PluginInstance {
+  constructor(conf: JwtConfig, env: PluginEnv, options: JwtOptions = {}) {
+    super(conf, env, options, env.jwtVerify ?? inlineVerifier);
+  }
+
+  onRequest(ctx: PluginContext): Verdict | Promise<Verdict> {
+    return this.run(ctx);
+  }
+}
+
 export const jwt: PluginDefinition<JwtConfig> = {
   name: 'jwt',
   priority: 1450,
   version: '1.0.0',
   configSchema: JwtSchema,
-  create: (conf, env) => new JwtPlugin(conf, env),
+  create: (conf, env) =>
+    env.jwtVerify === undefined || env.jwtVerify.mode === 'inline' ? new JwtPlugin(conf, env) : new OffloadedJwtPlugin(conf, env),
 };

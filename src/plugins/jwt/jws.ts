@@ -206,3 +206,24 @@ export function verifySignature(key: PreparedKey, signingInput: string, signatur
   }
   return false;
 }
+
+/**
+ * The key's bytes, for sending to another thread: the HMAC secret, else the public key as DER
+ * SubjectPublicKeyInfo. `keyFromMaterial` turns them back into the same PreparedKey.
+ */
+export function keyMaterial(key: PreparedKey): Buffer {
+  return key.kind === Kind.Hmac ? key.key.export() : key.key.export({ type: 'spki', format: 'der' });
+}
+
+/** A PreparedKey for `alg` from `keyMaterial()` bytes; `null` when they do not parse. */
+export function keyFromMaterial(alg: JwtAlgorithm, material: Uint8Array): PreparedKey | null {
+  const spec = ALGS[alg];
+  if (spec === undefined) return null;
+  try {
+    const bytes = Buffer.from(material.buffer, material.byteOffset, material.byteLength);
+    const key = spec.kind === Kind.Hmac ? crypto.createSecretKey(bytes) : crypto.createPublicKey({ key: bytes, format: 'der', type: 'spki' });
+    return new PreparedKey(spec.kind, spec.hash, key, spec.signatureLength);
+  } catch {
+    return null;
+  }
+}
