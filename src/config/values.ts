@@ -131,8 +131,11 @@ export function regexProblem(source: string, flags = ''): string | null {
     return null;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    // V8 says "Invalid regular expression: /<source>/<flags>: <reason>"; keep the reason.
-    const reason = message.slice(message.lastIndexOf(': ') + 2);
+    // Keep only the reason. V8 says "Invalid regular expression: /<source>/<flags>: <reason>";
+    // RE2 says "<reason>: <source>" (and refuses lookarounds and backreferences).
+    const reason = message.startsWith('Invalid regular expression')
+      ? message.slice(message.lastIndexOf(': ') + 2)
+      : message.slice(0, message.indexOf(': ') === -1 ? message.length : message.indexOf(': '));
     return `invalid regex ${JSON.stringify(source)}: ${reason}`;
   }
 }

@@ -27,7 +27,8 @@ export interface UntrustedRegexOptions {
   readonly fallbackGuard?: (source: string) => string | null;
 }
 
-type RE2Constructor = new (pattern: string, flags?: string) => { test(s: string): boolean };
+/** RE2 instances behave as RegExps (exec, test, named groups), in linear time. */
+type RE2Constructor = new (pattern: string, flags?: string) => RegExp;
 
 interface Engine {
   readonly re2: RE2Constructor | null;
@@ -119,4 +120,15 @@ function explainRe2Error(err: unknown): string {
     return `uses a lookaround, which linear-time matching (RE2) does not support (${message})`;
   }
   return `is not a valid regex for RE2 (${message})`;
+}
+
+/**
+ * A full RegExp-compatible object (exec with named groups) backed by RE2, for callers that need
+ * match positions and captures (the router). Returns null when RE2 is not available, so the
+ * caller keeps its own behaviour; throws when RE2 refuses the pattern.
+ */
+export function compileLinearRegExp(source: string, flags: string): RegExp | null {
+  const RE2 = engine.re2;
+  if (RE2 === null) return null;
+  return new RE2(source, flags);
 }

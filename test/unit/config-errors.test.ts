@@ -330,7 +330,7 @@ test('a regex path that does not compile is reported with its line', () => {
           - /fine
           - ~/items/(\\d+
   `));
-  assertError(e, { entity: 'routes[0] (name "r")', field: 'paths[1]', line: 10, message: /^invalid regex "\/items\/\(\\\\d\+": Unterminated group$/ });
+  assertError(e, { entity: 'routes[0] (name "r")', field: 'paths[1]', line: 10, message: /^invalid regex "\/items\/\(\\\\d\+": (Unterminated group|missing \))$/ });
 });
 
 test('a ~* header value that does not compile is reported', () => {
@@ -606,4 +606,17 @@ test('hostile or odd input never throws', () => {
   for (const text of inputs) {
     assert.doesNotThrow(() => loadConfigText(text, 'odd.yaml'), `input: ${JSON.stringify(text).slice(0, 40)}`);
   }
+});
+
+test('a route regex that RE2 cannot run (backreference) is a config error with its line', () => {
+  const e = onlyError(yaml(`
+    _format_version: "3.0"
+    services:
+      - name: s
+        url: http://127.0.0.1:9000
+        routes:
+          - name: r
+            paths: ["~/(a)\\\\1"]
+  `));
+  assertError(e, { entity: 'services[0].routes[0] (name "r")', field: 'paths[0]', line: 7, message: /^invalid regex / });
 });

@@ -403,3 +403,12 @@ test('the indexed router agrees with the linear reference on random tables', () 
     }
   }
 });
+
+test('route regexes run on RE2: a catastrophic pattern answers at once instead of hanging the worker', () => {
+  // On a backtracking engine this pattern against this path takes longer than the universe has left.
+  const router = compileRouter(routes({ id: 'evil', paths: ['~/(a+)+$'] }));
+  const out = new MatchResult();
+  const path = '/' + 'a'.repeat(100_000) + '!';
+  assert.equal(router.match(req(path), out), false);
+  assert.equal(router.match(req("/aaaa"), out), true);
+});
