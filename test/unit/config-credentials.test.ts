@@ -10,19 +10,9 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { formatConfigErrors, loadConfigText, type ConfigError } from '../../src/config/load';
 import { hashPassword, verifyPassword } from '../../src/config/password-hash';
 import type { NormalizedConfig } from '../../src/config/types';
+import { yaml, load } from '../helpers/config-text';
 
-/** Inline YAML: drops the first newline and the common indentation, so line 1 is the first line. */
-function yaml(text: string): string {
-  const lines = text.replace(/^\n/, '').split('\n');
-  const indent = Math.min(...lines.filter((l) => l.trim() !== '').map((l) => /^ */.exec(l)![0].length));
-  return lines.map((l) => l.slice(indent)).join('\n');
-}
 
-function load(text: string): NormalizedConfig {
-  const result = loadConfigText(text, 'gateway.yaml');
-  if (!result.ok) assert.fail(`expected the config to load:\n${formatConfigErrors(result.errors, 'gateway.yaml')}`);
-  return result.config;
-}
 
 function errorsOf(text: string): ConfigError[] {
   const result = loadConfigText(text, 'gateway.yaml');

@@ -6,15 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { formatConfigErrors, loadConfigFile, loadConfigText, type ConfigError } from '../../src/config/load';
+import { yaml } from '../helpers/config-text';
 
 const FIXTURES = path.join(__dirname, '../../../test/fixtures/config');
 
-/** Inline YAML: drops the first newline and the common indentation, so line 1 is the first line. */
-function yaml(text: string): string {
-  const lines = text.replace(/^\n/, '').split('\n');
-  const indent = Math.min(...lines.filter((l) => l.trim() !== '').map((l) => /^ */.exec(l)![0].length));
-  return lines.map((l) => l.slice(indent)).join('\n');
-}
 
 function errorsOf(text: string): ConfigError[] {
   const result = loadConfigText(text, 'gateway.yaml');

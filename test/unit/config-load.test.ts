@@ -5,23 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { formatConfigErrors, loadConfigFile, loadConfigText } from '../../src/config/load';
+import { loadConfigFile } from '../../src/config/load';
 import type { NormalizedConfig } from '../../src/config/types';
+import { yaml, load } from '../helpers/config-text';
 
 const FIXTURES = path.join(__dirname, '../../../test/fixtures/config');
 
-/** Inline YAML: drops the first newline and the common indentation, so line 1 is the first line. */
-function yaml(text: string): string {
-  const lines = text.replace(/^\n/, '').split('\n');
-  const indent = Math.min(...lines.filter((l) => l.trim() !== '').map((l) => /^ */.exec(l)![0].length));
-  return lines.map((l) => l.slice(indent)).join('\n');
-}
 
-function load(text: string): NormalizedConfig {
-  const result = loadConfigText(text, 'gateway.yaml');
-  if (!result.ok) assert.fail(`expected the config to load:\n${formatConfigErrors(result.errors, 'gateway.yaml')}`);
-  return result.config;
-}
 
 const SEED = yaml(`
   _format_version: "3.0"

@@ -2,17 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { formatConfigErrors, loadConfigText } from '../../src/config/load';
 import { redactConfig, REDACTED } from '../../src/config/redact';
 import type { NormalizedConfig } from '../../src/config/types';
+import { load } from '../helpers/config-text';
 
 const ES256_PUB = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
 
-function load(text: string): NormalizedConfig {
-  const result = loadConfigText(text, 'gateway.yaml');
-  if (!result.ok) assert.fail(`expected the config to load:\n${formatConfigErrors(result.errors, 'gateway.yaml')}`);
-  return result.config;
-}
 
 const TEXT = [
   '_format_version: "3.0"',
