@@ -3,6 +3,8 @@
  * who is at fault, whether a retry elsewhere could help, and the message in the JSON body.
  * Errors are values here, not exceptions: the proxy looks one up and answers with it.
  */
+import { messageBody } from '../util/status-messages';
+
 export type FaultSource = 'downstream' | 'upstream' | 'internal';
 
 export interface ProxyError {
@@ -11,10 +13,12 @@ export interface ProxyError {
   readonly source: FaultSource;
   readonly retryable: boolean;
   readonly message: string;
+  /** `{"message": ...}`, serialized once here rather than per failed request. */
+  readonly body: string;
 }
 
 function def(code: string, status: number, source: FaultSource, retryable: boolean, message: string): ProxyError {
-  return Object.freeze({ code, status, source, retryable, message });
+  return Object.freeze({ code, status, source, retryable, message, body: messageBody(message) });
 }
 
 export const Errors = {

@@ -18,7 +18,6 @@ import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
 import { upstreamPath } from '../router/upstream-path';
-import { messageBody } from '../util/status-messages';
 import { classifyUpstreamError, Errors, type ProxyError } from './errors';
 import {
   classifyResponseHeader,
@@ -229,7 +228,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       this.#closeDownstream();
       return;
     }
-    this.respond(error.status, messageBody(error.message), JSON_TYPE, null);
+    this.respond(error.status, error.body, JSON_TYPE, null);
   }
 
   // ---------------------------------------------------------------- request phases
