@@ -4,6 +4,7 @@
  * floodgate check FILE
  * floodgate version
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatConfigErrors, loadConfigFile } from './config/load';
@@ -44,6 +45,9 @@ Options for start:
       --jwt-verify MODE        where the jwt plugin checks signatures on a cache miss: inline |
                                pool (a piscina thread per worker) | batch (pooled, ~1 ms batches)
                                (default inline)
+      --admin-listen HOST:PORT admin API listener, or off (default 127.0.0.1:8001)
+      --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
+                               /healthz and /ready stay open for load balancers
 
 Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
 
@@ -59,12 +63,12 @@ function intOption(value: string | undefined, name: string, fallback: number, mi
   return n;
 }
 
-function parseListen(value: string | undefined): { host: string; port: number } {
+function parseListen(value: string | undefined, flag = 'listen'): { host: string; port: number } {
   if (value === undefined) return { host: defaultSettings.listenHost, port: defaultSettings.listenPort };
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
-  if (m === null) fail(`--listen must be HOST:PORT or PORT, got "${value}"`);
+  if (m === null) fail(`--${flag} must be HOST:PORT or PORT, got "${value}"`);
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) fail(`--listen port out of range: ${port}`);
+  if (port < 1 || port > 65535) fail(`--${flag} port out of range: ${port}`);
   return { host: m[1] || m[2] || defaultSettings.listenHost, port };
 }
 
@@ -99,11 +103,14 @@ function start(argv: string[]): void {
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
       'jwt-verify': { type: 'string' },
+      'admin-listen': { type: 'string' },
+      'admin-token-file': { type: 'string' },
     },
     strict: true,
   });
   if (values.config === undefined) fail('start needs -c FILE\n\n' + USAGE);
   const listen = parseListen(values.listen);
+  const admin = adminOption(values['admin-listen'], values['admin-token-file']);
   const settings: NodeSettings = {
     listenHost: listen.host,
     listenPort: listen.port,
@@ -159,6 +166,41 @@ function start(argv: string[]): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   supervisor.start();
+  if (admin !== null) startAdmin(admin, supervisor, logger);
+}
+
+interface AdminOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string | null;
+}
+
+/** Parsed before any worker starts, so a bad flag or token file fails fast and cleanly. */
+function adminOption(listenOption: string | undefined, tokenFile: string | undefined): AdminOptions | null {
+  if (listenOption === 'off') return null;
+  const listen = parseListen(listenOption ?? '127.0.0.1:8001', 'admin-listen');
+  let token: string | null = process.env.FLOODGATE_ADMIN_TOKEN ?? null;
+  if (tokenFile !== undefined) {
+    try {
+      token = fs.readFileSync(tokenFile, 'utf8').trim();
+    } catch (err) {
+      fail(`--admin-token-file: ${(err as Error).message}`);
+    }
+  }
+  if (token === '') fail('the admin token is empty');
+  return { host: listen.host, port: listen.port, token };
+}
+
+function startAdmin(listen: AdminOptions, supervisor: import('./cluster/primary').Supervisor, logger: ReturnType<typeof systemLogger>): void {
+  const token = listen.token;
+  const { AdminServer } = require('./admin/server') as typeof import('./admin/server');
+  const { adminRoutes } = require('./admin/endpoints') as typeof import('./admin/endpoints');
+  const admin = new AdminServer({ host: listen.host, port: listen.port, token }, adminRoutes(supervisor), logger);
+  admin.listen().then(
+    () => logger.info({ admin: `${listen.host}:${listen.port}`, token: token !== null }, 'admin API listening'),
+    // The proxy keeps serving without its admin API; the operator sees why in the log.
+    (err: Error) => logger.error({ err, admin: `${listen.host}:${listen.port}` }, 'admin API cannot listen'),
+  );
 }
 
 function check(argv: string[]): void {

@@ -43,6 +43,7 @@ export class Supervisor {
   readonly #retired = new Set<WorkerHandle>();
   readonly #drainedWorkers = new Set<number>();
   #onDrained: (() => void) | null = null;
+  readonly #startedAt = Date.now();
 
   constructor(settings: NodeSettings, configPath: string, config: NormalizedConfig, logger: Logger) {
     this.#settings = settings;
@@ -54,6 +55,27 @@ export class Supervisor {
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
   get inline(): boolean {
     return this.#settings.workers === 0;
+  }
+
+  /** For the admin API's /ready: every worker listening and not draining. */
+  readiness(): { ready: boolean; draining: boolean; workersListening: number; workers: number } {
+    const listening = this.#slots.filter((s) => s.listening).length;
+    return {
+      ready: !this.#shuttingDown && this.#slots.length > 0 && listening === this.#slots.length,
+      draining: this.#shuttingDown,
+      workersListening: listening,
+      workers: this.#slots.length,
+    };
+  }
+
+  /** For the admin API's /status. */
+  status(): Record<string, unknown> {
+    return {
+      configVersion: this.#version,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      draining: this.#shuttingDown,
+      workers: this.#slots.map((s) => ({ id: s.id, listening: s.listening, restarts: s.restarts, startedAt: new Date(s.startedAt).toISOString() })),
+    };
   }
 
   start(): void {

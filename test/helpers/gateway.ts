@@ -21,6 +21,8 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly port: number;
+  /** The admin API's port (always on loopback, on its own free port). */
+  readonly adminPort: number;
   readonly proc: ChildProcess;
   readonly configPath: string;
   /** stderr lines (system log, JSON). */
@@ -28,6 +30,7 @@ export interface Gateway {
   /** stdout lines (access log, JSON, when enabled). */
   readonly out: string[];
   url(p: string): string;
+  adminUrl(p: string): string;
   waitForLog(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
   /** Write a new config and send SIGHUP; resolves once every worker applied it. */
   reload(config: string): Promise<void>;
@@ -39,6 +42,7 @@ export interface Gateway {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const port = await freePort();
+  const adminPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-test-'));
   const configPath = path.join(dir, `gateway.${opts.ext ?? 'yaml'}`);
   fs.writeFileSync(configPath, opts.config);
@@ -47,6 +51,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     '--listen', `127.0.0.1:${port}`,
     '--workers', String(opts.workers ?? 2),
     '--access-log', 'off',
+    '--admin-listen', `127.0.0.1:${adminPort}`,
     ...(opts.args ?? []),
   ];
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -112,7 +117,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     configPath,
     logs,
     out,
+    adminPort,
     url: (p) => `http://127.0.0.1:${port}${p}`,
+    adminUrl: (p) => `http://127.0.0.1:${adminPort}${p}`,
     exitInfo: () => (exited ? `exited with code ${exitCode}, signal ${exitSignal}` : null),
     waitForLog,
     async reload(config) {
@@ -132,5 +139,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     },
   };
   await waitForLog(/"msg":"floodgate listening"/);
+  await waitForLog(/"msg":"admin API (listening|cannot listen)"/);
   return gateway;
 }
