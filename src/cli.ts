@@ -48,6 +48,11 @@ Options for start:
       --admin-listen HOST:PORT admin API listener, or off (default 127.0.0.1:8001)
       --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
                                /healthz and /ready stay open for load balancers
+      --metrics on|off         per-route request counts and latency histograms on GET /metrics
+                               (default on; off only to measure their cost)
+      --metrics-consumer-labels
+                               add a consumer label to floodgate_http_requests_total (one series
+                               per consumer, at most 1000 per route; default off)
 
 Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
 
@@ -86,6 +91,12 @@ function jwtVerifyOption(value: string | undefined): JwtVerifyMode {
   return value as JwtVerifyMode;
 }
 
+function onOffOption(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value !== 'on' && value !== 'off') fail(`--${name} must be on or off, got "${value}"`);
+  return value === 'on';
+}
+
 function start(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
@@ -105,6 +116,8 @@ function start(argv: string[]): void {
       'jwt-verify': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
+      metrics: { type: 'string' },
+      'metrics-consumer-labels': { type: 'boolean' },
     },
     strict: true,
   });
@@ -126,6 +139,8 @@ function start(argv: string[]): void {
     trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),
     cpuAffinity: cpuAffinityOption(values['cpu-affinity']),
     jwtVerify: jwtVerifyOption(values['jwt-verify']),
+    metrics: onOffOption(values.metrics, 'metrics', defaultSettings.metrics),
+    metricsConsumerLabels: values['metrics-consumer-labels'] ?? defaultSettings.metricsConsumerLabels,
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 
@@ -195,7 +210,7 @@ function startAdmin(listen: AdminOptions, supervisor: import('./cluster/primary'
   const token = listen.token;
   const { AdminServer } = require('./admin/server') as typeof import('./admin/server');
   const { adminRoutes } = require('./admin/endpoints') as typeof import('./admin/endpoints');
-  const admin = new AdminServer({ host: listen.host, port: listen.port, token }, adminRoutes(supervisor), logger);
+  const admin = new AdminServer({ host: listen.host, port: listen.port, token }, adminRoutes(supervisor, logger), logger);
   admin.listen().then(
     () => logger.info({ admin: `${listen.host}:${listen.port}`, token: token !== null }, 'admin API listening'),
     // The proxy keeps serving without its admin API; the operator sees why in the log.

@@ -45,6 +45,16 @@ export interface NodeSettings {
    * had the worst p99 (bench/offload/main.ts, bench/results/offload-*.md).
    */
   readonly jwtVerify: JwtVerifyMode;
+  /**
+   * --metrics on|off: per-route request counters and latency histograms (src/metrics/). Off only
+   * to measure what they cost (bench/metrics/).
+   */
+  readonly metrics: boolean;
+  /**
+   * --metrics-consumer-labels: also count requests per consumer (a label on
+   * floodgate_http_requests_total). Off by default: one series per consumer per route per code.
+   */
+  readonly metricsConsumerLabels: boolean;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -62,4 +72,6 @@ export const defaultSettings: NodeSettings = {
   trustedIps: [],
   cpuAffinity: { mode: 'off' },
   jwtVerify: 'inline',
+  metrics: true,
+  metricsConsumerLabels: false,
 };

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { createJwsVerifier, type JwsVerifier } from '../offload/jws-verifier';
+import { emptySnapshot, WorkerMetrics } from '../metrics/worker-metrics';
 import { ProxyServer } from '../proxy/server';
 import { compileSnapshot } from '../proxy/snapshot';
 import { UpstreamPools } from '../proxy/upstream-pools';
@@ -23,6 +24,8 @@ export class DataPlane {
   /** --jwt-verify: its piscina pool (if any) starts on first use and closes after the drain. */
   readonly #jwtVerify: JwsVerifier;
   #server: ProxyServer | null = null;
+  /** Route cells outlive snapshots (a reload keeps unchanged routes' counts); null = --metrics off. */
+  readonly #metrics: WorkerMetrics | null;
 
   constructor(boot: WorkerBootData, send: (msg: WorkerToPrimary) => void, logger: Logger) {
     this.#boot = boot;
@@ -30,6 +33,7 @@ export class DataPlane {
     this.#logger = logger;
     this.#pools = new UpstreamPools(boot.settings);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
+    this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
   }
 
   get listening(): boolean {
@@ -42,6 +46,8 @@ export class DataPlane {
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
     const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify);
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);
+    this.#metrics?.attach(snapshot);
+    server.metrics = this.#metrics;
     await server.listen();
     this.#server = server;
     this.#send({ type: 'listening', workerId: boot.workerId });
@@ -55,6 +61,7 @@ export class DataPlane {
       case 'config':
         try {
           const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify);
+          this.#metrics?.attach(snapshot);
           server.swap(snapshot);
           this.#pools.retainOnly(snapshot.poolKeys);
           this.#send({ type: 'config-applied', workerId, version: msg.version });
@@ -64,6 +71,13 @@ export class DataPlane {
           this.#send({ type: 'config-failed', workerId, version: msg.version, error: String(err) });
         }
         break;
+      case 'metrics-request': {
+        const snapshot = this.#metrics === null
+          ? emptySnapshot(workerId, server.inFlight, server.snapshot.version, this.#logger)
+          : this.#metrics.snapshot(workerId, server.inFlight, server.snapshot.version);
+        this.#send({ type: 'metrics', workerId, id: msg.id, snapshot });
+        break;
+      }
       case 'drain':
         void server.drain(msg.deadlineMs).then(async (clean) => {
           server.closeLogs();

@@ -3,6 +3,7 @@
  * structured-clone-safe form; each worker compiles it into its own Snapshot.
  */
 import type { NormalizedConfig } from '../config/types';
+import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
 import type { NodeSettings } from '../settings';
 
 export interface WorkerBootData {
@@ -14,7 +15,9 @@ export interface WorkerBootData {
 
 export type PrimaryToWorker =
   | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig }
-  | { readonly type: 'drain'; readonly deadlineMs: number };
+  | { readonly type: 'drain'; readonly deadlineMs: number }
+  /** A /metrics or /status scrape: answer with a 'metrics' message carrying the same id. */
+  | { readonly type: 'metrics-request'; readonly id: number };
 
 export type WorkerToPrimary =
   | { readonly type: 'listening'; readonly workerId: number }
@@ -26,4 +29,5 @@ export type WorkerToPrimary =
    * An uncaught error: the worker has stopped accepting and must be replaced. It finishes what it
    * has, then exits by itself once its connections are gone (see cluster/worker.ts).
    */
-  | { readonly type: 'fatal'; readonly workerId: number; readonly error: string };
+  | { readonly type: 'fatal'; readonly workerId: number; readonly error: string }
+  | { readonly type: 'metrics'; readonly workerId: number; readonly id: number; readonly snapshot: WorkerMetricsSnapshot };

@@ -6,12 +6,37 @@
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { formatConfigErrors, loadConfigFile } from '../config/load';
+import { formatConfigErrors, loadConfigFile, type ConfigError } from '../config/load';
 import type { NormalizedConfig } from '../config/types';
 import { compileCheck } from '../config/compile-check';
 import type { NodeSettings } from '../settings';
 import { InlineWorker, type WorkerHandle } from './inline-worker';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
+import { RouteAggregate } from '../metrics/aggregate';
+import { countEstablished } from '../metrics/connections';
+import { mergeFamilies, renderMetrics } from '../metrics/exposition';
+import { primaryCollectors } from '../metrics/registry';
+import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
+
+/** How long a scrape waits for the workers' snapshots before rendering without the late ones. */
+const SCRAPE_TIMEOUT_MS = 2_000;
+
+/** Outcome of validating a config and applying it to every worker. */
+export type ApplyResult =
+  | { readonly ok: true; readonly version: number; readonly failedWorkers: readonly number[] }
+  | { readonly ok: false; readonly errors: readonly ConfigError[] };
+
+interface PendingApply {
+  readonly waiting: Set<number>;
+  readonly failed: number[];
+  readonly done: Array<(failed: number[]) => void>;
+}
+
+interface PendingScrape {
+  readonly waiting: Set<number>;
+  readonly results: WorkerMetricsSnapshot[];
+  readonly done: () => void;
+}
 
 const WORKER_ENTRY = path.join(__dirname, 'worker.js');
 /** A worker that dies sooner than this after starting counts toward a crash loop. */
@@ -38,7 +63,14 @@ export class Supervisor {
   #version = 1;
   #shuttingDown = false;
   #announced = false;
-  #pendingAcks = new Map<number, Set<number>>();
+  #pendingAcks = new Map<number, PendingApply>();
+  #lastReloadAt = Date.now();
+  readonly #reloads = { success: 0, failure: 0 };
+  #nextScrapeId = 1;
+  readonly #scrapes = new Map<number, PendingScrape>();
+  /** Each slot's last scraped snapshot, folded into #retiredMetrics when its worker dies. */
+  readonly #lastSnapshots = new Map<number, WorkerMetricsSnapshot>();
+  readonly #retiredMetrics = new RouteAggregate();
   /** Workers that hit an uncaught error and are finishing their last connections. */
   readonly #retired = new Set<WorkerHandle>();
   readonly #drainedWorkers = new Set<number>();
@@ -68,14 +100,87 @@ export class Supervisor {
     };
   }
 
-  /** For the admin API's /status. */
-  status(): Record<string, unknown> {
+  /** For the admin API's /status: one scrape round trip for the workers' in-flight counts. */
+  async status(): Promise<Record<string, unknown>> {
+    const [snapshots, connections] = await Promise.all([this.scrapeWorkers(), countEstablished(this.#settings.listenPort)]);
+    const byWorker = new Map(snapshots.map((s) => [s.workerId, s]));
     return {
       configVersion: this.#version,
+      lastReloadAt: new Date(this.#lastReloadAt).toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       draining: this.#shuttingDown,
-      workers: this.#slots.map((s) => ({ id: s.id, listening: s.listening, restarts: s.restarts, startedAt: new Date(s.startedAt).toISOString() })),
+      connections,
+      inFlight: snapshots.reduce((n, s) => n + s.inFlight, 0),
+      workers: this.#slots.map((s) => ({
+        id: s.id,
+        listening: s.listening,
+        restarts: s.restarts,
+        startedAt: new Date(s.startedAt).toISOString(),
+        inFlight: byWorker.get(s.id)?.inFlight ?? null,
+        configVersion: byWorker.get(s.id)?.configVersion ?? null,
+      })),
     };
+  }
+
+  /** The running normalized config (callers redact it before showing it). */
+  get config(): NormalizedConfig {
+    return this.#config;
+  }
+
+  get configVersion(): number {
+    return this.#version;
+  }
+
+  /** Asks every live worker for its metrics snapshot; late or dead workers are left out. */
+  scrapeWorkers(timeoutMs = SCRAPE_TIMEOUT_MS): Promise<WorkerMetricsSnapshot[]> {
+    const id = this.#nextScrapeId++;
+    const msg: PrimaryToWorker = { type: 'metrics-request', id };
+    return new Promise((resolve) => {
+      const results: WorkerMetricsSnapshot[] = [];
+      const waiting = new Set<number>();
+      const timer = setTimeout(() => finish(), timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.#scrapes.delete(id);
+        resolve(results);
+      };
+      this.#scrapes.set(id, { waiting, results, done: finish });
+      for (const slot of this.#slots) {
+        if (slot.worker === null || !slot.listening) continue;
+        waiting.add(slot.id);
+        slot.worker.postMessage(msg);
+      }
+      if (waiting.size === 0) finish();
+    });
+  }
+
+  /** GET /metrics: Prometheus text of every worker's cells merged with the primary's own state. */
+  async metricsText(): Promise<string> {
+    const asked = this.#slots.filter((s) => s.worker !== null && s.listening).length;
+    const [snapshots, connections] = await Promise.all([this.scrapeWorkers(), countEstablished(this.#settings.listenPort)]);
+    const routes = new RouteAggregate();
+    for (const snap of snapshots) {
+      this.#lastSnapshots.set(snap.workerId, snap);
+      for (const cell of snap.cells) routes.addSnapshot(cell);
+    }
+    routes.addKnownFrom(this.#retiredMetrics);
+    this.#retiredMetrics.retainOnly(new Set(routes.cells.keys()));
+    const primary = primaryCollectors.collect((id, err) => this.#logger.error({ err, collector: id }, 'metrics collector failed'));
+    return renderMetrics({
+      metricsEnabled: this.#settings.metrics !== false,
+      consumerLabels: this.#settings.metricsConsumerLabels === true,
+      routes,
+      workers: snapshots,
+      workerStates: this.#slots.map((s) => ({ id: s.id, listening: s.listening, restarts: s.restarts })),
+      workersMissing: asked - snapshots.length,
+      configVersion: this.#version,
+      lastReloadAtMs: this.#lastReloadAt,
+      reloads: this.#reloads,
+      downstreamConnections: connections,
+      startedAtMs: this.#startedAt,
+      draining: this.#shuttingDown,
+      extra: mergeFamilies(snapshots, primary),
+    });
   }
 
   start(): void {
@@ -114,12 +219,19 @@ export class Supervisor {
         }
         break;
       case 'config-applied':
-        this.#ack(slot.id, msg.version);
+        this.#ack(slot.id, msg.version, false);
         break;
       case 'config-failed':
         this.#logger.error({ worker: slot.id, version: msg.version, error: msg.error }, 'worker failed to apply config');
-        this.#ack(slot.id, msg.version);
+        this.#ack(slot.id, msg.version, true);
         break;
+      case 'metrics': {
+        const scrape = this.#scrapes.get(msg.id);
+        if (scrape === undefined || !scrape.waiting.delete(slot.id)) break;
+        scrape.results.push(msg.snapshot);
+        if (scrape.waiting.size === 0) scrape.done();
+        break;
+      }
       case 'drained':
         if (!msg.clean) this.#logger.warn({ worker: slot.id, inFlight: msg.inFlight }, 'drain deadline passed with requests in flight');
         this.#drainedWorkers.add(slot.id);
@@ -141,13 +253,15 @@ export class Supervisor {
     }
   }
 
-  #ack(workerId: number, version: number): void {
-    const waiting = this.#pendingAcks.get(version);
-    if (waiting === undefined) return;
-    waiting.delete(workerId);
-    if (waiting.size === 0) {
+  #ack(workerId: number, version: number, failed: boolean): void {
+    const pending = this.#pendingAcks.get(version);
+    if (pending === undefined) return;
+    if (!pending.waiting.delete(workerId) && workerId !== -1) return;
+    if (failed) pending.failed.push(workerId);
+    if (pending.waiting.size === 0) {
       this.#pendingAcks.delete(version);
-      this.#logger.info({ configVersion: version }, 'config reloaded');
+      this.#logger.info({ configVersion: version, failedWorkers: pending.failed.length }, 'config reloaded');
+      for (const done of pending.done) done(pending.failed);
     }
   }
 
@@ -160,7 +274,15 @@ export class Supervisor {
   #replace(slot: WorkerSlot, reason: string): void {
     slot.worker = null;
     slot.listening = false;
-    for (const waiting of this.#pendingAcks.values()) waiting.delete(slot.id);
+    // Its successor boots with the current config, so it owes no ack.
+    for (const [version, pending] of this.#pendingAcks) if (pending.waiting.has(slot.id)) this.#ackLater(slot.id, version);
+    for (const scrape of this.#scrapes.values()) if (scrape.waiting.delete(slot.id) && scrape.waiting.size === 0) scrape.done();
+    // Keep its counted requests: fold its last scraped counts into the retired aggregate.
+    const last = this.#lastSnapshots.get(slot.id);
+    if (last !== undefined) {
+      for (const cell of last.cells) this.#retiredMetrics.addSnapshot(cell);
+      this.#lastSnapshots.delete(slot.id);
+    }
     if (this.#shuttingDown) return;
     const uptime = Date.now() - slot.startedAt;
     // Back off exponentially while a worker keeps dying young, so a crash loop cannot spin the CPU.
@@ -170,10 +292,16 @@ export class Supervisor {
     slot.respawnTimer = setTimeout(() => this.#spawn(slot), slot.backoffMs);
   }
 
+  #ackLater(workerId: number, version: number): void {
+    // Outside the caller's loop over #pendingAcks, which #ack may modify.
+    queueMicrotask(() => this.#ack(workerId, version, false));
+  }
+
   /** SIGHUP: load, validate and compile-check the file; on any error keep the running config. */
   reload(): boolean {
     const result = loadConfigFile(this.#configPath);
     if (!result.ok) {
+      this.#reloads.failure++;
       this.#logger.error(
         { errors: result.errors },
         `config reload rejected; still serving version ${this.#version}:\n${formatConfigErrors(result.errors, this.#configPath)}`,
@@ -182,21 +310,54 @@ export class Supervisor {
     }
     const problem = compileCheck(result.config, this.#settings.trustedIps);
     if (problem !== null) {
+      this.#reloads.failure++;
       this.#logger.error({ error: problem }, `config reload rejected; still serving version ${this.#version}: ${problem}`);
       return false;
     }
-    this.#config = result.config;
+    void this.apply(result.config);
+    return true;
+  }
+
+  /**
+   * POST /config: the same checks as SIGHUP on a loaded config; `problem` from compileCheck comes
+   * back as a document-level error. The file on disk is not touched, so a later SIGHUP reloads it.
+   */
+  applyLoaded(config: NormalizedConfig): Promise<ApplyResult> {
+    const problem = compileCheck(config, this.#settings.trustedIps);
+    if (problem !== null) {
+      this.#reloads.failure++;
+      return Promise.resolve({ ok: false, errors: [{ entity: 'document', field: '', line: null, column: null, message: problem }] });
+    }
+    return this.apply(config).then((r) => ({ ok: true, version: r.version, failedWorkers: r.failedWorkers }));
+  }
+
+  /** Counts a config rejected before it reached apply (the admin API's load errors). */
+  noteRejectedConfig(): void {
+    this.#reloads.failure++;
+  }
+
+  /**
+   * The one way a new config goes live (SIGHUP and POST /config): bump the version, send it to
+   * every worker, and resolve once each has swapped its snapshot (or died, or failed; a worker
+   * that fails logs why and keeps the old one).
+   */
+  apply(config: NormalizedConfig): Promise<{ version: number; failedWorkers: number[] }> {
+    this.#config = config;
     this.#version++;
-    const msg: PrimaryToWorker = { type: 'config', version: this.#version, config: this.#config };
-    const waiting = new Set<number>();
+    this.#lastReloadAt = Date.now();
+    this.#reloads.success++;
+    const version = this.#version;
+    const msg: PrimaryToWorker = { type: 'config', version, config };
+    const pending: PendingApply = { waiting: new Set(), failed: [], done: [] };
+    const result = new Promise<{ version: number; failedWorkers: number[] }>((resolve) => pending.done.push((failed) => resolve({ version, failedWorkers: failed })));
+    this.#pendingAcks.set(version, pending);
     for (const slot of this.#slots) {
       if (slot.worker === null) continue;
-      waiting.add(slot.id);
+      pending.waiting.add(slot.id);
       slot.worker.postMessage(msg);
     }
-    this.#pendingAcks.set(this.#version, waiting);
-    if (waiting.size === 0) this.#ack(-1, this.#version);
-    return true;
+    if (pending.waiting.size === 0) this.#ack(-1, version, false);
+    return result;
   }
 
   /**

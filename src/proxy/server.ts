@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
 import type { AccessLog } from '../util/logger';
+import type { WorkerMetrics } from '../metrics/worker-metrics';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
 import { Errors, type ProxyError } from './errors';
@@ -64,6 +65,8 @@ export class ProxyServer {
   inFlight = 0;
   /** Date.now() of the last request that arrived; a retiring worker waits for quiet. */
   lastRequestAt = 0;
+  /** Per-route counters and latency histograms; `null` with --metrics off. */
+  metrics: WorkerMetrics | null = null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -224,6 +227,7 @@ export class ProxyServer {
     }
     const log = this.#accessLog;
     if (log !== null) this.#writeAccessLog(log, ctx);
+    if (this.metrics !== null) this.metrics.record(ctx);
     if (this.inFlight === 0 && this.#drained !== null) {
       const drained = this.#drained;
       this.#drained = null;

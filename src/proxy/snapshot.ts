@@ -11,6 +11,7 @@ import type { Pool } from 'undici';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
 import type { PluginEnv, PluginInstance } from '../plugins/api';
 import type { JwsVerifier } from '../offload/jws-verifier';
+import type { RouteCell } from '../metrics/route-cell';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
 import { compileRouter } from '../router/router';
@@ -44,6 +45,8 @@ export class CompiledRoute {
   readonly onUpstreamRequest: readonly PluginInstance[] | null;
   readonly onResponse: readonly PluginInstance[] | null;
   readonly onLog: readonly PluginInstance[] | null;
+  /** This route's metrics cell, set by WorkerMetrics.attach; `null` with --metrics off. */
+  metrics: RouteCell | null = null;
 
   constructor(config: RouteConfig, service: CompiledService | null, plugins: readonly PluginInstance[]) {
     this.config = config;
