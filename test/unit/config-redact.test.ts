@@ -65,3 +65,23 @@ test('redactConfig on a config without credentials is an equal copy', () => {
   const config = load('_format_version: "3.0"\nconsumers:\n  - username: bob\n');
   assert.deepEqual(redactConfig(config), config);
 });
+
+test('redactConfig redacts secret-named fields in plugin configs at any depth, and nothing else', () => {
+  const config = load(TEXT);
+  const withPlugin = {
+    ...config,
+    plugins: [{
+      id: 'p', name: 'rate-limiting', enabled: true, service: null, route: null, consumer: null, protocols: ['http', 'https'], tags: [],
+      config: { minute: 5, redis_password: 'redis-pass-0001', redis: { host: 'r', password: 'nested-pass-0002', ssl: true }, key_names: ['apikey'], hide_credentials: true, client_secret: 'cs-0003', tokens: ['a'] },
+    }],
+  } as unknown as NormalizedConfig;
+  const text = JSON.stringify(redactConfig(withPlugin));
+  for (const secret of ['redis-pass-0001', 'nested-pass-0002', 'cs-0003']) assert.ok(!text.includes(secret), `${secret} leaked`);
+  const conf = (redactConfig(withPlugin) as NormalizedConfig).plugins[0].config as Record<string, any>;
+  assert.equal(conf.redis_password, REDACTED);
+  assert.equal(conf.redis.password, REDACTED);
+  assert.equal(conf.redis.host, 'r');
+  assert.deepEqual(conf.key_names, ['apikey']);
+  assert.equal(conf.hide_credentials, true);
+  assert.equal(conf.minute, 5);
+});
