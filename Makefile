@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload clean
+.PHONY: all deps native build run test test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics clean
 
 all: build
 
@@ -83,6 +83,12 @@ bench-offload: build bench-tools
 # Report: stdout and bench/results/bench-auth-<date>.md (+ .json).
 bench-auth: build bench-tools
 	$(NODE) dist/bench/peers/main.js --auth
+
+# What metrics cost: --metrics on vs off, 1 worker each, NGINX upstream, wrk -t1 -c50, 5 interleaved
+# rounds x 5 s, medians, ratio on/off (target >= 0.95x); about 1 min. Env: ROUNDS DURATION WARMUP
+# CONNS THREADS WORKERS ROUTES. Report: stdout and bench/results/metrics-<date>.md.
+bench-metrics: build bench-tools
+	$(NODE) dist/bench/metrics/main.js
 
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
