@@ -164,7 +164,9 @@ export class Supervisor {
       for (const cell of snap.cells) routes.addSnapshot(cell);
     }
     routes.addKnownFrom(this.#retiredMetrics);
-    this.#retiredMetrics.retainOnly(new Set(routes.cells.keys()));
+    // Forget retired counts of removed routes, but only on a complete scrape: a scrape that
+    // missed every worker knows no routes and must not wipe them.
+    if (snapshots.length > 0 && snapshots.length === asked) this.#retiredMetrics.retainOnly(new Set(routes.cells.keys()));
     const primary = primaryCollectors.collect((id, err) => this.#logger.error({ err, collector: id }, 'metrics collector failed'));
     return renderMetrics({
       metricsEnabled: this.#settings.metrics !== false,
