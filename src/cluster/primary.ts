@@ -33,9 +33,19 @@ interface PendingApply {
 }
 
 interface PendingScrape {
-  readonly waiting: Set<number>;
+  readonly waiting: Set<WorkerHandle>;
+  /** Answers of the slots' current workers. */
   readonly results: WorkerMetricsSnapshot[];
+  /** Answers of retiring workers (replaced after an uncaught error, still finishing requests). */
+  readonly retiring: WorkerMetricsSnapshot[];
   readonly done: () => void;
+}
+
+export interface WorkerScrape {
+  readonly live: WorkerMetricsSnapshot[];
+  readonly retiring: WorkerMetricsSnapshot[];
+  /** Current workers asked that did not answer in time. */
+  readonly missing: number;
 }
 
 const WORKER_ENTRY = path.join(__dirname, 'worker.js');
@@ -68,8 +78,8 @@ export class Supervisor {
   readonly #reloads = { success: 0, failure: 0 };
   #nextScrapeId = 1;
   readonly #scrapes = new Map<number, PendingScrape>();
-  /** Each slot's last scraped snapshot, folded into #retiredMetrics when its worker dies. */
-  readonly #lastSnapshots = new Map<number, WorkerMetricsSnapshot>();
+  /** Each worker's last scraped snapshot, folded into #retiredMetrics when that worker exits. */
+  readonly #lastSnapshots = new Map<WorkerHandle, WorkerMetricsSnapshot>();
   readonly #retiredMetrics = new RouteAggregate();
   /** Workers that hit an uncaught error and are finishing their last connections. */
   readonly #retired = new Set<WorkerHandle>();
@@ -102,7 +112,8 @@ export class Supervisor {
 
   /** For the admin API's /status: one scrape round trip for the workers' in-flight counts. */
   async status(): Promise<Record<string, unknown>> {
-    const [snapshots, connections] = await Promise.all([this.scrapeWorkers(), countEstablished(this.#settings.listenPort)]);
+    const [scrape, connections] = await Promise.all([this.scrapeWorkers(), countEstablished(this.#settings.listenPort)]);
+    const snapshots = scrape.live;
     const byWorker = new Map(snapshots.map((s) => [s.workerId, s]));
     return {
       configVersion: this.#version,
@@ -131,24 +142,34 @@ export class Supervisor {
     return this.#version;
   }
 
-  /** Asks every live worker for its metrics snapshot; late or dead workers are left out. */
-  scrapeWorkers(timeoutMs = SCRAPE_TIMEOUT_MS): Promise<WorkerMetricsSnapshot[]> {
+  /**
+   * Asks every current worker, and every retiring one (it still serves its open connections), for
+   * its metrics snapshot; late or dead workers are left out.
+   */
+  scrapeWorkers(timeoutMs = SCRAPE_TIMEOUT_MS): Promise<WorkerScrape> {
     const id = this.#nextScrapeId++;
     const msg: PrimaryToWorker = { type: 'metrics-request', id };
     return new Promise((resolve) => {
       const results: WorkerMetricsSnapshot[] = [];
-      const waiting = new Set<number>();
+      const retiring: WorkerMetricsSnapshot[] = [];
+      const waiting = new Set<WorkerHandle>();
+      let asked = 0;
       const timer = setTimeout(() => finish(), timeoutMs);
       const finish = () => {
         clearTimeout(timer);
         this.#scrapes.delete(id);
-        resolve(results);
+        resolve({ live: results, retiring, missing: asked - results.length });
       };
-      this.#scrapes.set(id, { waiting, results, done: finish });
+      this.#scrapes.set(id, { waiting, results, retiring, done: finish });
       for (const slot of this.#slots) {
         if (slot.worker === null || !slot.listening) continue;
-        waiting.add(slot.id);
+        asked++;
+        waiting.add(slot.worker);
         slot.worker.postMessage(msg);
+      }
+      for (const worker of this.#retired) {
+        waiting.add(worker);
+        worker.postMessage(msg);
       }
       if (waiting.size === 0) finish();
     });
@@ -156,17 +177,18 @@ export class Supervisor {
 
   /** GET /metrics: Prometheus text of every worker's cells merged with the primary's own state. */
   async metricsText(): Promise<string> {
-    const asked = this.#slots.filter((s) => s.worker !== null && s.listening).length;
-    const [snapshots, connections] = await Promise.all([this.scrapeWorkers(), countEstablished(this.#settings.listenPort)]);
+    const [scrape, connections] = await Promise.all([this.scrapeWorkers(), countEstablished(this.#settings.listenPort)]);
+    const snapshots = scrape.live;
     const routes = new RouteAggregate();
-    for (const snap of snapshots) {
-      this.#lastSnapshots.set(snap.workerId, snap);
-      for (const cell of snap.cells) routes.addSnapshot(cell);
-    }
+    for (const snap of snapshots) for (const cell of snap.cells) routes.addSnapshot(cell);
+    // Retiring workers' routes may be of an older config: only routes that still exist count.
+    const retiring = new RouteAggregate();
+    for (const snap of scrape.retiring) for (const cell of snap.cells) retiring.addSnapshot(cell);
+    routes.addKnownFrom(retiring);
     routes.addKnownFrom(this.#retiredMetrics);
-    // Forget retired counts of removed routes, but only on a complete scrape: a scrape that
-    // missed every worker knows no routes and must not wipe them.
-    if (snapshots.length > 0 && snapshots.length === asked) this.#retiredMetrics.retainOnly(new Set(routes.cells.keys()));
+    // Forget dead workers' counts of removed routes, but only on a complete scrape: a scrape
+    // that missed every worker knows no routes and must not wipe them.
+    if (snapshots.length > 0 && scrape.missing === 0) this.#retiredMetrics.retainOnly(new Set(routes.cells.keys()));
     const primary = primaryCollectors.collect((id, err) => this.#logger.error({ err, collector: id }, 'metrics collector failed'));
     return renderMetrics({
       metricsEnabled: this.#settings.metrics !== false,
@@ -174,7 +196,7 @@ export class Supervisor {
       routes,
       workers: snapshots,
       workerStates: this.#slots.map((s) => ({ id: s.id, listening: s.listening, restarts: s.restarts })),
-      workersMissing: asked - snapshots.length,
+      workersMissing: scrape.missing,
       configVersion: this.#version,
       lastReloadAtMs: this.#lastReloadAt,
       reloads: this.#reloads,
@@ -202,12 +224,13 @@ export class Supervisor {
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.listening = false;
-    worker.on('message', (msg: WorkerToPrimary) => this.#onMessage(slot, msg));
+    worker.on('message', (msg: WorkerToPrimary) => this.#onMessage(slot, worker, msg));
     worker.on('error', (err) => this.#logger.error({ err, worker: slot.id }, 'worker crashed'));
     worker.on('exit', (code) => this.#onExit(slot, worker, code));
+    worker.once('exit', () => this.#foldMetrics(worker));
   }
 
-  #onMessage(slot: WorkerSlot, msg: WorkerToPrimary): void {
+  #onMessage(slot: WorkerSlot, worker: WorkerHandle, msg: WorkerToPrimary): void {
     switch (msg.type) {
       case 'listening':
         slot.listening = true;
@@ -229,8 +252,9 @@ export class Supervisor {
         break;
       case 'metrics': {
         const scrape = this.#scrapes.get(msg.id);
-        if (scrape === undefined || !scrape.waiting.delete(slot.id)) break;
-        scrape.results.push(msg.snapshot);
+        if (scrape === undefined || !scrape.waiting.delete(worker)) break;
+        this.#lastSnapshots.set(worker, msg.snapshot);
+        (slot.worker === worker ? scrape.results : scrape.retiring).push(msg.snapshot);
         if (scrape.waiting.size === 0) scrape.done();
         break;
       }
@@ -278,13 +302,6 @@ export class Supervisor {
     slot.listening = false;
     // Its successor boots with the current config, so it owes no ack.
     for (const [version, pending] of this.#pendingAcks) if (pending.waiting.has(slot.id)) this.#ackLater(slot.id, version);
-    for (const scrape of this.#scrapes.values()) if (scrape.waiting.delete(slot.id) && scrape.waiting.size === 0) scrape.done();
-    // Keep its counted requests: fold its last scraped counts into the retired aggregate.
-    const last = this.#lastSnapshots.get(slot.id);
-    if (last !== undefined) {
-      for (const cell of last.cells) this.#retiredMetrics.addSnapshot(cell);
-      this.#lastSnapshots.delete(slot.id);
-    }
     if (this.#shuttingDown) return;
     const uptime = Date.now() - slot.startedAt;
     // Back off exponentially while a worker keeps dying young, so a crash loop cannot spin the CPU.
@@ -292,6 +309,18 @@ export class Supervisor {
     slot.restarts++;
     this.#logger.warn({ worker: slot.id, reason, uptimeMs: uptime, respawnInMs: slot.backoffMs }, 'worker failed; respawning');
     slot.respawnTimer = setTimeout(() => this.#spawn(slot), slot.backoffMs);
+  }
+
+  /**
+   * A worker thread ended: keep what it counted up to its last scrape (folded into the retired
+   * aggregate), so counters never go backwards; what it counted since is lost.
+   */
+  #foldMetrics(worker: WorkerHandle): void {
+    for (const scrape of this.#scrapes.values()) if (scrape.waiting.delete(worker) && scrape.waiting.size === 0) scrape.done();
+    const last = this.#lastSnapshots.get(worker);
+    if (last === undefined) return;
+    this.#lastSnapshots.delete(worker);
+    for (const cell of last.cells) this.#retiredMetrics.addSnapshot(cell);
   }
 
   #ackLater(workerId: number, version: number): void {

@@ -197,6 +197,37 @@ services:
     }
   });
 
+  test('a worker crashes: the retiring worker is still counted, and its counts outlive it (regression: counters went back to 0)', async () => {
+    const gw = await startGateway({ workers: 1, config: config(), env: { FLOODGATE_FAULT_INJECTION: '1' } });
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await get(gw.url('/a/x'))).status, 200);
+      assert.equal(requests(await scrape(gw), { route: 'route-a', code: '200' }), 10);
+      const from = gw.logs.length;
+      assert.equal((await get(gw.url('/a/x'), { headers: { 'x-floodgate-fault': 'crash-worker' } })).status, 200);
+      await gw.waitForLog(/worker respawned and listening/, 15_000, from);
+      // The old worker retires: it finishes its open keep-alive connections (this test's agent
+      // keeps one) and is still scraped; its successor starts at 0. The crash request is answered
+      // before routing, so it counts as unmatched, and only the retiring worker has it.
+      let s = await scrape(gw);
+      assert.equal(requests(s, { route: 'route-a', code: '200' }), 10);
+      assert.equal(requests(s, { service: '', route: '', code: '200' }), 1);
+      assert.equal(valueOf(s, 'floodgate_worker_restarts_total', { worker: '1' }), 1);
+      assert.equal(select(s, 'floodgate_requests_in_flight').length, 1, 'per-worker series come from current workers only');
+      assert.equal((await get(gw.url('/a/x'))).status, 200);
+      assert.equal(requests(await scrape(gw), { route: 'route-a', code: '200' }), 11);
+      // Once the retired worker has exited, its last scraped counts are kept by the primary.
+      await gw.waitForLog(/retired worker exited/, 40_000, from);
+      s = await scrape(gw);
+      assert.equal(requests(s, { route: 'route-a', code: '200' }), 11);
+      assert.equal(requests(s, { service: '', route: '', code: '200' }), 1);
+      assert.equal(valueOf(s, 'floodgate_request_latency_seconds_count', { route: 'route-a' }), 11);
+      assert.equal((await get(gw.url('/a/x'))).status, 200);
+      assert.equal(requests(await scrape(gw), { route: 'route-a', code: '200' }), 12);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('--metrics off: no per-route series, the rest still served', async () => {
     const gw = await startGateway({ args: ['--metrics', 'off'], config: config() });
     try {
