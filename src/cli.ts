@@ -35,7 +35,11 @@ Options for start:
       --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
       --upstream-connections N connections per target per worker; 0 = unlimited (default 0)
       --upstream-keepalive MS  idle upstream keep-alive (default 60000)
-      --access-log DEST        stdout | off | FILE (default stdout)
+      --access-log DEST        stdout | off | FILE (default stdout); SIGUSR1 reopens FILE
+      --access-log-sample RATE share 0..1 of successful requests logged; errors (status >= 400,
+                               aborts) are always logged (default 1)
+      --request-id-header NAME header carrying the gateway's request id upstream and back to the
+                               client, or off (default X-Floodgate-Request-Id)
       --log-level LEVEL        trace | debug | info | warn | error (default info)
       --cpu-affinity MODE      pin worker threads to CPUs: off | auto | LIST such as 0,1 or 0-3;
                                auto: worker i -> CPU (i-1) mod nproc, LIST: worker i -> LIST[(i-1) mod len]
@@ -49,7 +53,8 @@ Options for start:
       --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
                                /healthz and /ready stay open for load balancers
 
-Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
+Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0; SIGUSR1 reopens the
+access log and file-log files (logrotate).`;
 
 function fail(message: string): never {
   process.stderr.write(`floodgate: ${message}\n`);
@@ -86,6 +91,20 @@ function jwtVerifyOption(value: string | undefined): JwtVerifyMode {
   return value as JwtVerifyMode;
 }
 
+function sampleOption(value: string | undefined): number {
+  if (value === undefined) return defaultSettings.accessLogSample;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) fail(`--access-log-sample must be a number from 0 to 1, got "${value}"`);
+  return n;
+}
+
+function requestIdHeaderOption(value: string | undefined): string {
+  if (value === undefined) return defaultSettings.requestIdHeader;
+  if (value === 'off') return '';
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) fail(`--request-id-header must be a header name or off, got "${value}"`);
+  return value.toLowerCase();
+}
+
 function start(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
@@ -99,6 +118,8 @@ function start(argv: string[]): void {
       'upstream-connections': { type: 'string' },
       'upstream-keepalive': { type: 'string' },
       'access-log': { type: 'string' },
+      'access-log-sample': { type: 'string' },
+      'request-id-header': { type: 'string' },
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
@@ -121,6 +142,8 @@ function start(argv: string[]): void {
     upstreamConnections: intOption(values['upstream-connections'], 'upstream-connections', defaultSettings.upstreamConnections),
     upstreamKeepAliveMs: intOption(values['upstream-keepalive'], 'upstream-keepalive', defaultSettings.upstreamKeepAliveMs, 1),
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
+    accessLogSample: sampleOption(values['access-log-sample']),
+    requestIdHeader: requestIdHeaderOption(values['request-id-header']),
     logLevel: values['log-level'] ?? defaultSettings.logLevel,
     faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
     trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),
@@ -163,6 +186,11 @@ function start(argv: string[]): void {
     logger.info({ signal }, 'shutting down');
     supervisor.shutdown().then(() => (supervisor.inline ? process.exit(0) : exitProcess(0)));
   };
+  // logrotate's postrotate: every worker reopens its access log and file-log files by path.
+  process.on('SIGUSR1', () => {
+    logger.info('SIGUSR1: reopening log files');
+    supervisor.reopenLogs();
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   supervisor.start();

@@ -14,7 +14,9 @@ export interface WorkerBootData {
 
 export type PrimaryToWorker =
   | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig }
-  | { readonly type: 'drain'; readonly deadlineMs: number };
+  | { readonly type: 'drain'; readonly deadlineMs: number }
+  /** SIGUSR1: reopen the access log and file-log files (after logrotate renamed them). */
+  | { readonly type: 'reopen-logs' };
 
 export type WorkerToPrimary =
   | { readonly type: 'listening'; readonly workerId: number }

@@ -18,6 +18,8 @@ import type { TSchema } from '@sinclair/typebox';
 import type { ConsumerConfig } from '../config/types';
 import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
+import type { LogRecord } from '../logging/serializer';
+import type { TraceContext } from '../tracing/trace-context';
 
 export const enum Verdict {
   Continue = 0,
@@ -84,6 +86,24 @@ export interface PluginContext {
    * credential's id, the basic-auth username, the JWT's key claim).
    */
   authenticate(consumer: ConsumerConfig, credentialId: string | null, credentialIdentifier: string | null, anonymous: boolean): void;
+
+  /** The gateway's request id ('' when --request-id-header is off). */
+  readonly requestId: string;
+  /** W3C trace context of this hop (never null once a plugin runs). */
+  readonly trace: TraceContext | null;
+  /**
+   * Timings on the performance.now() clock (epoch ms = performance.timeOrigin + t); 0 when the
+   * request never got there. `finishedAt` is set before onLog.
+   */
+  readonly startedAt: number;
+  readonly upstreamStartedAt: number;
+  readonly upstreamHeadersAt: number;
+  readonly finishedAt: number;
+  /**
+   * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog; it builds
+   * a fresh object each call.
+   */
+  serializeLog(): LogRecord;
 }
 
 /** What a plugin instance may use besides its own config: built once per snapshot. */

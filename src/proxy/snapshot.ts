@@ -13,6 +13,7 @@ import type { PluginEnv, PluginInstance } from '../plugins/api';
 import type { JwsVerifier } from '../offload/jws-verifier';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
+import { Redaction } from '../logging/redaction';
 import { compileRouter } from '../router/router';
 import type { Router } from '../router/types';
 import { SmoothWeightedRoundRobin } from '../balancer/round-robin';
@@ -66,12 +67,15 @@ export class Snapshot {
   /** Indexed by RouteConfig.order, so a router hit resolves to its compiled route without a lookup. */
   readonly routesByOrder: readonly CompiledRoute[];
   readonly poolKeys: ReadonlySet<string>;
+  /** Which header and query names the logs must never show (logging/redaction.ts). */
+  readonly redaction: Redaction;
 
-  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>) {
+  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>, redaction: Redaction) {
     this.version = version;
     this.router = router;
     this.routesByOrder = routesByOrder;
     this.poolKeys = poolKeys;
+    this.redaction = redaction;
   }
 }
 
@@ -166,5 +170,5 @@ export function compileSnapshot(
     const service = r.service === null ? null : (services.get(r.service) ?? null);
     routesByOrder[r.order] = new CompiledRoute(r, service, chain);
   }
-  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys);
+  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
 }
