@@ -116,6 +116,8 @@ export interface PluginEnv {
    * piscina pool (then `verify` returns a promise). Absent = inline.
    */
   readonly jwtVerify?: JwsVerifier;
+  /** The plugin entry's id (given to `create` only): names per-entry state such as log queues. */
+  readonly pluginId?: string;
 }
 
 export interface PluginInstance {
@@ -136,6 +138,11 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
   readonly version: string;
   /** JSON schema of the plugin's `config` object; unknown fields are errors, defaults are applied. */
   readonly configSchema: TSchema;
+  /**
+   * Optional cross-field check of a schema-valid config at load time: the problem's path is
+   * relative to `config`. `null` = fine.
+   */
+  checkConfig?(conf: Conf): { path: string[]; message: string } | null;
   /** Called once per worker per snapshot with the validated config. Must not throw for valid config. */
   create(conf: Conf, env: PluginEnv): PluginInstance;
 }

@@ -155,7 +155,7 @@ export function compileSnapshot(
     if (entry === undefined) {
       const def = getPluginDefinition(p.name);
       if (def === undefined) throw new Error(`unknown plugin "${p.name}" reached a worker`);
-      entry = { priority: def.priority, instance: def.create(p.config, env) };
+      entry = { priority: def.priority, instance: def.create(p.config, { ...env, pluginId: p.id }) };
       instances.set(p.id, entry);
     }
     return entry;
