@@ -45,6 +45,8 @@ export interface QueueCounters {
   failed: number;
 }
 
+const FULL_REPORT_EVERY_MS = 10_000;
+
 export type SendBatch<T> = (batch: T[]) => Promise<void>;
 
 export class BatchQueue<T> {
@@ -53,6 +55,8 @@ export class BatchQueue<T> {
   readonly counters: QueueCounters = { queued: 0, sent: 0, dropped: 0, retried: 0, failed: 0 };
   readonly #send: SendBatch<T>;
   readonly #onError: (err: unknown, attempt: number, givingUp: boolean) => void;
+  #onFull: ((counters: QueueCounters) => void) | null = null;
+  #lastFullReport = -Infinity;
   #entries: T[] = [];
   #timer: NodeJS.Timeout | null = null;
   #inFlight: Promise<void> | null = null;
@@ -70,10 +74,23 @@ export class BatchQueue<T> {
     return this.#entries.length;
   }
 
+  /** Called (at most every 10 s) while entries are being dropped, so operators see it in the log. */
+  onFull(report: (counters: QueueCounters) => void): this {
+    this.#onFull = report;
+    return this;
+  }
+
   /** Never blocks, never throws: false when the entry was dropped. */
   push(entry: T): boolean {
     if (this.#closed || this.#entries.length >= this.options.maxEntries) {
       this.counters.dropped++;
+      if (this.#onFull !== null) {
+        const now = Date.now();
+        if (now - this.#lastFullReport >= FULL_REPORT_EVERY_MS) {
+          this.#lastFullReport = now;
+          this.#onFull(this.counters);
+        }
+      }
       return false;
     }
     this.#entries.push(entry);

@@ -60,6 +60,12 @@ export class Redaction {
     return changed ? parts.join('&') : query;
   }
 
+  /** A path with an optional `?query`, its query redacted. */
+  uri(uri: string): string {
+    const q = uri.indexOf('?');
+    return q < 0 ? uri : uri.slice(0, q + 1) + this.query(uri.slice(q + 1));
+  }
+
   /** Kong's `request.querystring`: an object of decoded arguments, secret values redacted. */
   queryObject(query: string): Record<string, string | string[] | true> {
     const out: Record<string, string | string[] | true> = {};

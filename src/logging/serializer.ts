@@ -97,7 +97,7 @@ export function serializeLog(ctx: RequestContext, redaction: Redaction): LogReco
       querystring: redaction.queryObject(head.query),
       headers: redaction.headerObject(head.headerNames, head.headerValues),
     },
-    upstream_uri: redaction.query(ctx.upstreamUri),
+    upstream_uri: redaction.uri(ctx.upstreamUri),
     response: { status: finalStatus(ctx), size: ctx.responseBytes, headers: redaction.headerObject(respHeaders.names, respHeaders.values) },
     tries,
     latencies: latenciesOf(ctx),

@@ -77,6 +77,7 @@ class FileLog implements PluginInstance {
       const q = new BatchQueue<string>(name, FILE_QUEUE, file.write, (err, attempt, givingUp) =>
         log.warn({ err: (err as Error).message, path: conf.path, attempt, givingUp }, givingUp ? 'file-log lines dropped after retries' : 'file-log write failed; retrying'),
       );
+      q.onFull((c) => log.warn({ queue: name, ...c }, 'file-log queue full; dropping entries'));
       registerLogSink({ reopen: () => file.requestReopen(), flush: () => q.flush() });
       return q;
     });

@@ -71,6 +71,7 @@ class HttpLog implements PluginInstance {
       const q = new BatchQueue<LogRecord>(name, queueOptions(conf.queue), sender.send, (err, attempt, givingUp) =>
         log.warn({ err: (err as Error).message, endpoint: conf.http_endpoint, attempt, givingUp }, givingUp ? 'http-log batch dropped after retries' : 'http-log batch failed; retrying'),
       );
+      q.onFull((c) => log.warn({ queue: name, ...c }, 'http-log queue full; dropping entries'));
       registerLogSink({ reopen() {}, flush: () => q.flush() });
       return q;
     });

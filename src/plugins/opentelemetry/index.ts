@@ -74,6 +74,7 @@ class OpenTelemetry implements PluginInstance {
       const q = new BatchQueue<FinishedSpan>(name, queueOptions(conf.queue, overrides), exporter.send, (err, attempt, givingUp) =>
         log.warn({ err: (err as Error).message, endpoint: url, attempt, givingUp }, givingUp ? 'spans dropped after retries' : 'span export failed; retrying'),
       );
+      q.onFull((c) => log.warn({ queue: name, ...c }, 'opentelemetry queue full; dropping entries'));
       registerLogSink({ reopen() {}, flush: () => q.flush() });
       return q;
     });
