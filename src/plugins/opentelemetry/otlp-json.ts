@@ -30,11 +30,18 @@ export interface FinishedSpan {
   error: boolean;
 }
 
-/** Epoch ms (float) to a decimal string of nanoseconds, exactly (2^53 is too small for ns). */
+/**
+ * Epoch ms (float) to a decimal string of nanoseconds (2^53 is too small for epoch ns). A double
+ * near 1.7e12 ms holds ~0.2 µs, so the result is rounded to whole microseconds.
+ */
 export function msToUnixNano(ms: number): string {
-  const whole = Math.floor(ms);
-  const nanosInMs = Math.round((ms - whole) * 1e6);
-  return (BigInt(whole) * 1_000_000n + BigInt(nanosInMs)).toString();
+  let whole = Math.floor(ms);
+  let micros = Math.round((ms - whole) * 1000);
+  if (micros === 1000) {
+    whole++;
+    micros = 0;
+  }
+  return (BigInt(whole) * 1_000_000n + BigInt(micros * 1000)).toString();
 }
 
 function anyValue(v: AttributeValue): Record<string, unknown> {

@@ -27,10 +27,7 @@ export const OpenTelemetrySchema = Type.Object(
      * Which propagation headers to read and write. Floodgate speaks W3C Trace Context only:
      * `preserve` (Kong's default) and `w3c` both mean traceparent/tracestate.
      */
-    header_type: Type.Union([Type.Literal('preserve'), Type.Literal('w3c')], {
-      default: 'preserve',
-      errorMessage: 'header_type must be preserve or w3c (Floodgate propagates W3C Trace Context only)',
-    }),
+    header_type: Type.Union([Type.Literal('preserve'), Type.Literal('w3c')], { default: 'preserve' }),
     /** Response header carrying the trace id back to the client; null = none. */
     http_response_header_for_traceid: Type.Union([Type.String({ pattern: HEADER_NAME }), Type.Null()], { default: null }),
   },
