@@ -84,6 +84,12 @@ bench-offload: build bench-tools
 bench-auth: build bench-tools
 	$(NODE) dist/bench/peers/main.js --auth
 
+# What access logs, sampling, file-log, http-log and opentelemetry cost, as a ratio to the access
+# log off; 6 gateways (1 worker each), interleaved. Env: ROUNDS=5 DURATION=5 CONNS=50 (~3 min).
+.PHONY: bench-logging
+bench-logging: build
+	$(NODE) dist/bench/logging/main.js
+
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
 #   loadtest-capacity  keep-alive connections up to the open-file limit, memory per connection (~5 min)

@@ -68,7 +68,10 @@ export interface PluginContext {
    * and `onUpstreamRequest`; `request.query` keeps what the client sent.
    */
   setUpstreamQuery(query: string): void;
-  /** Set (replace) a header on the response sent downstream; valid in `onResponse`. */
+  /**
+   * Set (replace) a header on the response sent downstream; valid from `onRequest` (it then also
+   * reaches a later local reply) through `onResponse`.
+   */
   setResponseHeader(name: string, value: string): void;
 
   /** The authenticated (or anonymous) consumer, once an auth plugin has set one; else `null`. */
