@@ -12,7 +12,7 @@
  *
  * Upstream: the Node echo upstream in its own process. Load: autocannon in this process.
  *
- *   make bench-logging          (env: ROUNDS=5 DURATION=5 CONNS=50)
+ *   make bench-logging          (env: ROUNDS=5 DURATION=5 CONNS=50 WARMUP=2)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +26,7 @@ import { freePort } from '../../test/helpers/ports';
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 5);
 const CONNS = Number(process.env.CONNS ?? 50);
+const WARMUP = Number(process.env.WARMUP ?? 2);
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli.js');
 const ECHO = path.join(ROOT, 'src/dev/echo-upstream.js');
@@ -56,11 +57,13 @@ function waitForLine(proc: ChildProcess, pattern: RegExp, what: string): Promise
   });
 }
 
-function run(url: string): Promise<autocannon.Result> {
+function runFor(url: string, duration: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections: CONNS, duration: DURATION, pipelining: 1, timeout: 10 }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon({ url, connections: CONNS, duration, pipelining: 1, timeout: 10 }, (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
+
+const run = (url: string) => runFor(url, DURATION);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -119,6 +122,8 @@ async function main(): Promise<void> {
   }
 
   try {
+    // JIT warm-up for every contender before anything is measured.
+    for (const c of contenders) await runFor(`http://127.0.0.1:${c.port}/bench`, WARMUP);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const c of contenders) {
         const r = await run(`http://127.0.0.1:${c.port}/bench`);
