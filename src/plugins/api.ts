@@ -103,8 +103,8 @@ export interface PluginContext {
   readonly upstreamHeadersAt: number;
   readonly finishedAt: number;
   /**
-   * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog; it builds
-   * a fresh object each call.
+   * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog. Built once
+   * per request and shared by all log plugins: treat it as read-only.
    */
   serializeLog(): LogRecord;
 }

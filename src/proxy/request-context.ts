@@ -122,6 +122,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #loggedRawHeaders: Buffer[] | null = null;
   #localContentType = '';
   #localHeaders: readonly string[] | null = null;
+  #logRecord: LogRecord | null = null;
   #mode = BodyMode.None;
   #total = 0;
   #pendingChunk: Buffer | null = null;
@@ -618,9 +619,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     return this.#upstreamPath;
   }
 
-  /** Kong's log serializer output for this request, secrets redacted; for log plugins. */
+  /**
+   * Kong's log serializer output for this request, secrets redacted; for log plugins. Built once
+   * and shared by every log plugin on the route (http-log + opentelemetry pay for one).
+   */
   serializeLog(): LogRecord {
-    return serializeLog(this, this.snapshot.redaction);
+    return (this.#logRecord ??= serializeLog(this, this.snapshot.redaction));
   }
 
   /** Response headers as the client got them (before hop-by-hop filtering), for the serializer. */
