@@ -164,20 +164,51 @@ export class BatchQueue<T> {
   }
 }
 
-/** Every queue of this worker, for the metrics reader. */
-const registry = new Map<string, BatchQueue<unknown>>();
+/** Every live queue of this worker, by key (name + config), for the metrics reader. */
+const registry = new Map<string, { queue: BatchQueue<unknown>; dispose: () => void }>();
+/** Counters of queues retired after a reload changed their entry's config, so totals stay monotonic. */
+const retired = new Map<string, QueueCounters>();
+
+/** Requests still running on the old snapshot get this long to log before its queue retires. */
+const RETIRE_AFTER_MS = 60_000;
+const RETIRING = '\u0000retiring';
 
 /**
  * The queue for `key` (plugin name + entry id + config), created once and shared by the
- * snapshots that keep the same plugin config, so a reload does not lose queued entries.
+ * snapshots that keep the same plugin config, so a reload does not lose queued entries. When a
+ * reload changes an entry's config, the old queue (same name, other key) is retired after
+ * RETIRE_AFTER_MS: flushed, disposed (its sockets and sink released), and its counters kept.
  */
-export function sharedQueue<T>(key: string, make: () => BatchQueue<T>): BatchQueue<T> {
-  let q = registry.get(key) as BatchQueue<T> | undefined;
-  if (q === undefined) {
-    q = make();
-    registry.set(key, q as BatchQueue<unknown>);
+export function sharedQueue<T>(key: string, make: () => BatchQueue<T>, dispose: () => void = () => {}): BatchQueue<T> {
+  const found = registry.get(key);
+  if (found !== undefined) return found.queue as BatchQueue<T>;
+  const queue = make();
+  const replaced = [...registry].filter(([k, e]) => e.queue.name === queue.name && !k.endsWith(RETIRING));
+  for (const [otherKey, other] of replaced) {
+    // Still counted (and flushed on drain) until it retires.
+    registry.delete(otherKey);
+    const retiringKey = otherKey + RETIRING;
+    registry.set(retiringKey, other);
+    const timer = setTimeout(() => {
+      other.queue.close();
+      void other.queue.flush().finally(() => {
+        registry.delete(retiringKey);
+        const c = other.queue.counters;
+        const prev = retired.get(other.queue.name) ?? { queued: 0, sent: 0, dropped: 0, retried: 0, failed: 0 };
+        retired.set(other.queue.name, {
+          queued: prev.queued + c.queued,
+          sent: prev.sent + c.sent,
+          dropped: prev.dropped + c.dropped,
+          retried: prev.retried + c.retried,
+          failed: prev.failed + c.failed,
+        });
+        other.dispose();
+      });
+    }, RETIRE_AFTER_MS);
+    timer.unref();
   }
-  return q;
+  registry.set(key, { queue: queue as BatchQueue<unknown>, dispose });
+  return queue;
 }
 
 export interface LogQueueStats extends QueueCounters {
@@ -193,26 +224,22 @@ export interface LogQueueStats extends QueueCounters {
  * Monotonic since the worker started; sum them across workers.
  */
 export function logQueueStats(): LogQueueStats[] {
-  // A reload that changed a plugin's config gives it a new queue under the same name: sum them.
   const byName = new Map<string, LogQueueStats>();
-  for (const q of registry.values()) {
-    const prev = byName.get(q.name);
-    const c = q.counters;
-    if (prev === undefined) {
-      const colon = q.name.indexOf(':');
-      byName.set(q.name, { plugin: q.name.slice(0, colon), id: q.name.slice(colon + 1), pending: q.pending, ...c });
-    } else {
-      byName.set(q.name, {
-        plugin: prev.plugin,
-        id: prev.id,
-        pending: prev.pending + q.pending,
-        queued: prev.queued + c.queued,
-        sent: prev.sent + c.sent,
-        dropped: prev.dropped + c.dropped,
-        retried: prev.retried + c.retried,
-        failed: prev.failed + c.failed,
-      });
-    }
-  }
+  const add = (name: string, pending: number, c: QueueCounters) => {
+    const prev = byName.get(name);
+    const colon = name.indexOf(':');
+    byName.set(name, {
+      plugin: name.slice(0, colon),
+      id: name.slice(colon + 1),
+      pending: (prev?.pending ?? 0) + pending,
+      queued: (prev?.queued ?? 0) + c.queued,
+      sent: (prev?.sent ?? 0) + c.sent,
+      dropped: (prev?.dropped ?? 0) + c.dropped,
+      retried: (prev?.retried ?? 0) + c.retried,
+      failed: (prev?.failed ?? 0) + c.failed,
+    });
+  };
+  for (const { queue } of registry.values()) add(queue.name, queue.pending, queue.counters);
+  for (const [name, c] of retired) add(name, 0, c);
   return [...byName.values()];
 }

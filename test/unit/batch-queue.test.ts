@@ -145,3 +145,27 @@ test('shared queues survive a new snapshot with the same config; stats sum per p
   const stats = logQueueStats().find((s) => s.plugin === 'http-log' && s.id === 'entry-9')!;
   assert.equal(stats.dropped, 2);
 });
+
+test('a reload that changes an entry config retires the old queue after a minute, keeping its counters', async () => {
+  let disposed = 0;
+  const sent: number[][] = [];
+  const make = () => new BatchQueue<number>('file-log:entry-r', { ...OPTS, maxBatchSize: 10 }, async (b) => void sent.push(b), () => {});
+  const old = sharedQueue('file-log:entry-r:{"v":1}', make, () => disposed++);
+  old.push(1);
+  const next = sharedQueue('file-log:entry-r:{"v":2}', make, () => disposed++);
+  assert.notEqual(old, next);
+  // A request still on the old snapshot can log to the old queue meanwhile.
+  old.push(2);
+  mock.timers.tick(59_999);
+  await settle();
+  assert.equal(disposed, 0);
+  mock.timers.tick(1);
+  await settle();
+  assert.deepEqual(sent, [[1, 2]], 'flushed before it retires');
+  assert.equal(disposed, 1);
+  next.push(3);
+  const stats = logQueueStats().find((s) => s.id === 'entry-r')!;
+  assert.equal(stats.queued, 3, 'the retired queue still counts');
+  assert.equal(stats.sent, 2);
+  assert.equal(stats.pending, 1);
+});

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PluginContext, PluginDefinition, PluginInstance } from '../api';
 import { BatchQueue, sharedQueue, type BatchQueueOptions } from '../../logging/batch-queue';
-import { registerLogSink } from '../../logging/sinks';
+import { registerLogSink, unregisterLogSink, type LogSink } from '../../logging/sinks';
 import { systemLogger } from '../../util/logger';
 import { FileLogSchema, type FileLogConfig } from './schema';
 
@@ -42,6 +42,12 @@ class FileAppender {
     this.#reopenRequested = true;
   }
 
+  async close(): Promise<void> {
+    const h = this.#handle;
+    this.#handle = null;
+    await h?.close().catch(() => undefined);
+  }
+
   write = async (lines: string[]): Promise<void> => {
     const data = lines.join('');
     if (this.#reopenEachWrite) {
@@ -72,15 +78,22 @@ class FileLog implements PluginInstance {
 
   constructor(conf: FileLogConfig, pluginId: string) {
     const name = `file-log:${pluginId}`;
+    // Set by whichever snapshot created the queue; runs when a reload retires it.
+    let release = (): void => {};
     this.queue = sharedQueue(name + ':' + JSON.stringify(conf), () => {
       const file = new FileAppender(conf.path, conf.reopen);
       const q = new BatchQueue<string>(name, FILE_QUEUE, file.write, (err, attempt, givingUp) =>
         log.warn({ err: (err as Error).message, path: conf.path, attempt, givingUp }, givingUp ? 'file-log lines dropped after retries' : 'file-log write failed; retrying'),
       );
       q.onFull((c) => log.warn({ queue: name, ...c }, 'file-log queue full; dropping entries'));
-      registerLogSink({ reopen: () => file.requestReopen(), flush: () => q.flush() });
+      const sink: LogSink = { reopen: () => file.requestReopen(), flush: () => q.flush() };
+      registerLogSink(sink);
+      release = () => {
+        unregisterLogSink(sink);
+        void file.close();
+      };
       return q;
-    });
+    }, () => release());
   }
 
   /** Serializes and enqueues; the file write happens later, off the request's path. */

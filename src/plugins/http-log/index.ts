@@ -3,7 +3,7 @@ import type { PluginContext, PluginDefinition, PluginInstance } from '../api';
 import { BatchQueue, sharedQueue } from '../../logging/batch-queue';
 import { queueOptions } from '../../logging/queue-schema';
 import type { LogRecord } from '../../logging/serializer';
-import { registerLogSink } from '../../logging/sinks';
+import { registerLogSink, unregisterLogSink, type LogSink } from '../../logging/sinks';
 import { systemLogger } from '../../util/logger';
 import { HttpLogSchema, type HttpLogConfig } from './schema';
 
@@ -46,6 +46,10 @@ class HttpLogSender {
     this.#agent = new Agent({ keepAliveTimeout: conf.keepalive, connect: { timeout: conf.timeout }, allowH2: false });
   }
 
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+
   send = async (batch: LogRecord[]): Promise<void> => {
     const body = JSON.stringify(this.#asArray ? batch : batch[0]);
     const res = await request(this.#url, {
@@ -66,15 +70,22 @@ class HttpLog implements PluginInstance {
 
   constructor(conf: HttpLogConfig, pluginId: string) {
     const name = `http-log:${pluginId}`;
+    // Set by whichever snapshot created the queue; runs when a reload retires it.
+    let release = (): void => {};
     this.queue = sharedQueue(name + ':' + JSON.stringify(conf), () => {
       const sender = new HttpLogSender(conf);
       const q = new BatchQueue<LogRecord>(name, queueOptions(conf.queue), sender.send, (err, attempt, givingUp) =>
         log.warn({ err: (err as Error).message, endpoint: conf.http_endpoint, attempt, givingUp }, givingUp ? 'http-log batch dropped after retries' : 'http-log batch failed; retrying'),
       );
       q.onFull((c) => log.warn({ queue: name, ...c }, 'http-log queue full; dropping entries'));
-      registerLogSink({ reopen() {}, flush: () => q.flush() });
+      const sink: LogSink = { reopen() {}, flush: () => q.flush() };
+      registerLogSink(sink);
+      release = () => {
+        unregisterLogSink(sink);
+        void sender.close();
+      };
       return q;
-    });
+    }, () => release());
   }
 
   /** Only enqueues: the request never waits for the log endpoint. */

@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import { Verdict, type PluginContext, type PluginDefinition, type PluginInstance } from '../api';
 import { BatchQueue, sharedQueue } from '../../logging/batch-queue';
 import { queueOptions } from '../../logging/queue-schema';
-import { registerLogSink } from '../../logging/sinks';
+import { registerLogSink, unregisterLogSink, type LogSink } from '../../logging/sinks';
 import { systemLogger } from '../../util/logger';
 import { encodeTraces, SpanKind, type AttributeValue, type FinishedSpan } from './otlp-json';
 import { OpenTelemetrySchema, type OpenTelemetryConfig } from './schema';
@@ -28,6 +28,10 @@ class OtlpExporter {
     this.#agent = new Agent({ connect: { timeout: conf.connect_timeout }, allowH2: false });
     this.#readTimeout = conf.read_timeout;
     this.#resource = { 'service.name': 'floodgate', 'service.version': VERSION, ...(conf.resource_attributes ?? {}) };
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
   }
 
   send = async (spans: FinishedSpan[]): Promise<void> => {
@@ -69,15 +73,22 @@ class OpenTelemetry implements PluginInstance {
     // Kong's deprecated fields win when set; otherwise Kong's otel defaults unless queue says otherwise.
     overrides.maxBatchSize = conf.batch_span_count ?? (conf.queue.max_batch_size === 1 ? OTEL_BATCH : conf.queue.max_batch_size);
     overrides.maxCoalescingDelayMs = conf.batch_flush_delay !== null ? conf.batch_flush_delay * 1000 : conf.queue.max_coalescing_delay === 1 ? OTEL_DELAY_MS : conf.queue.max_coalescing_delay * 1000;
+    // Set by whichever snapshot created the queue; runs when a reload retires it.
+    let release = (): void => {};
     this.queue = sharedQueue(name + ':' + JSON.stringify(conf), () => {
       const exporter = new OtlpExporter(url, conf);
       const q = new BatchQueue<FinishedSpan>(name, queueOptions(conf.queue, overrides), exporter.send, (err, attempt, givingUp) =>
         log.warn({ err: (err as Error).message, endpoint: url, attempt, givingUp }, givingUp ? 'spans dropped after retries' : 'span export failed; retrying'),
       );
       q.onFull((c) => log.warn({ queue: name, ...c }, 'opentelemetry queue full; dropping entries'));
-      registerLogSink({ reopen() {}, flush: () => q.flush() });
+      const sink: LogSink = { reopen() {}, flush: () => q.flush() };
+      registerLogSink(sink);
+      release = () => {
+        unregisterLogSink(sink);
+        void exporter.close();
+      };
       return q;
-    });
+    }, () => release());
   }
 
   onRequest(ctx: PluginContext): Verdict {
