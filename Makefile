@@ -90,6 +90,11 @@ bench-auth: build bench-tools
 bench-logging: build
 	$(NODE) dist/bench/logging/main.js
 
+# Trace/span ids: a crypto call per id vs randomUUID vs the pooled buffer (tracing/random-ids.ts).
+.PHONY: bench-trace-ids
+bench-trace-ids: build
+	$(NODE) dist/bench/micro/trace-ids.js
+
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
 #   loadtest-capacity  keep-alive connections up to the open-file limit, memory per connection (~5 min)
