@@ -5,6 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { startCollector, type Collector } from '../helpers/collector';
 import { startGateway, type Gateway } from '../helpers/gateway';
@@ -15,6 +18,8 @@ let batches: Collector;
 let flaky: Collector;
 let stuck: Collector;
 let gw: Gateway;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-file-log-'));
+const perBatchFile = path.join(dir, 'per-batch.log');
 
 before(async () => {
   up = await startEchoUpstream(0, '127.0.0.1', 'http-log-up');
@@ -52,6 +57,13 @@ services:
               http_endpoint: http://127.0.0.1:${stuck.port}/ingest
               timeout: 60000
               queue: { max_entries: 2 }
+      - name: correlated
+        paths: [/correlated]
+        plugins:
+          - name: correlation-id
+            config: { header_name: X-Correlation-ID, echo_downstream: true }
+          - name: file-log
+            config: { path: ${perBatchFile}, reopen: true }
 `,
   });
 });
@@ -59,6 +71,38 @@ services:
 after(async () => {
   await gw.stop();
   await Promise.all([batches.close(), flaky.close(), stuck.close(), up.close()]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const fileLines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)) : []);
+
+describe('file-log with reopen: true, and correlation-id', () => {
+  test('the id goes upstream and back, is in the file-log entry, and a renamed file is replaced without a signal', async () => {
+    const res = await get(gw.url('/correlated/one'));
+    const id = res.headers['x-correlation-id'] as string;
+    assert.match(id, /^[0-9a-f-]{36}#\d+$/);
+    assert.equal(res.json<{ headers: Record<string, string> }>().headers['x-correlation-id'], id);
+    const kept = await get(gw.url('/correlated/two'), { headers: { 'x-correlation-id': 'client-chosen' } });
+    assert.equal(kept.headers['x-correlation-id'], 'client-chosen');
+    await until(() => fileLines(perBatchFile).length === 2, 'two file-log lines');
+    const byUri = new Map(fileLines(perBatchFile).map((e) => [e.request.uri, e]));
+    assert.equal(byUri.get('/correlated/one').response.headers['x-correlation-id'], id);
+    assert.equal(byUri.get('/correlated/two').request.headers['x-correlation-id'], 'client-chosen');
+    assert.equal(byUri.get('/correlated/two').response.headers['x-correlation-id'], 'client-chosen');
+    fs.renameSync(perBatchFile, perBatchFile + '.1');
+    await get(gw.url('/correlated/three'));
+    await until(() => fileLines(perBatchFile).length === 1, 'a new file with the next line');
+    assert.equal(fileLines(perBatchFile)[0].request.uri, '/correlated/three');
+    assert.equal(fileLines(perBatchFile + '.1').length, 2);
+  });
 });
 
 describe('http-log', () => {
