@@ -174,7 +174,7 @@ describe('SIGUSR1 reopens log files (logrotate)', () => {
     };
     await send('before', 30);
     // Rename while some lines may still sit in the workers' buffers, as logrotate would.
-    await until(() => fs.existsSync(access) && fs.existsSync(plugin), 'both log files to exist');
+    await until(() => lines(access).length > 0 && lines(plugin).length > 0, 'both log files to have lines');
     fs.renameSync(access, access + '.1');
     fs.renameSync(plugin, plugin + '.1');
     const from = gw.logs.length;
