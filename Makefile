@@ -89,6 +89,16 @@ bench-auth: build bench-tools
 # CONNS THREADS WORKERS ROUTES. Report: stdout and bench/results/metrics-<date>.md.
 bench-metrics: build bench-tools
 	$(NODE) dist/bench/metrics/main.js
+# What access logs, sampling, file-log, http-log and opentelemetry cost, as a ratio to the access
+# log off; 6 gateways (1 worker each), interleaved. Env: ROUNDS=5 DURATION=5 CONNS=50 (~3 min).
+.PHONY: bench-logging
+bench-logging: build
+	$(NODE) dist/bench/logging/main.js
+
+# Trace/span ids: a crypto call per id vs randomUUID vs the pooled buffer (tracing/random-ids.ts).
+.PHONY: bench-trace-ids
+bench-trace-ids: build
+	$(NODE) dist/bench/micro/trace-ids.js
 
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.

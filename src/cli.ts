@@ -35,7 +35,11 @@ Options for start:
       --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
       --upstream-connections N connections per target per worker; 0 = unlimited (default 0)
       --upstream-keepalive MS  idle upstream keep-alive (default 60000)
-      --access-log DEST        stdout | off | FILE (default stdout)
+      --access-log DEST        stdout | off | FILE (default stdout); SIGUSR1 reopens FILE
+      --access-log-sample RATE share 0..1 of successful requests logged; errors (status >= 400,
+                               aborts) are always logged (default 1)
+      --request-id-header NAME header carrying the gateway's request id upstream and back to the
+                               client, or off (default X-Floodgate-Request-Id)
       --log-level LEVEL        trace | debug | info | warn | error (default info)
       --cpu-affinity MODE      pin worker threads to CPUs: off | auto | LIST such as 0,1 or 0-3;
                                auto: worker i -> CPU (i-1) mod nproc, LIST: worker i -> LIST[(i-1) mod len]
@@ -54,7 +58,8 @@ Options for start:
                                add a consumer label to floodgate_http_requests_total (one series
                                per consumer, at most 1000 per route; default off)
 
-Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0.`;
+Signals: SIGHUP reloads the config file; SIGTERM/SIGINT drain and exit 0; SIGUSR1 reopens the
+access log and file-log files (logrotate).`;
 
 function fail(message: string): never {
   process.stderr.write(`floodgate: ${message}\n`);
@@ -97,6 +102,20 @@ function onOffOption(value: string | undefined, name: string, fallback: boolean)
   return value === 'on';
 }
 
+function sampleOption(value: string | undefined): number {
+  if (value === undefined) return defaultSettings.accessLogSample;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) fail(`--access-log-sample must be a number from 0 to 1, got "${value}"`);
+  return n;
+}
+
+function requestIdHeaderOption(value: string | undefined): string {
+  if (value === undefined) return defaultSettings.requestIdHeader;
+  if (value === 'off') return '';
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) fail(`--request-id-header must be a header name or off, got "${value}"`);
+  return value.toLowerCase();
+}
+
 function start(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
@@ -110,6 +129,8 @@ function start(argv: string[]): void {
       'upstream-connections': { type: 'string' },
       'upstream-keepalive': { type: 'string' },
       'access-log': { type: 'string' },
+      'access-log-sample': { type: 'string' },
+      'request-id-header': { type: 'string' },
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
@@ -134,6 +155,8 @@ function start(argv: string[]): void {
     upstreamConnections: intOption(values['upstream-connections'], 'upstream-connections', defaultSettings.upstreamConnections),
     upstreamKeepAliveMs: intOption(values['upstream-keepalive'], 'upstream-keepalive', defaultSettings.upstreamKeepAliveMs, 1),
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
+    accessLogSample: sampleOption(values['access-log-sample']),
+    requestIdHeader: requestIdHeaderOption(values['request-id-header']),
     logLevel: values['log-level'] ?? defaultSettings.logLevel,
     faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
     trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),
@@ -178,6 +201,11 @@ function start(argv: string[]): void {
     logger.info({ signal }, 'shutting down');
     supervisor.shutdown().then(() => (supervisor.inline ? process.exit(0) : exitProcess(0)));
   };
+  // logrotate's postrotate: every worker reopens its access log and file-log files by path.
+  process.on('SIGUSR1', () => {
+    logger.info('SIGUSR1: reopening log files');
+    supervisor.reopenLogs();
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   supervisor.start();

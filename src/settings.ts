@@ -22,6 +22,16 @@ export interface NodeSettings {
   readonly upstreamKeepAliveMs: number;
   /** 'off', 'stdout', or a file path. */
   readonly accessLog: string;
+  /**
+   * --access-log-sample: the share (0..1) of successful requests written to the access log.
+   * Errors (status >= 400, aborts, gateway errors) are always written.
+   */
+  readonly accessLogSample: number;
+  /**
+   * --request-id-header: the header carrying the gateway's request id upstream and downstream
+   * (lower-case); '' = off.
+   */
+  readonly requestIdHeader: string;
   readonly logLevel: string;
   /**
    * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`). Off unless
@@ -67,6 +77,8 @@ export const defaultSettings: NodeSettings = {
   upstreamConnections: 0,
   upstreamKeepAliveMs: 60_000,
   accessLog: 'stdout',
+  accessLogSample: 1,
+  requestIdHeader: 'x-floodgate-request-id',
   logLevel: 'info',
   faultInjection: false,
   trustedIps: [],

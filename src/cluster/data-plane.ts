@@ -11,6 +11,7 @@ import { compileSnapshot } from '../proxy/snapshot';
 import { UpstreamPools } from '../proxy/upstream-pools';
 import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger } from '../util/logger';
+import { flushLogSinks, reopenLogFiles } from '../logging/sinks';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
@@ -45,7 +46,7 @@ export class DataPlane {
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
     const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify);
-    const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);
+    const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }, boot.settings.accessLogSample ?? 1), snapshot, boot.workerId);
     this.#metrics?.attach(snapshot);
     server.metrics = this.#metrics;
     await server.listen();
@@ -78,9 +79,16 @@ export class DataPlane {
         this.#send({ type: 'metrics', workerId, id: msg.id, snapshot });
         break;
       }
+      case 'reopen-logs':
+        server.reopenLogs();
+        reopenLogFiles();
+        this.#logger.info({ worker: workerId }, 'log files reopened');
+        break;
       case 'drain':
         void server.drain(msg.deadlineMs).then(async (clean) => {
           server.closeLogs();
+          // Entries queued by http-log, file-log and opentelemetry get one last chance to go out.
+          await flushLogSinks(2_000);
           await this.#closeJwtVerify();
           this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight });
         });

@@ -17,7 +17,9 @@ export type PrimaryToWorker =
   | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig }
   | { readonly type: 'drain'; readonly deadlineMs: number }
   /** A /metrics or /status scrape: answer with a 'metrics' message carrying the same id. */
-  | { readonly type: 'metrics-request'; readonly id: number };
+  | { readonly type: 'metrics-request'; readonly id: number }
+  /** SIGUSR1: reopen the access log and file-log files (after logrotate renamed them). */
+  | { readonly type: 'reopen-logs' };
 
 export type WorkerToPrimary =
   | { readonly type: 'listening'; readonly workerId: number }

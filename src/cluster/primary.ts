@@ -328,6 +328,13 @@ export class Supervisor {
     queueMicrotask(() => this.#ack(workerId, version, false));
   }
 
+  /** SIGUSR1: every worker (and retiring worker) reopens its log files. */
+  reopenLogs(): void {
+    const msg: PrimaryToWorker = { type: 'reopen-logs' };
+    for (const slot of this.#slots) slot.worker?.postMessage(msg);
+    for (const w of this.#retired) w.postMessage(msg);
+  }
+
   /** SIGHUP: load, validate and compile-check the file; on any error keep the running config. */
   reload(): boolean {
     const result = loadConfigFile(this.#configPath);

@@ -39,6 +39,11 @@ export function checkPluginConfigs(entities: readonly Entity[]): Issue[] {
     if (!isObject(config)) continue;
     plugin.data.config = config;
     if (!validate(config)) issues.push(...translateAjvErrors(validate.errors ?? [], config, [...plugin.path, 'config']));
+    else {
+      // Cross-field rules a schema cannot say well ("one of these two fields").
+      const problem = getPluginDefinition(plugin.data.name)!.checkConfig?.(config);
+      if (problem) issues.push({ path: [...plugin.path, 'config', ...problem.path], message: problem.message });
+    }
   }
   return issues;
 }

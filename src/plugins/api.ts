@@ -18,6 +18,8 @@ import type { TSchema } from '@sinclair/typebox';
 import type { ConsumerConfig } from '../config/types';
 import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
+import type { LogRecord } from '../logging/serializer';
+import type { TraceContext } from '../tracing/trace-context';
 
 export const enum Verdict {
   Continue = 0,
@@ -66,7 +68,10 @@ export interface PluginContext {
    * and `onUpstreamRequest`; `request.query` keeps what the client sent.
    */
   setUpstreamQuery(query: string): void;
-  /** Set (replace) a header on the response sent downstream; valid in `onResponse`. */
+  /**
+   * Set (replace) a header on the response sent downstream; valid from `onRequest` (it then also
+   * reaches a later local reply) through `onResponse`.
+   */
   setResponseHeader(name: string, value: string): void;
 
   /** The authenticated (or anonymous) consumer, once an auth plugin has set one; else `null`. */
@@ -84,6 +89,24 @@ export interface PluginContext {
    * credential's id, the basic-auth username, the JWT's key claim).
    */
   authenticate(consumer: ConsumerConfig, credentialId: string | null, credentialIdentifier: string | null, anonymous: boolean): void;
+
+  /** The gateway's request id ('' when --request-id-header is off). */
+  readonly requestId: string;
+  /** W3C trace context of this hop (never null once a plugin runs). */
+  readonly trace: TraceContext | null;
+  /**
+   * Timings on the performance.now() clock (epoch ms = performance.timeOrigin + t); 0 when the
+   * request never got there. `finishedAt` is set before onLog.
+   */
+  readonly startedAt: number;
+  readonly upstreamStartedAt: number;
+  readonly upstreamHeadersAt: number;
+  readonly finishedAt: number;
+  /**
+   * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog. Built once
+   * per request and shared by all log plugins: treat it as read-only.
+   */
+  serializeLog(): LogRecord;
 }
 
 /** What a plugin instance may use besides its own config: built once per snapshot. */
@@ -96,6 +119,8 @@ export interface PluginEnv {
    * piscina pool (then `verify` returns a promise). Absent = inline.
    */
   readonly jwtVerify?: JwsVerifier;
+  /** The plugin entry's id (given to `create` only): names per-entry state such as log queues. */
+  readonly pluginId?: string;
 }
 
 export interface PluginInstance {
@@ -116,6 +141,11 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
   readonly version: string;
   /** JSON schema of the plugin's `config` object; unknown fields are errors, defaults are applied. */
   readonly configSchema: TSchema;
+  /**
+   * Optional cross-field check of a schema-valid config at load time: the problem's path is
+   * relative to `config`. `null` = fine.
+   */
+  checkConfig?(conf: Conf): { path: string[]; message: string } | null;
   /** Called once per worker per snapshot with the validated config. Must not throw for valid config. */
   create(conf: Conf, env: PluginEnv): PluginInstance;
 }

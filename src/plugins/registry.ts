@@ -10,10 +10,16 @@ import { acl } from './acl';
 import { basicAuth } from './basic-auth';
 import { keyAuth } from './key-auth';
 import { jwt } from './jwt';
+import { correlationId } from './correlation-id';
+import { httpLog } from './http-log';
+import { fileLog } from './file-log';
+import { openTelemetry } from './opentelemetry';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors];
+/** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
+const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(definitions.map((d) => [d.name, d]));
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability].map((d) => [d.name, d]));
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);

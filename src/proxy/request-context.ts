@@ -32,6 +32,8 @@ import type { RequestBody } from './request-body';
 import type { CompiledRoute, Snapshot, UpstreamTarget } from './snapshot';
 import type { HttpResponse } from './uws';
 import type { ProxyServer } from './server';
+import type { TraceContext } from '../tracing/trace-context';
+import { serializeLog, type LogRecord } from '../logging/serializer';
 
 const enum BodyMode {
   /** Response head not written yet. */
@@ -96,6 +98,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   upstreamStartedAt = 0;
   upstreamHeadersAt = 0;
   error: ProxyError | null = null;
+  /** The gateway's id for this request (logging/request-id.ts); '' when --request-id-header is off. */
+  requestId = '';
+  /** W3C trace context of this hop (tracing/trace-context.ts), set before routing. */
+  trace: TraceContext | null = null;
+  /** performance.now() when requestFinished ran; 0 before. */
+  finishedAt = 0;
 
   #chainIndex = 0;
   #upstreamAbort: ((err?: Error) => void) | null = null;
@@ -110,6 +118,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #upstreamQuery: string | null = null;
   #responseHeaderEdits: string[] | null = null;
   #rawHeaders: Buffer[] | null = null;
+  /** Kept for the log serializer: the upstream's raw head, or a local reply's content type and headers. */
+  #loggedRawHeaders: Buffer[] | null = null;
+  #localContentType = '';
+  #localHeaders: readonly string[] | null = null;
+  #logRecord: LogRecord | null = null;
   #mode = BodyMode.None;
   #total = 0;
   #pendingChunk: Buffer | null = null;
@@ -165,6 +178,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.done = true;
     this.responseStatus = status;
     this.responseBytes = Buffer.byteLength(body);
+    this.#localContentType = contentType;
+    this.#localHeaders = headers;
     this.#cancelUpstream();
     // As in Kong, response plugins (CORS headers, for one) see local replies too.
     const phase = this.route === null ? null : this.route.onResponse;
@@ -351,6 +366,14 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     );
     // Kong tells the upstream which prefix strip_path removed.
     if (route.config.stripPath && this.match.matchedLength > 0) out.push('x-forwarded-prefix', head.path.slice(0, this.match.matchedLength));
+    // Trace context and request id before plugin additions, so a plugin may still override them.
+    const trace = this.trace;
+    if (trace !== null) {
+      setFlat(out, 'traceparent', trace.upstreamTraceparent());
+      // A restarted trace drops the tracestate of the trace we could not read (W3C 3.3.1).
+      if (!trace.continued) removeFlat(out, 'tracestate');
+    }
+    if (this.requestId !== '') setFlat(out, this.server.requestIdHeader, this.requestId);
     const additions = this.#upstreamHeaders;
     if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
     return out;
@@ -412,6 +435,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.responseStatus = statusCode;
     this.#upstreamResume = resume;
     this.#rawHeaders = rawHeaders;
+    this.#loggedRawHeaders = rawHeaders;
     const phase = this.route!.onResponse;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
     this.headPending = true;
@@ -588,6 +612,48 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     }
   }
 
+  // ---------------------------------------------------------------- log phase
+
+  /** The path and query sent upstream ('' when the request never got that far). */
+  get upstreamUri(): string {
+    return this.#upstreamPath;
+  }
+
+  /**
+   * Kong's log serializer output for this request, secrets redacted; for log plugins. Built once
+   * and shared by every log plugin on the route (http-log + opentelemetry pay for one).
+   */
+  serializeLog(): LogRecord {
+    return (this.#logRecord ??= serializeLog(this, this.snapshot.redaction));
+  }
+
+  /** Response headers as the client got them (before hop-by-hop filtering), for the serializer. */
+  responseHeaderList(): { names: string[]; values: string[] } {
+    const names: string[] = [];
+    const values: string[] = [];
+    const raw = this.#loggedRawHeaders;
+    if (raw !== null && this.#localContentType === '') {
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        names.push(raw[i].toString('latin1').toLowerCase());
+        values.push(raw[i + 1].toString('latin1'));
+      }
+    } else if (this.#localContentType !== '') {
+      names.push('content-type');
+      values.push(this.#localContentType);
+      const h = this.#localHeaders;
+      if (h !== null) for (let i = 0; i + 1 < h.length; i += 2) names.push(h[i].toLowerCase()), values.push(h[i + 1]);
+    }
+    const edits = this.#responseHeaderEdits;
+    if (edits !== null) {
+      for (let i = 0; i + 1 < edits.length; i += 2) {
+        const at = names.indexOf(edits[i]);
+        if (at >= 0) values[at] = edits[i + 1];
+        else names.push(edits[i]), values.push(edits[i + 1]);
+      }
+    }
+    return { names, values };
+  }
+
   /** onLog phase: after the end, an abort or an error. */
   runLogPhase(): void {
     const route = this.route;
@@ -604,6 +670,10 @@ function setFlat(out: string[], name: string, value: string): void {
     }
   }
   out.push(name, value);
+}
+
+function removeFlat(out: string[], name: string): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
 }
 
 /** Re-encode values holding characters above U+00FF as latin1 strings of their UTF-8 bytes. */

@@ -10,6 +10,9 @@ import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
 import type { AccessLog } from '../util/logger';
 import type { WorkerMetrics } from '../metrics/worker-metrics';
+import { accessLogRecord, shouldLog } from '../logging/access-log';
+import { nextRequestId } from '../logging/request-id';
+import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
 import { Errors, type ProxyError } from './errors';
@@ -60,6 +63,8 @@ export class ProxyServer {
   readonly settings: NodeSettings;
   readonly logger: Logger;
   readonly portString: string;
+  /** --request-id-header, lower-case; '' = no request id. */
+  readonly requestIdHeader: string;
   snapshot: Snapshot;
   draining = false;
   inFlight = 0;
@@ -84,6 +89,7 @@ export class ProxyServer {
     this.snapshot = snapshot;
     this.#workerId = workerId;
     this.portString = String(settings.listenPort);
+    this.requestIdHeader = settings.requestIdHeader ?? 'x-floodgate-request-id';
     this.#app = uws.App().any('/*', this.#handle);
   }
 
@@ -147,6 +153,10 @@ export class ProxyServer {
     this.#spareHeads = list;
   };
 
+  reopenLogs(): void {
+    this.#accessLog?.reopen();
+  }
+
   closeLogs(): void {
     this.#accessLog?.close();
   }
@@ -176,6 +186,7 @@ export class ProxyServer {
     req.forEach(collectHeader);
     collecting = null;
     head.remoteAddress = textDecoder.decode(res.getRemoteAddressAsText());
+    this.#identify(ctx, head);
 
     const invalid = this.#validate(head);
     if (invalid !== null) return ctx.fail(invalid);
@@ -204,6 +215,18 @@ export class ProxyServer {
     ctx.runRequestPhase();
   }
 
+  /**
+   * Request id and W3C trace context, before anything can answer, so every reply (a 400 too)
+   * carries the id and every log line has both. The upstream gets them in #buildUpstreamHeaders.
+   */
+  #identify(ctx: RequestContext, head: DownstreamHead): void {
+    ctx.trace = TraceContext.from(head.header('traceparent'), head.header('tracestate'));
+    if (this.requestIdHeader !== '') {
+      ctx.requestId = nextRequestId();
+      ctx.setResponseHeader(this.requestIdHeader, ctx.requestId);
+    }
+  }
+
   #validate(head: DownstreamHead): ProxyError | null {
     if (head.headBytes > this.settings.maxHeaderBytes) return Errors.headersTooLarge;
     if (head.contentLength === -2) return Errors.badFraming;
@@ -220,13 +243,14 @@ export class ProxyServer {
   /** Called exactly once per request: on end, on local reply, on abort. */
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
+    ctx.finishedAt = performance.now();
     try {
       ctx.runLogPhase();
     } catch (err) {
       this.logger.error({ err }, 'plugin failed in onLog');
     }
     const log = this.#accessLog;
-    if (log !== null) this.#writeAccessLog(log, ctx);
+    if (log !== null && shouldLog(ctx, log.sampleRate)) log.logger.info(accessLogRecord(ctx, this.#workerId));
     if (this.metrics !== null) this.metrics.record(ctx);
     if (this.inFlight === 0 && this.#drained !== null) {
       const drained = this.#drained;
@@ -234,32 +258,4 @@ export class ProxyServer {
       drained();
     }
   }
-
-  #writeAccessLog(log: AccessLog, ctx: RequestContext): void {
-    const now = performance.now();
-    const head = ctx.request;
-    const route = ctx.route;
-    log.logger.info({
-      worker: this.#workerId,
-      method: head.method,
-      path: head.rawPath,
-      query: head.query,
-      host: head.hostHeader,
-      status: ctx.aborted ? 499 : ctx.responseStatus,
-      bytes_in: ctx.bodyBytes,
-      bytes_out: ctx.responseBytes,
-      latency_ms: round(now - ctx.startedAt),
-      upstream_ms: ctx.upstreamStartedAt === 0 || ctx.upstreamHeadersAt === 0 ? null : round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt),
-      route: route === null ? null : (route.config.name ?? route.config.id),
-      service: route === null || route.service === null ? null : (route.service.config.name ?? route.service.config.id),
-      target: ctx.target === null ? null : ctx.target.address,
-      client: head.remoteAddress,
-      error: ctx.error === null ? null : ctx.error.code,
-      config_version: ctx.snapshot.version,
-    });
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

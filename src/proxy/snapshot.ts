@@ -14,6 +14,7 @@ import type { JwsVerifier } from '../offload/jws-verifier';
 import type { RouteCell } from '../metrics/route-cell';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
+import { Redaction } from '../logging/redaction';
 import { compileRouter } from '../router/router';
 import type { Router } from '../router/types';
 import { SmoothWeightedRoundRobin } from '../balancer/round-robin';
@@ -69,12 +70,15 @@ export class Snapshot {
   /** Indexed by RouteConfig.order, so a router hit resolves to its compiled route without a lookup. */
   readonly routesByOrder: readonly CompiledRoute[];
   readonly poolKeys: ReadonlySet<string>;
+  /** Which header and query names the logs must never show (logging/redaction.ts). */
+  readonly redaction: Redaction;
 
-  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>) {
+  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>, redaction: Redaction) {
     this.version = version;
     this.router = router;
     this.routesByOrder = routesByOrder;
     this.poolKeys = poolKeys;
+    this.redaction = redaction;
   }
 }
 
@@ -154,7 +158,7 @@ export function compileSnapshot(
     if (entry === undefined) {
       const def = getPluginDefinition(p.name);
       if (def === undefined) throw new Error(`unknown plugin "${p.name}" reached a worker`);
-      entry = { priority: def.priority, instance: def.create(p.config, env) };
+      entry = { priority: def.priority, instance: def.create(p.config, { ...env, pluginId: p.id }) };
       instances.set(p.id, entry);
     }
     return entry;
@@ -169,5 +173,5 @@ export function compileSnapshot(
     const service = r.service === null ? null : (services.get(r.service) ?? null);
     routesByOrder[r.order] = new CompiledRoute(r, service, chain);
   }
-  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys);
+  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
 }

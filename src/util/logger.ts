@@ -16,11 +16,19 @@ const ACCESS_LOG_FLUSH_MS = 500;
 
 export interface AccessLog {
   readonly logger: Logger;
+  /** Share of successful requests logged (--access-log-sample); errors are always logged. */
+  readonly sampleRate: number;
+  /**
+   * SIGUSR1 (logrotate's postrotate): reopen the file by its path, so lines go to the new file
+   * once the old one was renamed. Buffered lines are written first (sonic-boom waits for pending
+   * writes), so none is lost. A no-op for stdout.
+   */
+  reopen(): void;
   close(): void;
 }
 
 /** `null` when access logging is off. */
-export function accessLogger(target: string, bindings: Record<string, unknown>): AccessLog | null {
+export function accessLogger(target: string, bindings: Record<string, unknown>, sampleRate = 1): AccessLog | null {
   if (target === 'off') return null;
   const dest = pino.destination({
     dest: target === 'stdout' ? 1 : target,
@@ -33,6 +41,10 @@ export function accessLogger(target: string, bindings: Record<string, unknown>):
   const logger = pino({ base: bindings, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, dest);
   return {
     logger,
+    sampleRate,
+    reopen() {
+      if (target !== 'stdout') dest.reopen();
+    },
     close() {
       clearInterval(timer);
       try {

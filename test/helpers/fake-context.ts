@@ -6,6 +6,8 @@ import { formatConfigErrors, loadConfigText } from '../../src/config/load';
 import type { ConsumerConfig, NormalizedConfig, PluginConfig } from '../../src/config/types';
 import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
 import type { PluginContext, PluginInstance, RequestHead } from '../../src/plugins/api';
+import type { LogRecord } from '../../src/logging/serializer';
+import { TraceContext } from '../../src/tracing/trace-context';
 import { getPluginDefinition } from '../../src/plugins/registry';
 
 export interface FakeRequest {
@@ -31,6 +33,14 @@ export class FakeContext implements PluginContext {
   anonymous = false;
   credentialIdentifier: string | null = null;
   readonly responseHeaders = new Map<string, string>();
+  requestId = 'test-request-1';
+  trace: TraceContext | null = TraceContext.from(undefined, undefined);
+  startedAt = 1000;
+  upstreamStartedAt = 1001;
+  upstreamHeadersAt = 1005;
+  finishedAt = 1006;
+  /** What serializeLog() returns: a minimal Kong-format record; tests may replace it. */
+  logRecord: LogRecord | null = null;
 
   constructor(req: FakeRequest = {}) {
     const headers = Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
@@ -66,6 +76,27 @@ export class FakeContext implements PluginContext {
   }
   setResponseHeader(name: string, value: string): void {
     this.responseHeaders.set(name.toLowerCase(), value);
+  }
+  serializeLog(): LogRecord {
+    if (this.logRecord !== null) return structuredClone(this.logRecord);
+    const r = this.request;
+    return {
+      request: { id: this.requestId, method: r.method, uri: r.rawPath, url: 'http://' + r.host + r.rawPath, size: 0, querystring: {}, headers: {} },
+      upstream_uri: r.rawPath,
+      response: { status: this.responseStatus, size: 0, headers: {} },
+      tries: [],
+      latencies: { request: this.finishedAt - this.startedAt, proxy: this.finishedAt - this.upstreamStartedAt, kong: 1, receive: 1 },
+      route: { id: this.routeId, name: this.routeName, paths: null },
+      service: null,
+      consumer: null,
+      authenticated_entity: null,
+      client_ip: r.remoteAddress,
+      started_at: Math.round(performance.timeOrigin + this.startedAt),
+      upstream_status: this.responseStatus,
+      source: 'upstream',
+      trace_id: this.trace === null ? null : this.trace.traceId,
+      error: null,
+    };
   }
   authenticate(consumer: ConsumerConfig, credentialId: string | null, credentialIdentifier: string | null, anonymous: boolean): void {
     this.consumer = consumer;
