@@ -45,6 +45,11 @@ export interface NodeSettings {
    * had the worst p99 (bench/offload/main.ts, bench/results/offload-*.md).
    */
   readonly jwtVerify: JwtVerifyMode;
+  /**
+   * --ratelimit-slots: capacity of the node-wide rate-limit table (64 bytes a slot, rounded up to
+   * a power of two). It never grows; see src/ratelimit/shared-table.ts for what happens when full.
+   */
+  readonly rateLimitSlots: number;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -62,4 +67,5 @@ export const defaultSettings: NodeSettings = {
   trustedIps: [],
   cpuAffinity: { mode: 'off' },
   jwtVerify: 'inline',
+  rateLimitSlots: 65_536,
 };

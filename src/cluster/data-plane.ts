@@ -11,6 +11,8 @@ import { UpstreamPools } from '../proxy/upstream-pools';
 import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger } from '../util/logger';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
+import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
+import { closeRedisStores } from '../ratelimit/redis-store';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
 const RETIRE_QUIET_MS = 12_000;
@@ -22,6 +24,8 @@ export class DataPlane {
   readonly #pools: UpstreamPools;
   /** --jwt-verify: its piscina pool (if any) starts on first use and closes after the drain. */
   readonly #jwtVerify: JwsVerifier;
+  /** The node-wide rate-limit table (the primary's SharedArrayBuffer), the clock, the logger. */
+  readonly #rateLimit: RateLimitRuntime;
   #server: ProxyServer | null = null;
 
   constructor(boot: WorkerBootData, send: (msg: WorkerToPrimary) => void, logger: Logger) {
@@ -30,6 +34,7 @@ export class DataPlane {
     this.#logger = logger;
     this.#pools = new UpstreamPools(boot.settings);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
+    this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
   }
 
   get listening(): boolean {
@@ -40,7 +45,7 @@ export class DataPlane {
     const boot = this.#boot;
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
-    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify);
+    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify, this.#rateLimit);
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);
     await server.listen();
     this.#server = server;
@@ -54,7 +59,7 @@ export class DataPlane {
     switch (msg.type) {
       case 'config':
         try {
-          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify);
+          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify, this.#rateLimit);
           server.swap(snapshot);
           this.#pools.retainOnly(snapshot.poolKeys);
           this.#send({ type: 'config-applied', workerId, version: msg.version });
@@ -68,6 +73,7 @@ export class DataPlane {
         void server.drain(msg.deadlineMs).then(async (clean) => {
           server.closeLogs();
           await this.#closeJwtVerify();
+          closeRedisStores();
           this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight });
         });
         break;

@@ -12,6 +12,7 @@ import { compileCheck } from '../config/compile-check';
 import type { NodeSettings } from '../settings';
 import { InlineWorker, type WorkerHandle } from './inline-worker';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
+import { createRateLimitMemory, readRateLimitStats, type RateLimitStats } from '../ratelimit/shared-table';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker.js');
 /** A worker that dies sooner than this after starting counts toward a crash loop. */
@@ -44,12 +45,23 @@ export class Supervisor {
   readonly #drainedWorkers = new Set<number>();
   #onDrained: (() => void) | null = null;
   readonly #startedAt = Date.now();
+  /**
+   * The node-wide rate-limit counters, created once and mapped by every worker (also respawned
+   * ones, and across reloads), so counts are per node, never per thread.
+   */
+  readonly rateLimitMemory: SharedArrayBuffer;
 
   constructor(settings: NodeSettings, configPath: string, config: NormalizedConfig, logger: Logger) {
     this.#settings = settings;
     this.#configPath = configPath;
     this.#config = config;
     this.#logger = logger;
+    this.rateLimitMemory = createRateLimitMemory(settings.rateLimitSlots);
+  }
+
+  /** Node-wide rate-limit counters (rejections, fail-opens, evictions, store errors). */
+  rateLimitStats(): RateLimitStats {
+    return readRateLimitStats(this.rateLimitMemory);
   }
 
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
@@ -75,6 +87,7 @@ export class Supervisor {
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       draining: this.#shuttingDown,
       workers: this.#slots.map((s) => ({ id: s.id, listening: s.listening, restarts: s.restarts, startedAt: new Date(s.startedAt).toISOString() })),
+      rateLimit: this.rateLimitStats(),
     };
   }
 
@@ -88,7 +101,13 @@ export class Supervisor {
 
   #spawn(slot: WorkerSlot): void {
     slot.respawnTimer = null;
-    const boot: WorkerBootData = { workerId: slot.id, settings: this.#settings, config: this.#config, configVersion: this.#version };
+    const boot: WorkerBootData = {
+      workerId: slot.id,
+      settings: this.#settings,
+      config: this.#config,
+      configVersion: this.#version,
+      rateLimitMemory: this.rateLimitMemory,
+    };
     const worker: WorkerHandle = this.inline
       ? new InlineWorker(boot, this.#logger)
       : new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false });

@@ -18,6 +18,8 @@ import type { TSchema } from '@sinclair/typebox';
 import type { ConsumerConfig } from '../config/types';
 import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
+import type { PluginConfig } from '../config/types';
+import type { RateLimitRuntime } from '../ratelimit/runtime';
 
 export const enum Verdict {
   Continue = 0,
@@ -96,6 +98,11 @@ export interface PluginEnv {
    * piscina pool (then `verify` returns a promise). Absent = inline.
    */
   readonly jwtVerify?: JwsVerifier;
+  /**
+   * The node-wide rate-limit counter table, clock and logger (src/ratelimit/runtime.ts). Absent
+   * outside a data plane (compile check): the rate-limiting plugin then uses a private table.
+   */
+  readonly rateLimit?: RateLimitRuntime;
 }
 
 export interface PluginInstance {
@@ -116,6 +123,9 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
   readonly version: string;
   /** JSON schema of the plugin's `config` object; unknown fields are errors, defaults are applied. */
   readonly configSchema: TSchema;
-  /** Called once per worker per snapshot with the validated config. Must not throw for valid config. */
-  create(conf: Conf, env: PluginEnv): PluginInstance;
+  /**
+   * Called once per worker per snapshot with the validated config. Must not throw for valid config.
+   * `entry` is the plugin entry itself (id and scope), for state that must outlive a snapshot.
+   */
+  create(conf: Conf, env: PluginEnv, entry?: PluginConfig): PluginInstance;
 }

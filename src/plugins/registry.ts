@@ -10,8 +10,9 @@ import { acl } from './acl';
 import { basicAuth } from './basic-auth';
 import { keyAuth } from './key-auth';
 import { jwt } from './jwt';
+import { rateLimiting } from './rate-limiting';
 
-const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors];
+const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(definitions.map((d) => [d.name, d]));
 
