@@ -20,9 +20,14 @@ const RedisSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-/** "when <if> holds, <field> must be a string": the error lands on <field>'s line. */
+/** Schema that holds when `field` is present and equals `value` (defaults are applied later). */
+function equals(field: string, value: unknown): object {
+  return { required: [field], properties: { [field]: { const: value } } };
+}
+
+/** "when <condition> holds, <field> must be a string": the error lands on <field>'s line. */
 function requiredWhen(condition: object, field: string, message: string): object {
-  return { if: condition, then: { properties: { [field]: { type: 'string', errorMessage: message } } } };
+  return { if: condition, then: { required: [field], properties: { [field]: { type: 'string', errorMessage: message } } } };
 }
 
 /**
@@ -70,19 +75,27 @@ export const RateLimitingSchema = Type.Object(
         not: { properties: { second: { type: 'null' }, minute: { type: 'null' }, hour: { type: 'null' }, day: { type: 'null' }, month: { type: 'null' }, year: { type: 'null' } } },
         errorMessage: 'at least one of second, minute, hour, day, month or year must be set',
       },
-      requiredWhen({ properties: { limit_by: { const: 'header' } } }, 'header_name', 'is required when limit_by is "header"'),
-      requiredWhen({ properties: { limit_by: { const: 'path' } } }, 'path', 'is required when limit_by is "path"'),
+      requiredWhen(equals('limit_by', 'header'), 'header_name', 'is required when limit_by is "header"'),
+      requiredWhen(equals('limit_by', 'path'), 'path', 'is required when limit_by is "path"'),
       {
-        if: { properties: { policy: { const: 'redis' } } },
-        then: { properties: { redis: { properties: { host: { type: 'string', errorMessage: 'is required when policy is "redis"' } } } } },
+        if: equals('policy', 'redis'),
+        then: {
+          required: ['redis'],
+          properties: { redis: { type: 'object', required: ['host'], properties: { host: { type: 'string', errorMessage: 'is required when policy is "redis"' } } } },
+        },
       },
       {
-        if: { properties: { sync_rate: { not: { const: -1 } } } },
-        then: { properties: { sync_rate: { exclusiveMinimum: 0, errorMessage: 'must be -1 (synchronous) or a number of seconds above 0' }, algorithm: { const: 'fixed', errorMessage: 'must be "fixed" when sync_rate is set (batched counting is for fixed windows)' } } },
+        if: { required: ['sync_rate'], properties: { sync_rate: { not: { const: -1 } } } },
+        then: {
+          properties: {
+            sync_rate: { type: 'number', exclusiveMinimum: 0, errorMessage: 'must be -1 (synchronous) or a number of seconds above 0' },
+            algorithm: { type: 'string', const: 'fixed', errorMessage: 'must be "fixed" when sync_rate is set (batched counting is for fixed windows)' },
+          },
+        },
       },
       {
-        if: { properties: { burst: { type: 'integer' } } },
-        then: { properties: { algorithm: { const: 'token_bucket', errorMessage: 'must be "token_bucket" when burst is set' } } },
+        if: { required: ['burst'], properties: { burst: { type: 'integer' } } },
+        then: { required: ['algorithm'], properties: { algorithm: { type: 'string', const: 'token_bucket', errorMessage: 'must be "token_bucket" when burst is set' } } },
       },
     ],
   },
