@@ -1,0 +1,114 @@
+/**
+ * rate-limiting with the local policy through the real gateway: 4 worker threads sharing one
+ * counter table, so a limit is per node; counters that survive a reload; inline mode.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Pool } from 'undici';
+import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
+import { startGateway, type Gateway } from '../helpers/gateway';
+import { get } from '../helpers/http';
+
+let echo: EchoUpstream;
+let gw: Gateway;
+
+function config(extraRoute = ''): string {
+  return `
+_format_version: "3.0"
+services:
+  - name: echo
+    url: http://127.0.0.1:${echo.port}
+    routes:
+      - name: exact
+        paths: [/exact]
+        plugins: [{ name: rate-limiting, config: { minute: 100, limit_by: ip } }]
+      - name: kept
+        paths: [/kept]
+        plugins: [{ name: rate-limiting, config: { day: 10, limit_by: header, header_name: x-user } }]
+${extraRoute}`;
+}
+
+/** Wait, if needed, so that a burst of a few seconds stays inside one minute. */
+async function awayFromMinuteEnd(): Promise<void> {
+  const intoMinute = Date.now() % 60_000;
+  if (intoMinute > 35_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 500));
+}
+
+before(async () => {
+  echo = await startEchoUpstream(0, '127.0.0.1', 'echo');
+  gw = await startGateway({ config: config(), workers: 4 });
+});
+
+after(async () => {
+  await gw?.stop();
+  await echo?.close();
+});
+
+describe('local policy: node-wide and exact', () => {
+  test('4 workers, limit 100 per minute, 1,000 concurrent requests from one client: exactly 100 pass', async () => {
+    await awayFromMinuteEnd();
+    // Many connections, so the kernel spreads them over all 4 workers (SO_REUSEPORT).
+    const pool = new Pool(gw.url(''), { connections: 200, pipelining: 1 });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 1000 }, async () => {
+          const res = await pool.request({ path: '/exact', method: 'GET' });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+      const ok = statuses.filter((s) => s === 200).length;
+      const limited = statuses.filter((s) => s === 429).length;
+      assert.equal(ok, 100);
+      assert.equal(limited, 900);
+    } finally {
+      await pool.close();
+    }
+    const status = (await (await fetch(gw.adminUrl('/status'))).json()) as { rateLimit: { rejected: number; slots: number } };
+    assert.ok(status.rateLimit.rejected >= 900, JSON.stringify(status.rateLimit));
+    assert.equal(status.rateLimit.slots, 65_536);
+  });
+
+  test('the 429 carries Kong\'s body and headers', async () => {
+    await awayFromMinuteEnd();
+    const res = await get(gw.url('/exact'));
+    assert.equal(res.status, 429);
+    assert.deepEqual(res.json(), { message: 'API rate limit exceeded' });
+    assert.equal(res.headers['x-ratelimit-limit-minute'], '100');
+    assert.equal(res.headers['x-ratelimit-remaining-minute'], '0');
+    assert.equal(res.headers['ratelimit-limit'], '100');
+    assert.equal(res.headers['ratelimit-remaining'], '0');
+    assert.ok(Number(res.headers['retry-after']) >= 1 && Number(res.headers['retry-after']) <= 60);
+  });
+
+  test('a reload keeps the counters of unchanged limits', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await get(gw.url('/kept'), { headers: { 'x-user': 'reload-user' } });
+      assert.equal(res.status, 200);
+    }
+    const before = await get(gw.url('/kept'), { headers: { 'x-user': 'reload-user' } });
+    assert.equal(before.headers['x-ratelimit-remaining-day'], '5');
+    assert.equal(before.headers['ratelimit-limit'], '10');
+    await gw.reload(config(`      - name: added-by-reload\n        paths: [/added]\n`));
+    assert.equal((await get(gw.url('/added'))).status, 200, 'the new config is live');
+    const after = await get(gw.url('/kept'), { headers: { 'x-user': 'reload-user' } });
+    assert.equal(after.status, 200);
+    assert.equal(after.headers['x-ratelimit-remaining-day'], '4', 'the count went on from 6');
+  });
+});
+
+describe('local policy: --workers 0 (inline data plane)', () => {
+  test('the limit holds and the headers are sent', async () => {
+    const inline = await startGateway({ config: config(), workers: 0 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await get(inline.url('/kept'), { headers: { 'x-user': 'inline' } })).status);
+      assert.deepEqual(statuses, [...Array(10).fill(200), 429, 429]);
+      const other = await get(inline.url('/kept'), { headers: { 'x-user': 'someone-else' } });
+      assert.equal(other.status, 200);
+      assert.equal(other.headers['x-ratelimit-remaining-day'], '9');
+    } finally {
+      await inline.stop();
+    }
+  });
+});
