@@ -34,6 +34,8 @@ class ClientBudget {
   readonly total: number[];
   readonly pending: number[];
   readonly share: number[];
+  /** The share granted at the last sync (shares at most double from one sync to the next). */
+  readonly grant: number[];
   /** Latest window end over all windows (seconds): the entry is dropped after it. */
   expires = 0;
   /** Synced at least once in the current windows. */
@@ -45,6 +47,7 @@ class ClientBudget {
     this.total = new Array<number>(n).fill(0);
     this.pending = new Array<number>(n).fill(0);
     this.share = new Array<number>(n).fill(0);
+    this.grant = new Array<number>(n).fill(0);
   }
 }
 
@@ -173,6 +176,7 @@ export class SyncedBudgets {
         budget.total[i] = 0;
         budget.pending[i] = 0;
         budget.share[i] = 0;
+        budget.grant[i] = 0;
         budget.synced = false;
       }
       if (clock.end > budget.expires) budget.expires = clock.end;
@@ -211,7 +215,7 @@ export class SyncedBudgets {
       const sharers = Math.max(1, out[2 + 2 * i]);
       // What this worker admitted while the script ran is still pending and not in `total`.
       budget.total[i] = total + budget.pending[i];
-      budget.share[i] = Math.max(0, Math.floor((specs[i].limit - budget.total[i]) / sharers));
+      budget.share[i] = budget.grant[i] = shareOf(specs[i].limit - budget.total[i], sharers, budget.grant[i]);
     }
     budget.synced = true;
     return out;
@@ -225,6 +229,18 @@ export class SyncedBudgets {
     }, this.#syncMs);
     this.#timer.unref();
   }
+}
+
+/**
+ * This worker's share of what is left: half of an even split between the workers sharing the
+ * budget (the other half absorbs what they admitted since their own last sync), and at most twice
+ * the last share, starting at 1, so a burst that starts on every worker at once (when none knows
+ * how many others there are) cannot hand each of them the whole budget. Near the end of the
+ * budget the share is 0 and every request asks redis, which is exact.
+ */
+function shareOf(remaining: number, sharers: number, lastGrant: number): number {
+  if (remaining <= 0) return 0;
+  return Math.min(Math.max(1, 2 * lastGrant), Math.floor(remaining / (2 * sharers)));
 }
 
 const registry = new Map<string, SyncedBudgets>();
