@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-deps test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload clean
+.PHONY: all deps native build run test test-deps test-unit test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-ratelimit clean
 
 all: build
 
@@ -89,6 +89,13 @@ bench-offload: build bench-tools
 # Report: stdout and bench/results/bench-auth-<date>.md (+ .json).
 bench-auth: build bench-tools
 	$(NODE) dist/bench/peers/main.js --auth
+
+# What rate limiting costs (bench/ratelimit/main.ts): plain proxy vs rate-limiting with the local
+# policy, redis sync_rate -1 and redis sync_rate 1, same gateway, interleaved, medians and ratios
+# to the plain proxy; about 2 min. Env overrides: ROUNDS DURATION WARMUP CONNS THREADS WORKERS.
+# Report: stdout and bench/results/ratelimit-<date>.md.
+bench-ratelimit: build bench-tools test-deps
+	$(NODE) dist/bench/ratelimit/main.js
 
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
