@@ -13,6 +13,7 @@ import { accessLogger } from '../util/logger';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
+import { flushSyncedBudgets } from '../ratelimit/redis-sync';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
 const RETIRE_QUIET_MS = 12_000;
@@ -73,6 +74,8 @@ export class DataPlane {
         void server.drain(msg.deadlineMs).then(async (clean) => {
           server.closeLogs();
           await this.#closeJwtVerify();
+          // Counts admitted locally under sync_rate reach redis before the connection closes.
+          await Promise.race([flushSyncedBudgets(), new Promise((r) => setTimeout(r, 1000))]);
           closeRedisStores();
           this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight });
         });

@@ -65,6 +65,8 @@ export class RedisCounterStore {
       tls: settings.ssl ? { rejectUnauthorized: settings.ssl_verify, servername: settings.server_name ?? undefined } : undefined,
       lazyConnect: true,
       enableOfflineQueue: false,
+      // Commands issued in the same event-loop turn (many requests at once) go out in one write.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
     });

@@ -258,3 +258,10 @@ export function syncedBudgetsFor(store: RedisCounterStore, specs: readonly Limit
   }
   return budgets;
 }
+
+/** Push every pending count of this worker to redis and stop the timers (drain). */
+export async function flushSyncedBudgets(): Promise<void> {
+  const all = [...registry.values()];
+  for (const b of all) b.stop();
+  await Promise.allSettled(all.map((b) => b.flush()));
+}
