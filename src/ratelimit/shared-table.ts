@@ -168,12 +168,15 @@ export class SharedCounterTable {
     const bucket = this.#lock(a);
     const slot = this.#claim(bucket, a, b, nowSec);
     const i32 = this.#i32;
-    if (i32[slot + F_START] >>> 0 !== start || i32[slot + F_EXPIRES] >>> 0 <= nowSec) {
+    // Windows only move forward: a request that read the clock just before a boundary and got
+    // here after another thread opened the next window is counted in that newer window, never
+    // allowed to reset it.
+    if (i32[slot + F_START] >>> 0 < start || i32[slot + F_EXPIRES] >>> 0 <= nowSec) {
       i32[slot + F_START] = start;
       i32[slot + F_COUNT] = 0;
       i32[slot + F_PREV] = 0;
+      i32[slot + F_EXPIRES] = expires;
     }
-    i32[slot + F_EXPIRES] = expires;
     const count = i32[slot + F_COUNT];
     const ok = count + cost <= limit;
     this.count = ok ? count + cost : count;
@@ -201,13 +204,14 @@ export class SharedCounterTable {
     const slot = this.#claim(bucket, a, b, nowSec);
     const i32 = this.#i32;
     const slotStart = i32[slot + F_START] >>> 0;
-    if (slotStart !== start || i32[slot + F_EXPIRES] >>> 0 <= nowSec) {
+    // As in fixedHit, windows only move forward.
+    if (slotStart < start || i32[slot + F_EXPIRES] >>> 0 <= nowSec) {
       // Entering a new window: the old current window becomes the previous one if adjacent.
       i32[slot + F_PREV] = slotStart === prevStart && i32[slot + F_EXPIRES] >>> 0 > nowSec ? i32[slot + F_COUNT] : 0;
       i32[slot + F_COUNT] = 0;
       i32[slot + F_START] = start;
+      i32[slot + F_EXPIRES] = expires;
     }
-    i32[slot + F_EXPIRES] = expires;
     const prev = i32[slot + F_PREV];
     const count = i32[slot + F_COUNT];
     const estimate = Math.floor(prev * prevWeight) + count;

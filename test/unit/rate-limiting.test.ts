@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Verdict, type PluginInstance } from '../../src/plugins/api';
+import { Verdict, type PluginContext, type PluginInstance, type RequestHead } from '../../src/plugins/api';
 import { createRateLimitMemory, readRateLimitStats, SharedCounterTable } from '../../src/ratelimit/shared-table';
 import type { RateLimitRuntime } from '../../src/ratelimit/runtime';
 import { loadConfigText, formatConfigErrors } from '../../src/config/load';
@@ -270,4 +270,42 @@ describe('rate-limiting: config errors name the field and line', () => {
   test('sync_rate with sliding', () => assert.match(errors('{minute: 1, policy: redis, redis: {host: h}, sync_rate: 1, algorithm: sliding}'), /config\.algorithm": must be "fixed"/));
   test('negative limit', () => assert.match(errors('{minute: -1}'), /config\.minute/));
   test('unknown field', () => assert.match(errors('{minute: 1, limit: 3}'), /unknown field "limit"/));
+});
+
+describe('rate-limiting: churn through the plugin', () => {
+  test('1 million distinct client addresses: bounded table, flat memory, limits still enforced', () => {
+    const clock = new FakeClock();
+    const memory = createRateLimitMemory(65_536);
+    const rt = runtime(clock, memory);
+    const plugin = build('{minute: 2, limit_by: ip}', clock, rt);
+    // One reusable context: only the address changes (FakeContext would keep every header set).
+    let address = '';
+    let refused = 0;
+    const head = { method: 'GET', rawPath: '/', path: '/', query: '', host: 'h', headerNames: [], headerValues: [], header: () => undefined } as unknown as RequestHead;
+    Object.defineProperty(head, 'remoteAddress', { get: () => address });
+    const ctx = {
+      request: head, routeId: 'r1', routeName: 'r1', serviceId: 'svc', pathCaptures: null, responseStatus: 0,
+      consumer: null, credentialId: null, anonymous: false,
+      respond() { refused++; }, setUpstreamHeader() {}, removeUpstreamHeader() {}, setUpstreamQuery() {}, setResponseHeader() {}, authenticate() {},
+    } as unknown as PluginContext;
+    const bytes = memory.byteLength;
+    global.gc?.();
+    const before = process.memoryUsage();
+    for (let i = 0; i < 1_000_000; i++) {
+      if (i % 100_000 === 0) clock.now += 60_000; // a new minute every 100k clients
+      address = `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+      plugin.onRequest!(ctx);
+      // Every 10,000th client comes back twice more: the third request must be refused.
+      if (i % 10_000 === 0) {
+        plugin.onRequest!(ctx);
+        plugin.onRequest!(ctx);
+      }
+    }
+    const after = process.memoryUsage();
+    assert.equal(memory.byteLength, bytes);
+    assert.equal(refused, 100, 'each returning client refused exactly once');
+    assert.ok(after.heapUsed - before.heapUsed < 32 * 1024 * 1024, `heap grew by ${after.heapUsed - before.heapUsed}`);
+    assert.ok(after.rss - before.rss < 64 * 1024 * 1024, `rss grew by ${after.rss - before.rss}`);
+    assert.ok(readRateLimitStats(memory).evicted > 0, 'churn above capacity evicts (and counts it)');
+  });
 });

@@ -21,6 +21,16 @@ describe('shared counter table', () => {
     assert.equal(table.count, 1);
   });
 
+  test('regression: a late request from the previous window never resets the current one', () => {
+    const table = new SharedCounterTable(createRateLimitMemory(64));
+    for (let i = 0; i < 3; i++) table.fixedHit(1, 2, NOW_SEC + 60, NOW_SEC + 120, 5, 1, NOW_SEC + 60);
+    // Read the clock at NOW_SEC + 59, reached the table after the new window had 3 hits.
+    assert.equal(table.fixedHit(1, 2, NOW_SEC, NOW_SEC + 60, 5, 1, NOW_SEC + 59), true);
+    assert.equal(table.count, 4, 'counted in the newer window');
+    assert.equal(table.fixedHit(1, 2, NOW_SEC + 60, NOW_SEC + 120, 5, 1, NOW_SEC + 60), true);
+    assert.equal(table.fixedHit(1, 2, NOW_SEC + 60, NOW_SEC + 120, 5, 1, NOW_SEC + 60), false);
+  });
+
   test('undoHit gives a unit back only within the same window', () => {
     const table = new SharedCounterTable(createRateLimitMemory(64));
     table.fixedHit(1, 2, NOW_SEC, NOW_SEC + 60, 2, 1, NOW_SEC);
