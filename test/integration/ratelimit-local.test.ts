@@ -25,7 +25,39 @@ services:
       - name: kept
         paths: [/kept]
         plugins: [{ name: rate-limiting, config: { day: 10, limit_by: header, header_name: x-user } }]
-${extraRoute}`;
+      - name: by-consumer
+        paths: [/by-consumer]
+        plugins:
+          - { name: key-auth }
+          - { name: rate-limiting, config: { day: 2, limit_by: consumer } }
+      - name: by-credential
+        paths: [/by-credential]
+        plugins:
+          - { name: key-auth }
+          - { name: rate-limiting, config: { day: 2, limit_by: credential } }
+      - name: by-path
+        paths: [/by-path]
+        plugins: [{ name: rate-limiting, config: { day: 2, limit_by: path, path: /by-path/login } }]
+${extraRoute}  - name: echo-service-limited
+    url: http://127.0.0.1:${echo.port}
+    plugins: [{ name: rate-limiting, config: { day: 3, limit_by: service } }]
+    routes:
+      - name: by-service-1
+        paths: [/by-service-1]
+      - name: by-service-2
+        paths: [/by-service-2]
+consumers:
+  - username: alice
+    keyauth_credentials: [{ key: alice-1 }, { key: alice-2 }]
+  - username: bob
+    keyauth_credentials: [{ key: bob-1 }]
+`;
+}
+
+async function statuses(path: string, n: number, headers: Record<string, string> = {}): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((await get(gw.url(path), { headers })).status);
+  return out;
 }
 
 /** Wait, if needed, so that a burst of a few seconds stays inside one minute. */
@@ -94,6 +126,44 @@ describe('local policy: node-wide and exact', () => {
     const after = await get(gw.url('/kept'), { headers: { 'x-user': 'reload-user' } });
     assert.equal(after.status, 200);
     assert.equal(after.headers['x-ratelimit-remaining-day'], '4', 'the count went on from 6');
+  });
+});
+
+describe('local policy: limit_by through the gateway', () => {
+  test('consumer: both of alice\'s keys share her budget; bob has his own', async () => {
+    assert.deepEqual(await statuses('/by-consumer', 1, { apikey: 'alice-1' }), [200]);
+    assert.deepEqual(await statuses('/by-consumer', 2, { apikey: 'alice-2' }), [200, 429]);
+    assert.deepEqual(await statuses('/by-consumer', 3, { apikey: 'bob-1' }), [200, 200, 429]);
+  });
+
+  test('credential: each key has its own budget', async () => {
+    assert.deepEqual(await statuses('/by-credential', 3, { apikey: 'alice-1' }), [200, 200, 429]);
+    assert.deepEqual(await statuses('/by-credential', 3, { apikey: 'alice-2' }), [200, 200, 429]);
+  });
+
+  test('service: every route of the service shares one budget', async () => {
+    assert.deepEqual(await statuses('/by-service-1', 2), [200, 200]);
+    assert.deepEqual(await statuses('/by-service-2', 2), [200, 429]);
+  });
+
+  test('path: the configured path is one budget; other paths fall back to the client ip', async () => {
+    assert.deepEqual(await statuses('/by-path/login', 3), [200, 200, 429]);
+    assert.deepEqual(await statuses('/by-path/other', 3), [200, 200, 429]);
+  });
+});
+
+describe('local policy: a bad reload', () => {
+  test('policy: cluster is refused with its field and line, and the running limits keep counting', async () => {
+    const before = await get(gw.url('/kept'), { headers: { 'x-user': 'bad-reload' } });
+    assert.equal(before.headers['x-ratelimit-remaining-day'], '9');
+    const from = gw.logs.length;
+    await gw.reload(config().replace('day: 10, limit_by: header', 'day: 10, policy: cluster, limit_by: header'));
+    const rejected = gw.logs.slice(from).find((l) => l.includes('config reload rejected'));
+    assert.ok(rejected, 'the reload was rejected');
+    assert.match(rejected!, /config\.policy.*cluster/);
+    assert.match(rejected!, /gateway\.yaml:\d+:\d+/);
+    const after = await get(gw.url('/kept'), { headers: { 'x-user': 'bad-reload' } });
+    assert.equal(after.headers['x-ratelimit-remaining-day'], '8');
   });
 });
 
