@@ -13,6 +13,7 @@ export function redactConfig(config: NormalizedConfig): unknown {
   const { keyauth, basicauth, jwt, acls } = copy.credentials;
   return {
     ...copy,
+    plugins: copy.plugins.map(redactPluginSecrets),
     credentials: {
       keyauth: keyauth.map((k) => ({ ...k, key: REDACTED })),
       basicauth: basicauth.map((b) => ({ ...b, salt: REDACTED, passwordHash: REDACTED })),
@@ -20,4 +21,11 @@ export function redactConfig(config: NormalizedConfig): unknown {
       acls,
     },
   };
+}
+
+/** Plugin secrets: the `redis.password` of plugins that talk to redis (rate-limiting). */
+function redactPluginSecrets(plugin: NormalizedConfig['plugins'][number]): NormalizedConfig['plugins'][number] {
+  const redis = plugin.config.redis as { password?: unknown } | undefined;
+  if (redis === undefined || redis === null || typeof redis.password !== 'string') return plugin;
+  return { ...plugin, config: { ...plugin.config, redis: { ...redis, password: REDACTED } } };
 }

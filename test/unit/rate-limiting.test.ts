@@ -8,6 +8,7 @@ import { Verdict, type PluginContext, type PluginInstance, type RequestHead } fr
 import { createRateLimitMemory, readRateLimitStats, SharedCounterTable } from '../../src/ratelimit/shared-table';
 import type { RateLimitRuntime } from '../../src/ratelimit/runtime';
 import { loadConfigText, formatConfigErrors } from '../../src/config/load';
+import { redactConfig, REDACTED } from '../../src/config/redact';
 import { FakeContext, pluginFromYaml, type FakeRequest } from '../helpers/fake-context';
 
 const T0 = Date.UTC(2026, 0, 15, 10, 30, 15, 500); // 2026-01-15T10:30:15.5Z
@@ -308,4 +309,16 @@ describe('rate-limiting: churn through the plugin', () => {
     assert.ok(after.rss - before.rss < 64 * 1024 * 1024, `rss grew by ${after.rss - before.rss}`);
     assert.ok(readRateLimitStats(memory).evicted > 0, 'churn above capacity evicts (and counts it)');
   });
+});
+
+test('rate-limiting: the redis password is redacted from a config shown to anyone', () => {
+  const r = loadConfigText(yaml('{minute: 1, policy: redis, redis: {host: r.internal, password: hunter2-redis}}'), 'rl.yaml');
+  assert.ok(r.ok);
+  const shown = JSON.stringify(redactConfig(r.config));
+  assert.ok(!shown.includes('hunter2-redis'));
+  assert.ok(shown.includes(`"password":"${REDACTED}"`));
+  assert.ok(shown.includes('r.internal'));
+  const bad = loadConfigText(yaml('{minute: 1, policy: redis, redis: {host: r.internal, password: 12345}}'), 'rl.yaml');
+  assert.equal(bad.ok, false);
+  assert.ok(!formatConfigErrors(bad.ok ? [] : bad.errors, 'rl.yaml').includes('12345'), 'a bad password is not echoed');
 });
