@@ -51,6 +51,12 @@ class ClientBudget {
   }
 }
 
+/**
+ * Clients tracked per limit per worker. Beyond it, new clients are not tracked: each of their
+ * requests asks redis (exact, one round trip), so memory stays bounded under client churn.
+ */
+export const MAX_TRACKED_CLIENTS = 100_000;
+
 /** The budgets of one plugin's limits in this worker; survives reloads (see syncedBudgetsFor). */
 export class SyncedBudgets {
   readonly #store: RedisCounterStore;
@@ -58,12 +64,14 @@ export class SyncedBudgets {
   readonly #syncMs: number;
   readonly #clients = new Map<string, ClientBudget>();
   readonly #now: () => number;
+  readonly #maxClients: number;
   #timer: NodeJS.Timeout | null = null;
   #flushing = false;
   /** Set by the owner: called when a periodic flush fails (for the once-per-interval log). */
   onFlushError: ((err: unknown) => void) | null = null;
 
-  constructor(store: RedisCounterStore, specs: readonly LimitSpec[], syncSeconds: number, now: () => number) {
+  constructor(store: RedisCounterStore, specs: readonly LimitSpec[], syncSeconds: number, now: () => number, maxClients = MAX_TRACKED_CLIENTS) {
+    this.#maxClients = maxClients;
     this.#store = store;
     this.#specs = specs;
     this.#syncMs = Math.max(1, Math.round(syncSeconds * 1000));
@@ -164,7 +172,8 @@ export class SyncedBudgets {
     const specs = this.#specs;
     if (budget === undefined) {
       budget = new ClientBudget(identifier, specs.length);
-      this.#clients.set(identifier, budget);
+      // Over the cap the budget is used for this request only (never synced: asks redis each time).
+      if (this.#clients.size < this.#maxClients) this.#clients.set(identifier, budget);
     }
     const nowSec = Math.floor(nowMs / 1000);
     for (let i = 0; i < specs.length; i++) {

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { Verdict, type PluginInstance } from '../../src/plugins/api';
 import { createRateLimitMemory, readRateLimitStats, SharedCounterTable } from '../../src/ratelimit/shared-table';
-import { closeRedisStores } from '../../src/ratelimit/redis-store';
+import { closeRedisStores, redisStoreFor } from '../../src/ratelimit/redis-store';
+import { Local, SyncedBudgets } from '../../src/ratelimit/redis-sync';
+import { LimitSpec, UsageReport } from '../../src/ratelimit/limits';
 import type { RateLimitRuntime } from '../../src/ratelimit/runtime';
 import { FakeContext, pluginFromYaml, type FakeRequest } from '../helpers/fake-context';
 import { startRedis, type RedisServer } from '../helpers/redis';
@@ -157,6 +159,25 @@ describe('redis policy, sync_rate > 0 (local share, batched sync)', () => {
     assert.ok(more <= 8, `admitted ${more}`);
     for (let i = 0; i < 50 && Number(await admin.get(key)) < 10 + more - 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(Number(await admin.get(key)), 10 + more);
+  });
+});
+
+describe('redis policy, sync_rate > 0: bounded under client churn', () => {
+  test('beyond the tracked-client cap, new clients are exact through redis and not remembered', async () => {
+    const store = redisStoreFor({ host: '127.0.0.1', port: redis.port, username: null, password: null, database: 0, timeout: 1000, ssl: false, ssl_verify: false, server_name: null }, { warn() {}, info() {} });
+    const specs = [new LimitSpec('minute', 2, null, 'churn|minute|ip|fixed')];
+    const budgets = new SyncedBudgets(store, specs, 60, () => clock.now, 3);
+    const report = new UsageReport(1);
+    for (let i = 0; i < 10; i++) {
+      assert.equal(budgets.tryLocal(`client-${i}`, clock.now, report), Local.MustSync);
+      assert.equal((await budgets.syncAndCheck(`client-${i}`, clock.now)).stopped, -1);
+    }
+    assert.equal(budgets.size, 3, 'only 3 clients are tracked');
+    // An untracked client is still limited exactly, by redis.
+    const third = [];
+    for (let i = 0; i < 3; i++) third.push((await budgets.syncAndCheck('client-9', clock.now)).stopped);
+    assert.deepEqual(third, [-1, 0, 0]);
+    budgets.stop();
   });
 });
 
