@@ -38,7 +38,7 @@ services:
       - name: by-path
         paths: [/by-path]
         plugins: [{ name: rate-limiting, config: { day: 2, limit_by: path, path: /by-path/login } }]
-${extraRoute}  - name: echo-service-limited
+${['second', 'minute', 'hour', 'day', 'month', 'year'].map((w) => `      - name: window-${w}\n        paths: [/window-${w}]\n        plugins: [{ name: rate-limiting, config: { ${w}: 2, limit_by: ip } }]\n`).join('')}${extraRoute}  - name: echo-service-limited
     url: http://127.0.0.1:${echo.port}
     plugins: [{ name: rate-limiting, config: { day: 3, limit_by: service } }]
     routes:
@@ -127,6 +127,23 @@ describe('local policy: node-wide and exact', () => {
     assert.equal(after.status, 200);
     assert.equal(after.headers['x-ratelimit-remaining-day'], '4', 'the count went on from 6');
   });
+});
+
+describe('local policy: every window through the gateway', () => {
+  for (const w of ['second', 'minute', 'hour', 'day', 'month', 'year']) {
+    test(`${w}: 2 pass, the 3rd is refused, with the ${w}'s headers`, async () => {
+      await awayFromMinuteEnd();
+      // Start early in a second, so the three requests share it (the second window).
+      if (Date.now() % 1000 > 400) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000)));
+      const replies = [];
+      for (let i = 0; i < 3; i++) replies.push(await get(gw.url(`/window-${w}`)));
+      assert.deepEqual(replies.map((r) => r.status), [200, 200, 429]);
+      const title = w[0].toUpperCase() + w.slice(1);
+      assert.equal(replies[0].headers[`x-ratelimit-limit-${w}`], '2', `X-RateLimit-Limit-${title}`);
+      assert.equal(replies[1].headers[`x-ratelimit-remaining-${w}`], '0');
+      assert.ok(Number(replies[2].headers['retry-after']) >= 1);
+    });
+  }
 });
 
 describe('local policy: limit_by through the gateway', () => {
