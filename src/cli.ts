@@ -49,6 +49,8 @@ Options for start:
       --jwt-verify MODE        where the jwt plugin checks signatures on a cache miss: inline |
                                pool (a piscina thread per worker) | batch (pooled, ~1 ms batches)
                                (default inline)
+      --ratelimit-slots N      capacity of the node-wide rate-limit counter table, 64 bytes a
+                               slot, rounded up to a power of two; never grows (default 65536)
       --admin-listen HOST:PORT admin API listener, or off (default 127.0.0.1:8001)
       --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
                                /healthz and /ready stay open for load balancers
@@ -135,6 +137,7 @@ function start(argv: string[]): void {
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
       'jwt-verify': { type: 'string' },
+      'ratelimit-slots': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
       metrics: { type: 'string' },
@@ -164,6 +167,7 @@ function start(argv: string[]): void {
     jwtVerify: jwtVerifyOption(values['jwt-verify']),
     metrics: onOffOption(values.metrics, 'metrics', defaultSettings.metrics),
     metricsConsumerLabels: values['metrics-consumer-labels'] ?? defaultSettings.metricsConsumerLabels,
+    rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 

@@ -65,6 +65,11 @@ export interface NodeSettings {
    * floodgate_http_requests_total). Off by default: one series per consumer per route per code.
    */
   readonly metricsConsumerLabels: boolean;
+  /**
+   * --ratelimit-slots: capacity of the node-wide rate-limit table (64 bytes a slot, rounded up to
+   * a power of two). It never grows; see src/ratelimit/shared-table.ts for what happens when full.
+   */
+  readonly rateLimitSlots: number;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -86,4 +91,5 @@ export const defaultSettings: NodeSettings = {
   jwtVerify: 'inline',
   metrics: true,
   metricsConsumerLabels: false,
+  rateLimitSlots: 65_536,
 };

@@ -13,6 +13,9 @@ import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger } from '../util/logger';
 import { flushLogSinks, reopenLogFiles } from '../logging/sinks';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
+import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
+import { closeRedisStores } from '../ratelimit/redis-store';
+import { flushSyncedBudgets } from '../ratelimit/redis-sync';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
 const RETIRE_QUIET_MS = 12_000;
@@ -24,6 +27,8 @@ export class DataPlane {
   readonly #pools: UpstreamPools;
   /** --jwt-verify: its piscina pool (if any) starts on first use and closes after the drain. */
   readonly #jwtVerify: JwsVerifier;
+  /** The node-wide rate-limit table (the primary's SharedArrayBuffer), the clock, the logger. */
+  readonly #rateLimit: RateLimitRuntime;
   #server: ProxyServer | null = null;
   /** Route cells outlive snapshots (a reload keeps unchanged routes' counts); null = --metrics off. */
   readonly #metrics: WorkerMetrics | null;
@@ -35,6 +40,7 @@ export class DataPlane {
     this.#pools = new UpstreamPools(boot.settings);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
+    this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
   }
 
   get listening(): boolean {
@@ -45,7 +51,7 @@ export class DataPlane {
     const boot = this.#boot;
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
-    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify);
+    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify, this.#rateLimit);
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }, boot.settings.accessLogSample ?? 1), snapshot, boot.workerId);
     this.#metrics?.attach(snapshot);
     server.metrics = this.#metrics;
@@ -61,7 +67,7 @@ export class DataPlane {
     switch (msg.type) {
       case 'config':
         try {
-          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify);
+          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify, this.#rateLimit);
           this.#metrics?.attach(snapshot);
           server.swap(snapshot);
           this.#pools.retainOnly(snapshot.poolKeys);
@@ -90,6 +96,9 @@ export class DataPlane {
           // Entries queued by http-log, file-log and opentelemetry get one last chance to go out.
           await flushLogSinks(2_000);
           await this.#closeJwtVerify();
+          // Counts admitted locally under sync_rate reach redis before the connection closes.
+          await Promise.race([flushSyncedBudgets(), new Promise((r) => setTimeout(r, 1000))]);
+          closeRedisStores();
           this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight });
         });
         break;

@@ -11,6 +11,8 @@ export interface WorkerBootData {
   readonly settings: NodeSettings;
   readonly config: NormalizedConfig;
   readonly configVersion: number;
+  /** The node-wide rate-limit counter table (src/ratelimit/shared-table.ts), created once by the primary. */
+  readonly rateLimitMemory: SharedArrayBuffer;
 }
 
 export type PrimaryToWorker =

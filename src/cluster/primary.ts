@@ -47,6 +47,7 @@ export interface WorkerScrape {
   /** Current workers asked that did not answer in time. */
   readonly missing: number;
 }
+import { createRateLimitMemory, readRateLimitStats, type RateLimitStats } from '../ratelimit/shared-table';
 
 const WORKER_ENTRY = path.join(__dirname, 'worker.js');
 /** A worker that dies sooner than this after starting counts toward a crash loop. */
@@ -86,12 +87,23 @@ export class Supervisor {
   readonly #drainedWorkers = new Set<number>();
   #onDrained: (() => void) | null = null;
   readonly #startedAt = Date.now();
+  /**
+   * The node-wide rate-limit counters, created once and mapped by every worker (also respawned
+   * ones, and across reloads), so counts are per node, never per thread.
+   */
+  readonly rateLimitMemory: SharedArrayBuffer;
 
   constructor(settings: NodeSettings, configPath: string, config: NormalizedConfig, logger: Logger) {
     this.#settings = settings;
     this.#configPath = configPath;
     this.#config = config;
     this.#logger = logger;
+    this.rateLimitMemory = createRateLimitMemory(settings.rateLimitSlots);
+  }
+
+  /** Node-wide rate-limit counters (rejections, fail-opens, evictions, store errors). */
+  rateLimitStats(): RateLimitStats {
+    return readRateLimitStats(this.rateLimitMemory);
   }
 
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
@@ -130,6 +142,7 @@ export class Supervisor {
         inFlight: byWorker.get(s.id)?.inFlight ?? null,
         configVersion: byWorker.get(s.id)?.configVersion ?? null,
       })),
+      rateLimit: this.rateLimitStats(),
     };
   }
 
@@ -217,7 +230,13 @@ export class Supervisor {
 
   #spawn(slot: WorkerSlot): void {
     slot.respawnTimer = null;
-    const boot: WorkerBootData = { workerId: slot.id, settings: this.#settings, config: this.#config, configVersion: this.#version };
+    const boot: WorkerBootData = {
+      workerId: slot.id,
+      settings: this.#settings,
+      config: this.#config,
+      configVersion: this.#version,
+      rateLimitMemory: this.rateLimitMemory,
+    };
     const worker: WorkerHandle = this.inline
       ? new InlineWorker(boot, this.#logger)
       : new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false });

@@ -52,7 +52,10 @@ interface Explained {
 function hideShadowedByType(errors: readonly ErrorObject[]): ErrorObject[] {
   const schemaOf = (e: ErrorObject) => e.schemaPath.slice(0, e.schemaPath.lastIndexOf('/'));
   const typeFailed = new Set(errors.filter((e) => e.keyword === 'type').map((e) => `${e.instancePath}\0${schemaOf(e)}`));
-  return errors.filter((e) => e.keyword === 'type' || !typeFailed.has(`${e.instancePath}\0${schemaOf(e)}`));
+  return errors.filter(
+    // An `if`/`then` failure is always reported again by the `then` branch's own, precise error.
+    (e) => e.keyword !== 'if' && (e.keyword === 'type' || !typeFailed.has(`${e.instancePath}\0${schemaOf(e)}`)),
+  );
 }
 
 function isUnion(e: ErrorObject): boolean {

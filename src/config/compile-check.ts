@@ -18,7 +18,7 @@ export function compileCheck(config: NormalizedConfig, trustedIps: readonly stri
   const env = { consumers: new ConsumerDirectory(config), trustedIps };
   for (const p of config.plugins) {
     try {
-      getPluginDefinition(p.name)!.create(p.config, env);
+      getPluginDefinition(p.name)!.create(p.config, env, p);
     } catch (err) {
       return `plugin "${p.name}" (${p.id}): ${err instanceof Error ? err.message : String(err)}`;
     }

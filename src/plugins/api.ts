@@ -20,6 +20,8 @@ import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
 import type { LogRecord } from '../logging/serializer';
 import type { TraceContext } from '../tracing/trace-context';
+import type { PluginConfig } from '../config/types';
+import type { RateLimitRuntime } from '../ratelimit/runtime';
 
 export const enum Verdict {
   Continue = 0,
@@ -121,6 +123,11 @@ export interface PluginEnv {
   readonly jwtVerify?: JwsVerifier;
   /** The plugin entry's id (given to `create` only): names per-entry state such as log queues. */
   readonly pluginId?: string;
+  /**
+   * The node-wide rate-limit counter table, clock and logger (src/ratelimit/runtime.ts). Absent
+   * outside a data plane (compile check): the rate-limiting plugin then uses a private table.
+   */
+  readonly rateLimit?: RateLimitRuntime;
 }
 
 export interface PluginInstance {
@@ -146,6 +153,9 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
    * relative to `config`. `null` = fine.
    */
   checkConfig?(conf: Conf): { path: string[]; message: string } | null;
-  /** Called once per worker per snapshot with the validated config. Must not throw for valid config. */
-  create(conf: Conf, env: PluginEnv): PluginInstance;
+  /**
+   * Called once per worker per snapshot with the validated config. Must not throw for valid config.
+   * `entry` is the plugin entry itself (id and scope), for state that must outlive a snapshot.
+   */
+  create(conf: Conf, env: PluginEnv, entry?: PluginConfig): PluginInstance;
 }

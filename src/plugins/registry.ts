@@ -10,12 +10,13 @@ import { acl } from './acl';
 import { basicAuth } from './basic-auth';
 import { keyAuth } from './key-auth';
 import { jwt } from './jwt';
+import { rateLimiting } from './rate-limiting';
 import { correlationId } from './correlation-id';
 import { httpLog } from './http-log';
 import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
 
-const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors];
+const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
 const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 

@@ -12,6 +12,7 @@ import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, Upstre
 import type { PluginEnv, PluginInstance } from '../plugins/api';
 import type { JwsVerifier } from '../offload/jws-verifier';
 import type { RouteCell } from '../metrics/route-cell';
+import type { RateLimitRuntime } from '../ratelimit/runtime';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
 import { Redaction } from '../logging/redaction';
@@ -144,13 +145,14 @@ export function compileSnapshot(
   pools: UpstreamPools,
   trustedIps: readonly string[] = [],
   jwtVerify?: JwsVerifier,
+  rateLimit?: RateLimitRuntime,
 ): Snapshot {
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys));
 
-  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit };
   // One instance per plugin entry per snapshot, shared by every route it applies to.
   const instances = new Map<string, { priority: number; instance: PluginInstance }>();
   const instanceFor = (p: PluginConfig) => {
@@ -158,7 +160,7 @@ export function compileSnapshot(
     if (entry === undefined) {
       const def = getPluginDefinition(p.name);
       if (def === undefined) throw new Error(`unknown plugin "${p.name}" reached a worker`);
-      entry = { priority: def.priority, instance: def.create(p.config, { ...env, pluginId: p.id }) };
+      entry = { priority: def.priority, instance: def.create(p.config, { ...env, pluginId: p.id }, p) };
       instances.set(p.id, entry);
     }
     return entry;

@@ -5,7 +5,7 @@
 import { formatConfigErrors, loadConfigText } from '../../src/config/load';
 import type { ConsumerConfig, NormalizedConfig, PluginConfig } from '../../src/config/types';
 import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
-import type { PluginContext, PluginInstance, RequestHead } from '../../src/plugins/api';
+import type { PluginContext, PluginEnv, PluginInstance, RequestHead } from '../../src/plugins/api';
 import type { LogRecord } from '../../src/logging/serializer';
 import { TraceContext } from '../../src/tracing/trace-context';
 import { getPluginDefinition } from '../../src/plugins/registry';
@@ -113,11 +113,12 @@ export class FakeContext implements PluginContext {
 export function pluginFromYaml(
   yaml: string,
   name: string,
+  envOverrides: Partial<PluginEnv> = {},
 ): { config: PluginConfig; instance: PluginInstance; normalized: NormalizedConfig } {
   const result = loadConfigText(yaml, 'inline.yaml');
   if (!result.ok) throw new Error(formatConfigErrors(result.errors, 'inline.yaml'));
   const config = result.config.plugins.find((p) => p.name === name);
   if (config === undefined) throw new Error(`no plugin "${name}" in the config`);
-  const env = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[] };
-  return { config, instance: getPluginDefinition(name)!.create(config.config, env), normalized: result.config };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], ...envOverrides };
+  return { config, instance: getPluginDefinition(name)!.create(config.config, env, config), normalized: result.config };
 }
