@@ -42,6 +42,8 @@ Options for start:
                                (default off; needs the native addon)
       --trusted-ips LIST       addresses or CIDRs whose X-Forwarded-For is believed when a plugin
                                needs the real client address (Kong's trusted_ips; default none)
+      --dns-resolver HOST:PORT DNS server for upstream target names (A/AAAA, TTLs honoured; names it
+                               cannot answer fall back to the system lookup); default resolv.conf
       --jwt-verify MODE        where the jwt plugin checks signatures on a cache miss: inline |
                                pool (a piscina thread per worker) | batch (pooled, ~1 ms batches)
                                (default inline)
@@ -102,6 +104,7 @@ function start(argv: string[]): void {
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
+      'dns-resolver': { type: 'string' },
       'jwt-verify': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
@@ -126,6 +129,7 @@ function start(argv: string[]): void {
     trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),
     cpuAffinity: cpuAffinityOption(values['cpu-affinity']),
     jwtVerify: jwtVerifyOption(values['jwt-verify']),
+    dnsResolver: dnsResolverOption(values['dns-resolver']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 
@@ -189,6 +193,14 @@ function adminOption(listenOption: string | undefined, tokenFile: string | undef
   }
   if (token === '') fail('the admin token is empty');
   return { host: listen.host, port: listen.port, token };
+}
+
+/** --dns-resolver HOST:PORT (Kong's dns_resolver): the DNS server asked for target names. */
+function dnsResolverOption(value: string | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(value.trim());
+  if (m === null || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) fail(`--dns-resolver: "${value}" is not HOST[:PORT]`);
+  return m[2] === undefined ? m[1] : `${m[1]}:${m[2]}`;
 }
 
 function startAdmin(listen: AdminOptions, supervisor: import('./cluster/primary').Supervisor, logger: ReturnType<typeof systemLogger>): void {

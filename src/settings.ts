@@ -45,6 +45,12 @@ export interface NodeSettings {
    * had the worst p99 (bench/offload/main.ts, bench/results/offload-*.md).
    */
   readonly jwtVerify: JwtVerifyMode;
+  /**
+   * --dns-resolver HOST:PORT: the DNS server the primary asks for upstream target names (A, then
+   * AAAA, honouring TTLs); null = the system's resolv.conf servers. Names it cannot answer fall
+   * back to the system lookup (/etc/hosts). See balancer/dns-resolver.ts.
+   */
+  readonly dnsResolver?: string | null;
 }
 
 export const defaultSettings: NodeSettings = {

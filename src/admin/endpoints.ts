@@ -4,6 +4,7 @@
  */
 import type { Supervisor } from '../cluster/primary';
 import { AdminRouter } from './router';
+import { registerUpstreamHealth } from './upstream-health';
 
 export function adminRoutes(supervisor: Supervisor): AdminRouter {
   const router = new AdminRouter();
@@ -16,5 +17,6 @@ export function adminRoutes(supervisor: Supervisor): AdminRouter {
     return { status: state.ready ? 200 : 503, body: state };
   });
   router.add('GET', '/status', () => ({ status: 200, body: supervisor.status() }));
+  registerUpstreamHealth(router, supervisor.upstreamHealth);
   return router;
 }

@@ -10,6 +10,8 @@ import { compileSnapshot } from '../proxy/snapshot';
 import { UpstreamPools } from '../proxy/upstream-pools';
 import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger } from '../util/logger';
+import { SharedBalancerState } from '../balancer/shared-state';
+import type { NormalizedConfig } from '../config/types';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
@@ -23,6 +25,10 @@ export class DataPlane {
   /** --jwt-verify: its piscina pool (if any) starts on first use and closes after the drain. */
   readonly #jwtVerify: JwsVerifier;
   #server: ProxyServer | null = null;
+  readonly #shared: SharedBalancerState;
+  /** The config and version being served, recompiled when only the topology changes. */
+  #config: NormalizedConfig;
+  #version: number;
 
   constructor(boot: WorkerBootData, send: (msg: WorkerToPrimary) => void, logger: Logger) {
     this.#boot = boot;
@@ -30,6 +36,9 @@ export class DataPlane {
     this.#logger = logger;
     this.#pools = new UpstreamPools(boot.settings);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
+    this.#shared = new SharedBalancerState(boot.balancerState);
+    this.#config = boot.config;
+    this.#version = boot.configVersion;
   }
 
   get listening(): boolean {
@@ -40,7 +49,10 @@ export class DataPlane {
     const boot = this.#boot;
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
-    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify);
+    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify, {
+      shared: this.#shared,
+      topology: boot.topology,
+    });
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }), snapshot, boot.workerId);
     await server.listen();
     this.#server = server;
@@ -54,14 +66,31 @@ export class DataPlane {
     switch (msg.type) {
       case 'config':
         try {
-          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify);
+          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify, {
+            shared: this.#shared,
+            topology: msg.topology,
+          });
           server.swap(snapshot);
+          this.#config = msg.config;
+          this.#version = msg.version;
           this.#pools.retainOnly(snapshot.poolKeys);
           this.#send({ type: 'config-applied', workerId, version: msg.version });
         } catch (err) {
           // The primary compiled this config already, so this is a bug; keep serving the old one.
           this.#logger.error({ err, version: msg.version }, 'failed to apply config; keeping the previous one');
           this.#send({ type: 'config-failed', workerId, version: msg.version, error: String(err) });
+        }
+        break;
+      case 'topology':
+        try {
+          const snapshot = compileSnapshot(this.#config, this.#version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify, {
+            shared: this.#shared,
+            topology: msg.topology,
+          });
+          server.swap(snapshot);
+          this.#pools.retainOnly(snapshot.poolKeys);
+        } catch (err) {
+          this.#logger.error({ err }, 'failed to apply new target addresses; keeping the previous ones');
         }
         break;
       case 'drain':

@@ -4,16 +4,22 @@
  */
 import type { NormalizedConfig } from '../config/types';
 import type { NodeSettings } from '../settings';
+import type { Topology } from '../balancer/topology';
 
 export interface WorkerBootData {
   readonly workerId: number;
   readonly settings: NodeSettings;
   readonly config: NormalizedConfig;
   readonly configVersion: number;
+  /** The node's balancer state (health, in-flight counts, breakers, retry budgets), shared by every worker. */
+  readonly balancerState: SharedArrayBuffer;
+  readonly topology: Topology;
 }
 
 export type PrimaryToWorker =
-  | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig }
+  | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig; readonly topology: Topology }
+  /** Target addresses changed (DNS): recompile the balancers of the current config. */
+  | { readonly type: 'topology'; readonly topology: Topology }
   | { readonly type: 'drain'; readonly deadlineMs: number };
 
 export type WorkerToPrimary =

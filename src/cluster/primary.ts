@@ -10,6 +10,8 @@ import { formatConfigErrors, loadConfigFile } from '../config/load';
 import type { NormalizedConfig } from '../config/types';
 import { compileCheck } from '../config/compile-check';
 import type { NodeSettings } from '../settings';
+import { UpstreamHealthCenter } from '../balancer/health-center';
+import type { Topology } from '../balancer/topology';
 import { InlineWorker, type WorkerHandle } from './inline-worker';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 
@@ -44,12 +46,24 @@ export class Supervisor {
   readonly #drainedWorkers = new Set<number>();
   #onDrained: (() => void) | null = null;
   readonly #startedAt = Date.now();
+  /** Node-wide balancer state, DNS, active checks (balancer/health-center.ts). */
+  readonly upstreamHealth: UpstreamHealthCenter;
+  #topology: Topology = {};
 
   constructor(settings: NodeSettings, configPath: string, config: NormalizedConfig, logger: Logger) {
     this.#settings = settings;
     this.#configPath = configPath;
     this.#config = config;
     this.#logger = logger;
+    this.upstreamHealth = new UpstreamHealthCenter(settings.dnsResolver ?? null, logger.child({ role: 'balancer' }));
+    this.upstreamHealth.onTopologyChange((topology) => this.#broadcastTopology(topology));
+  }
+
+  /** DNS answers changed some target's addresses: every worker recompiles its balancers. */
+  #broadcastTopology(topology: Topology): void {
+    this.#topology = topology;
+    const msg: PrimaryToWorker = { type: 'topology', topology };
+    for (const slot of this.#slots) slot.worker?.postMessage(msg);
   }
 
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
@@ -78,17 +92,28 @@ export class Supervisor {
     };
   }
 
+  /** Resolve target names first (bounded by the resolver's timeouts), then spawn the workers. */
   start(): void {
     for (let id = 1; id <= Math.max(1, this.#settings.workers); id++) {
-      const slot: WorkerSlot = { id, worker: null, startedAt: 0, listening: false, backoffMs: 0, restarts: 0, respawnTimer: null };
-      this.#slots.push(slot);
-      this.#spawn(slot);
+      this.#slots.push({ id, worker: null, startedAt: 0, listening: false, backoffMs: 0, restarts: 0, respawnTimer: null });
     }
+    void this.upstreamHealth.apply(this.#config).then((topology) => {
+      this.#topology = topology;
+      if (this.#shuttingDown) return;
+      for (const slot of this.#slots) this.#spawn(slot);
+    });
   }
 
   #spawn(slot: WorkerSlot): void {
     slot.respawnTimer = null;
-    const boot: WorkerBootData = { workerId: slot.id, settings: this.#settings, config: this.#config, configVersion: this.#version };
+    const boot: WorkerBootData = {
+      workerId: slot.id,
+      settings: this.#settings,
+      config: this.#config,
+      configVersion: this.#version,
+      balancerState: this.upstreamHealth.shared.buffer,
+      topology: this.#topology,
+    };
     const worker: WorkerHandle = this.inline
       ? new InlineWorker(boot, this.#logger)
       : new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false });
@@ -186,16 +211,21 @@ export class Supervisor {
       return false;
     }
     this.#config = result.config;
-    this.#version++;
-    const msg: PrimaryToWorker = { type: 'config', version: this.#version, config: this.#config };
-    const waiting = new Set<number>();
-    for (const slot of this.#slots) {
-      if (slot.worker === null) continue;
-      waiting.add(slot.id);
-      slot.worker.postMessage(msg);
-    }
-    this.#pendingAcks.set(this.#version, waiting);
-    if (waiting.size === 0) this.#ack(-1, this.#version);
+    const version = ++this.#version;
+    // New target names are resolved before the workers get the config, so they never see them unresolved.
+    void this.upstreamHealth.apply(this.#config).then((topology) => {
+      if (version !== this.#version) return;
+      this.#topology = topology;
+      const msg: PrimaryToWorker = { type: 'config', version, config: this.#config, topology };
+      const waiting = new Set<number>();
+      for (const slot of this.#slots) {
+        if (slot.worker === null) continue;
+        waiting.add(slot.id);
+        slot.worker.postMessage(msg);
+      }
+      this.#pendingAcks.set(version, waiting);
+      if (waiting.size === 0) this.#ack(-1, version);
+    });
     return true;
   }
 
@@ -206,6 +236,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    this.upstreamHealth.stop();
     this.#logger.info({ deadlineMs: this.#settings.drainTimeoutMs }, 'draining');
     const active: WorkerHandle[] = [];
     for (const slot of this.#slots) {

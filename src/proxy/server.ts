@@ -217,6 +217,7 @@ export class ProxyServer {
   /** Called exactly once per request: on end, on local reply, on abort. */
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
+    ctx.releaseUpstream();
     try {
       ctx.runLogPhase();
     } catch (err) {
