@@ -163,6 +163,23 @@ ${targetsYaml(ups)}
     const bad = await targetState(gw, 'pool', ups[1].port, 'unhealthy');
     assert.equal(bad.reason, 'passive: 3 consecutive http 500');
     assert.equal(bad.healthy, false);
+
+    // A reload that keeps the target keeps its slot, so the ejection survives it.
+    await gw.reload(
+      config(`
+  - name: pool
+    healthchecks:
+      passive:
+        unhealthy: { http_failures: 3, http_statuses: [500] }
+    outlier_detection: { ejection_time: 300 }
+    targets:
+${targetsYaml(ups)}
+`) + '  - name: other\n    targets: []\n',
+    );
+    const stillOut = (await health(gw, 'pool')).find((t) => t.address.endsWith(`:${ups[1].port}`))!;
+    assert.equal(stillOut.state, 'unhealthy');
+    const afterReload = await load(gw, 30, 3);
+    assert.equal(tally(afterReload.names).bad, undefined);
   });
 
   test('the last healthy target is never ejected (max_ejection_percent guard)', async () => {
