@@ -35,7 +35,7 @@ export class TargetResolver {
 
   constructor(opts: ResolverOptions) {
     this.#opts = opts;
-    this.#resolver = new dns.promises.Resolver({ timeout: 2000, tries: 2 });
+    this.#resolver = new dns.promises.Resolver({ timeout: 2000, tries: 1 });
     if (opts.server !== null) this.#resolver.setServers([opts.server]);
     this.#hostsFile = opts.server === null ? readHostsFile() : new Set();
   }
@@ -108,8 +108,11 @@ export class TargetResolver {
             const ttl = Math.max(minTtl, Math.min(...records.map((r) => r.ttl)));
             return { addresses: records.map((r) => r.address).sort(), ttl };
           }
-        } catch {
-          // No record of this family (or no answer): try the next, then the system lookup.
+        } catch (err) {
+          // No record of this family: try the next. The server did not answer at all (timeout,
+          // refused): asking again for AAAA would only double the wait, so go to the system lookup.
+          const code = (err as { code?: string }).code;
+          if (code !== 'ENODATA' && code !== 'ENOTFOUND') break;
         }
       }
     }

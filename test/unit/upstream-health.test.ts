@@ -64,6 +64,27 @@ test('a bad resilience field is reported with its field and line', () => {
   assert.equal(byField.get('healthchecks.active.unhealthy.tcp_failures')?.line, 9);
 });
 
+test('grpc health checks and a backoff cap below its base are rejected at their lines', () => {
+  const text = yaml(`
+    _format_version: "3.0"
+    upstreams:
+      - name: up
+        retry_budget:
+          backoff_base_ms: 100
+          backoff_max_ms: 10
+        healthchecks:
+          active:
+            type: grpc
+  `);
+  const result = loadConfigText(text, 'gw.yaml');
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  const byField = new Map(result.errors.map((e) => [e.field, e]));
+  assert.equal(byField.get('retry_budget.backoff_max_ms')?.line, 6);
+  assert.match(byField.get('retry_budget.backoff_max_ms')!.message, /at least backoff_base_ms/);
+  assert.equal(byField.get('healthchecks.active.type')?.line, 9);
+});
+
 test('active: 3 consecutive tcp failures make a target unhealthy; 2 successes bring it back', () => {
   const shared = new SharedBalancerState();
   const th = CheckThresholds.active(checks);
