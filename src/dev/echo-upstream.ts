@@ -8,6 +8,7 @@
  *   x-echo-chunked: 1            no Content-Length (chunked) for generated bodies
  *   x-echo-close: before-headers drop the connection without answering
  *   x-echo-close: mid-body       send the head and part of the body, then drop the connection
+ *   x-echo-stall: mid-body       send the head and part of the body, then nothing more (connection kept)
  *   x-echo-set-<name>: value     add response header <name>
  *   x-echo-early-hints: 1        send a 103 Early Hints interim response first
  *   x-echo-stall-body: 1         never read the request body and never answer
@@ -36,12 +37,12 @@ export interface EchoUpstream {
 
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
 
-function writeGenerated(res: http.ServerResponse, total: number, cutAt: number): void {
+function writeGenerated(res: http.ServerResponse, total: number, cutAt: number, stall = false): void {
   let sent = 0;
   const pump = () => {
     while (sent < total) {
       if (cutAt >= 0 && sent >= cutAt) {
-        res.socket?.destroy();
+        if (!stall) res.socket?.destroy();
         return;
       }
       const n = Math.min(CHUNK.length, total - sent);
@@ -92,7 +93,8 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
           const total = Number(size);
           if (h['x-echo-chunked'] !== '1' && close !== 'mid-body') res.setHeader('content-length', total);
           res.writeHead(status);
-          writeGenerated(res, total, close === 'mid-body' ? Math.floor(total / 2) : -1);
+          const stall = h['x-echo-stall'] === 'mid-body';
+          writeGenerated(res, total, close === 'mid-body' || stall ? Math.floor(total / 2) : -1, stall);
           return;
         }
         const body = JSON.stringify({

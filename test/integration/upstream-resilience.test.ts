@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { startGateway, type Gateway } from '../helpers/gateway';
+import { request } from 'undici';
 import { agent, get } from '../helpers/http';
 import { startDnsServer } from '../helpers/dns-server';
 import { freePort } from '../helpers/ports';
@@ -291,6 +292,31 @@ ${targetsYaml(ups)}
     const idempotent = await get(gw.url('/'), { headers: { 'x-echo-close': 'before-headers' } });
     assert.equal(idempotent.status, 502);
     assert.equal(ups[0].seen.length + ups[1].seen.length, 1 + 6, 'a GET is tried 1 + retries times');
+  });
+});
+
+describe('timeouts', () => {
+  test('a read timeout before the head is retried on another target (GET)', async () => {
+    const ups = await upstreams(['slow', 'fast']);
+    ups[0].forceDelayMs = 3000;
+    const gw = await gateway(config(`  - name: pool\n    targets:\n${targetsYaml(ups)}\n`, 'read_timeout: 400'));
+    const res = await load(gw, 6, 2);
+    assert.deepEqual(tally(res.names), { fast: 6 }, 'every request ends on the fast target');
+    assert.ok(ups[0].seen.length > 0, 'the slow target was tried');
+    const post = await get(gw.url('/'), { method: 'POST', body: 'x', headers: { 'x-echo-delay-ms': '3000' } });
+    assert.equal(post.status, 504, 'a POST that reached the upstream is not retried');
+    assert.match(post.json().message, /timing out/);
+  });
+
+  test('a read timeout mid-body closes the client connection (a truncated response, never a short clean one)', async () => {
+    const ups = await upstreams(['a']);
+    const gw = await gateway(config(`  - name: pool\n    targets:\n${targetsYaml(ups)}\n`, 'read_timeout: 500'));
+    const res = await request(gw.url('/'), { dispatcher: agent, headers: { 'x-echo-stall': 'mid-body', 'x-echo-body-bytes': '200000' } });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-length'], '200000');
+    await assert.rejects(res.body.arrayBuffer(), 'the body ends early and the client is told so');
+    const next = await get(gw.url('/'));
+    assert.equal(next.status, 200, 'the gateway keeps serving');
   });
 });
 
