@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-ratelimit clean
+.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-ratelimit bench-balancer clean
 
 all: build
 
@@ -82,6 +82,13 @@ bench-quick: build bench-tools
 # Env overrides: ROUNDS DURATION WARMUP CONNS TOKENS MODES ALGS. Report: bench/results/offload-<date>.md.
 bench-offload: build bench-tools
 	$(NODE) dist/bench/offload/main.js
+
+# What each load-balancing algorithm and the health checks cost, as ratios to plain round-robin in
+# the same run (bench/balancer/main.ts): 1 worker, 3 NGINX upstreams, 6 contenders interleaved;
+# about 7 min with the defaults. Env overrides: ROUNDS DURATION WARMUP CONNS.
+# Report: stdout and bench/results/balancer-<date>.md.
+bench-balancer: build bench-tools
+	$(NODE) dist/bench/balancer/main.js
 
 # What the auth plugins cost: Floodgate with key-auth, basic-auth, jwt (HS256, RS256, RS256 with
 # cache misses), key-auth + acl, as a ratio to plain Floodgate; NGINX as a reference. The optional

@@ -46,6 +46,8 @@ Options for start:
                                (default off; needs the native addon)
       --trusted-ips LIST       addresses or CIDRs whose X-Forwarded-For is believed when a plugin
                                needs the real client address (Kong's trusted_ips; default none)
+      --dns-resolver HOST:PORT DNS server for upstream target names (A/AAAA, TTLs honoured; names it
+                               cannot answer fall back to the system lookup); default resolv.conf
       --jwt-verify MODE        where the jwt plugin checks signatures on a cache miss: inline |
                                pool (a piscina thread per worker) | batch (pooled, ~1 ms batches)
                                (default inline)
@@ -136,6 +138,7 @@ function start(argv: string[]): void {
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
+      'dns-resolver': { type: 'string' },
       'jwt-verify': { type: 'string' },
       'ratelimit-slots': { type: 'string' },
       'admin-listen': { type: 'string' },
@@ -168,6 +171,7 @@ function start(argv: string[]): void {
     metrics: onOffOption(values.metrics, 'metrics', defaultSettings.metrics),
     metricsConsumerLabels: values['metrics-consumer-labels'] ?? defaultSettings.metricsConsumerLabels,
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
+    dnsResolver: dnsResolverOption(values['dns-resolver']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 
@@ -236,6 +240,14 @@ function adminOption(listenOption: string | undefined, tokenFile: string | undef
   }
   if (token === '') fail('the admin token is empty');
   return { host: listen.host, port: listen.port, token };
+}
+
+/** --dns-resolver HOST:PORT (Kong's dns_resolver): the DNS server asked for target names. */
+function dnsResolverOption(value: string | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(value.trim());
+  if (m === null || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535))) fail(`--dns-resolver: "${value}" is not HOST[:PORT]`);
+  return m[2] === undefined ? m[1] : `${m[1]}:${m[2]}`;
 }
 
 function startAdmin(listen: AdminOptions, supervisor: import('./cluster/primary').Supervisor, logger: ReturnType<typeof systemLogger>): void {

@@ -70,6 +70,12 @@ export interface NodeSettings {
    * a power of two). It never grows; see src/ratelimit/shared-table.ts for what happens when full.
    */
   readonly rateLimitSlots: number;
+  /**
+   * --dns-resolver HOST:PORT: the DNS server the primary asks for upstream target names (A, then
+   * AAAA, honouring TTLs); null = the system's resolv.conf servers. Names it cannot answer fall
+   * back to the system lookup (/etc/hosts). See balancer/dns-resolver.ts.
+   */
+  readonly dnsResolver?: string | null;
 }
 
 export const defaultSettings: NodeSettings = {

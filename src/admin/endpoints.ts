@@ -11,6 +11,7 @@ import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from '../metrics/exposition';
 import { routesView, servicesView, upstreamsView } from './compiled-view';
 import { configTextFromBody } from './config-body';
 import { AdminRouter, type AdminReply, type AdminRequest } from './router';
+import { registerUpstreamHealth } from './upstream-health';
 
 export function adminRoutes(supervisor: Supervisor, logger?: Logger): AdminRouter {
   const router = new AdminRouter();
@@ -32,6 +33,7 @@ export function adminRoutes(supervisor: Supervisor, logger?: Logger): AdminRoute
   router.add('GET', '/routes', () => ({ status: 200, body: routesView(supervisor.config) }));
   router.add('GET', '/services', () => ({ status: 200, body: servicesView(supervisor.config) }));
   router.add('GET', '/upstreams', () => ({ status: 200, body: upstreamsView(supervisor.config) }));
+  registerUpstreamHealth(router, supervisor.upstreamHealth);
   return router;
 }
 

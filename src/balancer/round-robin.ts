@@ -1,48 +1,37 @@
 /**
  * Smooth weighted round-robin (the algorithm NGINX uses): over any window of sum(weights) picks,
- * each item is picked exactly `weight` times, and picks of a heavy item are spread out rather than
- * bunched. Each worker keeps its own instance; with N workers the node-wide split still converges
- * to the weights because every worker's split does.
- *
- * Weight 0 means drained: the item is never picked.
+ * each target is picked exactly `weight` times, and picks of a heavy target are spread out rather
+ * than bunched. Targets that are unhealthy, drained (weight 0) or already tried by this request
+ * sit the pick out, as in NGINX's `tried` bitmap. Each worker keeps its own position; with N
+ * workers the node-wide split still converges to the weights because every worker's split does.
  */
-export class SmoothWeightedRoundRobin<T> {
-  readonly #items: readonly T[];
-  readonly #weights: Float64Array;
-  readonly #current: Float64Array;
-  readonly #totalWeight: number;
+import { Balancer, type BalancedTarget, type HashSource } from './balancer';
 
-  constructor(items: readonly T[], weights: readonly number[]) {
-    this.#items = items;
-    this.#weights = Float64Array.from(weights);
-    this.#current = new Float64Array(items.length);
-    let total = 0;
-    for (const w of weights) total += w;
-    this.#totalWeight = total;
+export class RoundRobinBalancer<Target extends BalancedTarget> extends Balancer<Target> {
+  readonly #current: Float64Array = new Float64Array(this.targets.length);
+
+  protected choose(_source: HashSource | null, eligibleCount: number): Target {
+    const list = this.eligibleList;
+    if (eligibleCount === 1) return this.targets[list[0]];
+    return this.targets[smoothPick(this.#current, this.weights, list, eligibleCount)];
   }
+}
 
-  get size(): number {
-    return this.#items.length;
-  }
-
-  /** `null` when every weight is 0. */
-  pick(): T | null {
-    const n = this.#items.length;
-    if (n === 1) return this.#weights[0] > 0 ? this.#items[0] : null;
-    if (this.#totalWeight <= 0) return null;
-    let best = -1;
-    let bestValue = -Infinity;
-    const current = this.#current;
-    const weights = this.#weights;
-    for (let i = 0; i < n; i++) {
-      if (weights[i] <= 0) continue;
-      const value = (current[i] += weights[i]);
-      if (value > bestValue) {
-        bestValue = value;
-        best = i;
-      }
+/** One step of smooth weighted round-robin over the eligible indices; returns the chosen index. */
+export function smoothPick(current: Float64Array, weights: Float64Array, list: Int32Array, count: number): number {
+  let best = -1;
+  let bestValue = -Infinity;
+  let total = 0;
+  for (let k = 0; k < count; k++) {
+    const i = list[k];
+    const w = weights[i];
+    total += w;
+    const value = (current[i] += w);
+    if (value > bestValue) {
+      bestValue = value;
+      best = i;
     }
-    current[best] -= this.#totalWeight;
-    return this.#items[best];
   }
+  current[best] -= total;
+  return best;
 }

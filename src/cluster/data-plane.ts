@@ -12,6 +12,9 @@ import { UpstreamPools } from '../proxy/upstream-pools';
 import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger } from '../util/logger';
 import { flushLogSinks, reopenLogFiles } from '../logging/sinks';
+import { SharedBalancerState } from '../balancer/shared-state';
+import type { NormalizedConfig } from '../config/types';
+import type { Topology } from '../balancer/topology';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
@@ -32,6 +35,10 @@ export class DataPlane {
   #server: ProxyServer | null = null;
   /** Route cells outlive snapshots (a reload keeps unchanged routes' counts); null = --metrics off. */
   readonly #metrics: WorkerMetrics | null;
+  readonly #shared: SharedBalancerState;
+  /** The config and version being served, recompiled when only the topology changes. */
+  #config: NormalizedConfig;
+  #version: number;
 
   constructor(boot: WorkerBootData, send: (msg: WorkerToPrimary) => void, logger: Logger) {
     this.#boot = boot;
@@ -41,6 +48,9 @@ export class DataPlane {
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
+    this.#shared = new SharedBalancerState(boot.balancerState);
+    this.#config = boot.config;
+    this.#version = boot.configVersion;
   }
 
   get listening(): boolean {
@@ -51,13 +61,19 @@ export class DataPlane {
     const boot = this.#boot;
     // Pin first, so the uWS loop, the snapshot and the pools are set up on the worker's own CPU.
     if (boot.settings.cpuAffinity.mode !== 'off') pinWorkerThread(boot.settings.cpuAffinity, boot.workerId, this.#logger);
-    const snapshot = compileSnapshot(boot.config, boot.configVersion, this.#pools, boot.settings.trustedIps, this.#jwtVerify, this.#rateLimit);
+    const snapshot = this.#compile(boot.config, boot.configVersion, boot.topology);
     const server = new ProxyServer(boot.settings, this.#logger, accessLogger(boot.settings.accessLog, { role: 'access' }, boot.settings.accessLogSample ?? 1), snapshot, boot.workerId);
     this.#metrics?.attach(snapshot);
     server.metrics = this.#metrics;
     await server.listen();
     this.#server = server;
     this.#send({ type: 'listening', workerId: boot.workerId });
+  }
+
+  /** One snapshot of `config` with this worker's pools, offload, rate-limit table and balancer state. */
+  #compile(config: NormalizedConfig, version: number, topology: Topology) {
+    const settings = this.#boot.settings;
+    return compileSnapshot(config, version, this.#pools, settings.trustedIps, this.#jwtVerify, this.#rateLimit, { shared: this.#shared, topology });
   }
 
   handle(msg: PrimaryToWorker): void {
@@ -67,9 +83,11 @@ export class DataPlane {
     switch (msg.type) {
       case 'config':
         try {
-          const snapshot = compileSnapshot(msg.config, msg.version, this.#pools, this.#boot.settings.trustedIps, this.#jwtVerify, this.#rateLimit);
+          const snapshot = this.#compile(msg.config, msg.version, msg.topology);
           this.#metrics?.attach(snapshot);
           server.swap(snapshot);
+          this.#config = msg.config;
+          this.#version = msg.version;
           this.#pools.retainOnly(snapshot.poolKeys);
           this.#send({ type: 'config-applied', workerId, version: msg.version });
         } catch (err) {
@@ -89,6 +107,16 @@ export class DataPlane {
         server.reopenLogs();
         reopenLogFiles();
         this.#logger.info({ worker: workerId }, 'log files reopened');
+        break;
+      case 'topology':
+        try {
+          const snapshot = this.#compile(this.#config, this.#version, msg.topology);
+          this.#metrics?.attach(snapshot);
+          server.swap(snapshot);
+          this.#pools.retainOnly(snapshot.poolKeys);
+        } catch (err) {
+          this.#logger.error({ err }, 'failed to apply new target addresses; keeping the previous ones');
+        }
         break;
       case 'drain':
         void server.drain(msg.deadlineMs).then(async (clean) => {

@@ -5,6 +5,7 @@
 import type { NormalizedConfig } from '../config/types';
 import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
 import type { NodeSettings } from '../settings';
+import type { Topology } from '../balancer/topology';
 
 export interface WorkerBootData {
   readonly workerId: number;
@@ -13,10 +14,15 @@ export interface WorkerBootData {
   readonly configVersion: number;
   /** The node-wide rate-limit counter table (src/ratelimit/shared-table.ts), created once by the primary. */
   readonly rateLimitMemory: SharedArrayBuffer;
+  /** The node's balancer state (health, in-flight counts, breakers, retry budgets), shared by every worker. */
+  readonly balancerState: SharedArrayBuffer;
+  readonly topology: Topology;
 }
 
 export type PrimaryToWorker =
-  | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig }
+  | { readonly type: 'config'; readonly version: number; readonly config: NormalizedConfig; readonly topology: Topology }
+  /** Target addresses changed (DNS): recompile the balancers of the current config. */
+  | { readonly type: 'topology'; readonly topology: Topology }
   | { readonly type: 'drain'; readonly deadlineMs: number }
   /** A /metrics or /status scrape: answer with a 'metrics' message carrying the same id. */
   | { readonly type: 'metrics-request'; readonly id: number }

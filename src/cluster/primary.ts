@@ -10,6 +10,8 @@ import { formatConfigErrors, loadConfigFile, type ConfigError } from '../config/
 import type { NormalizedConfig } from '../config/types';
 import { compileCheck } from '../config/compile-check';
 import type { NodeSettings } from '../settings';
+import { UpstreamHealthCenter } from '../balancer/health-center';
+import type { Topology } from '../balancer/topology';
 import { InlineWorker, type WorkerHandle } from './inline-worker';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 import { RouteAggregate } from '../metrics/aggregate';
@@ -92,6 +94,9 @@ export class Supervisor {
    * ones, and across reloads), so counts are per node, never per thread.
    */
   readonly rateLimitMemory: SharedArrayBuffer;
+  /** Node-wide balancer state, DNS, active checks (balancer/health-center.ts). */
+  readonly upstreamHealth: UpstreamHealthCenter;
+  #topology: Topology = {};
 
   constructor(settings: NodeSettings, configPath: string, config: NormalizedConfig, logger: Logger) {
     this.#settings = settings;
@@ -99,11 +104,20 @@ export class Supervisor {
     this.#config = config;
     this.#logger = logger;
     this.rateLimitMemory = createRateLimitMemory(settings.rateLimitSlots);
+    this.upstreamHealth = new UpstreamHealthCenter(settings.dnsResolver ?? null, logger.child({ role: 'balancer' }));
+    this.upstreamHealth.onTopologyChange((topology) => this.#broadcastTopology(topology));
   }
 
   /** Node-wide rate-limit counters (rejections, fail-opens, evictions, store errors). */
   rateLimitStats(): RateLimitStats {
     return readRateLimitStats(this.rateLimitMemory);
+  }
+
+  /** DNS answers changed some target's addresses: every worker recompiles its balancers. */
+  #broadcastTopology(topology: Topology): void {
+    this.#topology = topology;
+    const msg: PrimaryToWorker = { type: 'topology', topology };
+    for (const slot of this.#slots) slot.worker?.postMessage(msg);
   }
 
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
@@ -220,12 +234,16 @@ export class Supervisor {
     });
   }
 
+  /** Resolve target names first (bounded by the resolver's timeouts), then spawn the workers. */
   start(): void {
     for (let id = 1; id <= Math.max(1, this.#settings.workers); id++) {
-      const slot: WorkerSlot = { id, worker: null, startedAt: 0, listening: false, backoffMs: 0, restarts: 0, respawnTimer: null };
-      this.#slots.push(slot);
-      this.#spawn(slot);
+      this.#slots.push({ id, worker: null, startedAt: 0, listening: false, backoffMs: 0, restarts: 0, respawnTimer: null });
     }
+    void this.upstreamHealth.apply(this.#config).then((topology) => {
+      this.#topology = topology;
+      if (this.#shuttingDown) return;
+      for (const slot of this.#slots) this.#spawn(slot);
+    });
   }
 
   #spawn(slot: WorkerSlot): void {
@@ -236,6 +254,8 @@ export class Supervisor {
       config: this.#config,
       configVersion: this.#version,
       rateLimitMemory: this.rateLimitMemory,
+      balancerState: this.upstreamHealth.shared.buffer,
+      topology: this.#topology,
     };
     const worker: WorkerHandle = this.inline
       ? new InlineWorker(boot, this.#logger)
@@ -398,13 +418,17 @@ export class Supervisor {
    * every worker, and resolve once each has swapped its snapshot (or died, or failed; a worker
    * that fails logs why and keeps the old one).
    */
-  apply(config: NormalizedConfig): Promise<{ version: number; failedWorkers: number[] }> {
+  async apply(config: NormalizedConfig): Promise<{ version: number; failedWorkers: number[] }> {
     this.#config = config;
-    this.#version++;
+    const version = ++this.#version;
     this.#lastReloadAt = Date.now();
     this.#reloads.success++;
-    const version = this.#version;
-    const msg: PrimaryToWorker = { type: 'config', version, config };
+    // New target names are resolved before the workers get the config, so they never see them unresolved.
+    const topology = await this.upstreamHealth.apply(config);
+    // A newer config arrived while this one's names resolved: that one goes out instead.
+    if (version !== this.#version) return { version, failedWorkers: [] };
+    this.#topology = topology;
+    const msg: PrimaryToWorker = { type: 'config', version, config, topology };
     const pending: PendingApply = { waiting: new Set(), failed: [], done: [] };
     const result = new Promise<{ version: number; failedWorkers: number[] }>((resolve) => pending.done.push((failed) => resolve({ version, failedWorkers: failed })));
     this.#pendingAcks.set(version, pending);
@@ -424,6 +448,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    this.upstreamHealth.stop();
     this.#logger.info({ deadlineMs: this.#settings.drainTimeoutMs }, 'draining');
     const active: WorkerHandle[] = [];
     for (const slot of this.#slots) {

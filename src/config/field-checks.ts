@@ -149,6 +149,14 @@ function checkUpstream(u: UpstreamInput, report: Report): void {
   requires(u.hash_on === 'cookie' || u.hash_fallback === 'cookie', 'hash_on_cookie', 'hashing on "cookie"');
   requires(u.hash_on === 'query_arg', 'hash_on_query_arg', 'hash_on is "query_arg"');
   requires(u.hash_fallback === 'query_arg', 'hash_fallback_query_arg', 'hash_fallback is "query_arg"');
+  const activeType = u.healthchecks.active?.type;
+  if (activeType === 'grpc' || activeType === 'grpcs') {
+    report(['healthchecks', 'active', 'type'], `"${activeType}" health checks are not supported by Floodgate (use http, https or tcp)`);
+  }
+  const budget = u.retry_budget;
+  if (budget.backoff_base_ms !== undefined && budget.backoff_max_ms !== undefined && budget.backoff_max_ms < budget.backoff_base_ms) {
+    report(['retry_budget', 'backoff_max_ms'], `must be at least backoff_base_ms (${budget.backoff_base_ms})`);
+  }
   // Kong's rules: nothing to fall back from, a cookie is always present (Kong sets it), and a
   // fallback equal to the primary adds nothing (except a different header or query argument).
   if (u.hash_fallback !== 'none') {

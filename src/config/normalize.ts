@@ -26,6 +26,7 @@ import type {
   Protocol,
   RouteConfig,
   ServiceConfig,
+  HealthchecksConfig,
   TargetConfig,
   UpstreamConfig,
 } from './types';
@@ -110,7 +111,24 @@ function upstream(e: Entity, model: Model): UpstreamConfig {
     slots: u.slots,
     targets: model.targets.filter((t) => model.upstreamOf(t) === e).map(target),
     // A deep copy: the balancer must not share objects with the parsed document.
-    healthchecks: structuredClone(u.healthchecks),
+    healthchecks: structuredClone(u.healthchecks) as HealthchecksConfig,
+    outlierDetection: {
+      ejectionTime: u.outlier_detection.ejection_time!,
+      maxEjectionPercent: u.outlier_detection.max_ejection_percent!,
+    },
+    circuitBreakers: {
+      maxConnections: u.circuit_breakers.max_connections!,
+      maxPendingRequests: u.circuit_breakers.max_pending_requests!,
+      maxRequests: u.circuit_breakers.max_requests!,
+      maxRetries: u.circuit_breakers.max_retries!,
+    },
+    retryBudget: {
+      budgetPercent: u.retry_budget.budget_percent!,
+      minRetries: u.retry_budget.min_retries!,
+      window: u.retry_budget.window!,
+      backoffBaseMs: u.retry_budget.backoff_base_ms!,
+      backoffMaxMs: u.retry_budget.backoff_max_ms!,
+    },
     hashOn: u.hash_on,
     hashFallback: u.hash_fallback,
     hashOnHeader: u.hash_on_header ?? null,

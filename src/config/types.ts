@@ -71,8 +71,23 @@ export interface UpstreamConfig {
   readonly algorithm: 'round-robin' | 'least-connections' | 'consistent-hashing' | 'latency';
   readonly slots: number;
   readonly targets: readonly TargetConfig[];
-  /** Kong's `healthchecks` block as given (defaults applied); acted on by the balancer. */
-  readonly healthchecks: unknown;
+  /** Kong's `healthchecks` block as given (Kong's field names, defaults applied). */
+  readonly healthchecks: HealthchecksConfig;
+  /** Envoy-style additions (README "Upstream resilience"). */
+  readonly outlierDetection: { readonly ejectionTime: number; readonly maxEjectionPercent: number };
+  readonly circuitBreakers: {
+    readonly maxConnections: number;
+    readonly maxPendingRequests: number;
+    readonly maxRequests: number;
+    readonly maxRetries: number;
+  };
+  readonly retryBudget: {
+    readonly budgetPercent: number;
+    readonly minRetries: number;
+    readonly window: number;
+    readonly backoffBaseMs: number;
+    readonly backoffMaxMs: number;
+  };
   readonly hashOn: string;
   readonly hashFallback: string;
   readonly hashOnHeader: string | null;
@@ -82,6 +97,38 @@ export interface UpstreamConfig {
   readonly hashOnQueryArg: string | null;
   readonly hashFallbackQueryArg: string | null;
   readonly tags: readonly string[];
+}
+
+/** Kong's `healthchecks` structure (seconds, counters; 0 disables a counter or an interval). */
+export interface HealthchecksConfig {
+  readonly active: {
+    readonly type: 'tcp' | 'http' | 'https' | 'grpc' | 'grpcs';
+    readonly timeout: number;
+    readonly concurrency: number;
+    readonly http_path: string;
+    readonly https_sni: string | null;
+    readonly https_verify_certificate: boolean;
+    readonly headers: Readonly<Record<string, readonly string[]>> | null;
+    readonly healthy: { readonly interval: number; readonly http_statuses: readonly number[]; readonly successes: number };
+    readonly unhealthy: {
+      readonly interval: number;
+      readonly http_statuses: readonly number[];
+      readonly tcp_failures: number;
+      readonly timeouts: number;
+      readonly http_failures: number;
+    };
+  };
+  readonly passive: {
+    readonly type: 'tcp' | 'http' | 'https' | 'grpc' | 'grpcs';
+    readonly healthy: { readonly http_statuses: readonly number[]; readonly successes: number };
+    readonly unhealthy: {
+      readonly http_statuses: readonly number[];
+      readonly tcp_failures: number;
+      readonly timeouts: number;
+      readonly http_failures: number;
+    };
+  };
+  readonly threshold: number;
 }
 
 export interface ConsumerConfig {

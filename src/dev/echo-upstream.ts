@@ -8,9 +8,13 @@
  *   x-echo-chunked: 1            no Content-Length (chunked) for generated bodies
  *   x-echo-close: before-headers drop the connection without answering
  *   x-echo-close: mid-body       send the head and part of the body, then drop the connection
+ *   x-echo-stall: mid-body       send the head and part of the body, then nothing more (connection kept)
  *   x-echo-set-<name>: value     add response header <name>
  *   x-echo-early-hints: 1        send a 103 Early Hints interim response first
  *   x-echo-stall-body: 1         never read the request body and never answer
+ *
+ * Tests can also steer the whole server (every request, probes included) through the returned
+ * object: `forceStatus` (answer every request with it) and `forceDelayMs` (delay every response).
  *
  *   node dist/src/dev/echo-upstream.js [--port 9000] [--host 127.0.0.1] [--name demo]
  */
@@ -24,17 +28,21 @@ export interface EchoUpstream {
   readonly seen: string[];
   /** Requests whose client side went away before the response finished. */
   aborted: number;
+  /** When set, every request gets this status (a target that went bad). */
+  forceStatus: number | null;
+  /** When set, every response waits this long (a slow target). */
+  forceDelayMs: number | null;
   close(): Promise<void>;
 }
 
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
 
-function writeGenerated(res: http.ServerResponse, total: number, cutAt: number): void {
+function writeGenerated(res: http.ServerResponse, total: number, cutAt: number, stall = false): void {
   let sent = 0;
   const pump = () => {
     while (sent < total) {
       if (cutAt >= 0 && sent >= cutAt) {
-        res.socket?.destroy();
+        if (!stall) res.socket?.destroy();
         return;
       }
       const n = Math.min(CHUNK.length, total - sent);
@@ -51,7 +59,7 @@ function writeGenerated(res: http.ServerResponse, total: number, cutAt: number):
 
 export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): Promise<EchoUpstream> {
   const seen: string[] = [];
-  const state = { aborted: 0 };
+  const state = { aborted: 0, forceStatus: null as number | null, forceDelayMs: null as number | null };
   const server = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     if (req.headers['x-echo-stall-body'] === '1') {
@@ -66,7 +74,7 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
     });
     req.on('end', () => {
       const h = req.headers;
-      const delay = Number(h['x-echo-delay-ms'] ?? 0);
+      const delay = state.forceDelayMs ?? Number(h['x-echo-delay-ms'] ?? 0);
       const respond = () => {
         if (res.destroyed) return;
         const close = h['x-echo-close'];
@@ -75,7 +83,7 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
           return;
         }
         if (h['x-echo-early-hints'] === '1') res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
-        const status = Number(h['x-echo-status'] ?? 200);
+        const status = state.forceStatus ?? Number(h['x-echo-status'] ?? 200);
         for (const [k, v] of Object.entries(h)) {
           if (k.startsWith('x-echo-set-') && typeof v === 'string') res.setHeader(k.slice('x-echo-set-'.length), v);
         }
@@ -85,7 +93,8 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
           const total = Number(size);
           if (h['x-echo-chunked'] !== '1' && close !== 'mid-body') res.setHeader('content-length', total);
           res.writeHead(status);
-          writeGenerated(res, total, close === 'mid-body' ? Math.floor(total / 2) : -1);
+          const stall = h['x-echo-stall'] === 'mid-body';
+          writeGenerated(res, total, close === 'mid-body' || stall ? Math.floor(total / 2) : -1, stall);
           return;
         }
         const body = JSON.stringify({
@@ -118,6 +127,18 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1', name = 'echo'): 
         },
         set aborted(v: number) {
           state.aborted = v;
+        },
+        get forceStatus() {
+          return state.forceStatus;
+        },
+        set forceStatus(v: number | null) {
+          state.forceStatus = v;
+        },
+        get forceDelayMs() {
+          return state.forceDelayMs;
+        },
+        set forceDelayMs(v: number | null) {
+          state.forceDelayMs = v;
         },
         close: () =>
           new Promise<void>((r) => {

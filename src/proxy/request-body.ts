@@ -18,6 +18,7 @@ export class RequestBody extends Readable {
   readonly #onStall: () => void;
   #stallTimer: NodeJS.Timeout | null = null;
   #pausedDownstream = false;
+  #started = false;
   /** Set when the response is finished or aborted: uWS's res must not be touched after that. */
   #detached = false;
 
@@ -43,7 +44,13 @@ export class RequestBody extends Readable {
     if (isLast) this.push(null);
   }
 
+  /** undici started reading the body: it may have reached the upstream, so it cannot be replayed. */
+  get started(): boolean {
+    return this.#started;
+  }
+
   override _read(): void {
+    this.#started = true;
     this.#clearStallTimer();
     if (this.#pausedDownstream && !this.#detached) {
       this.#pausedDownstream = false;

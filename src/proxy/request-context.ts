@@ -18,6 +18,9 @@ import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
 import { upstreamPath } from '../router/upstream-path';
+import { backoffDelay } from '../balancer/backoff';
+import { Outcome, recordOutcome } from '../balancer/health-state';
+import { T } from '../balancer/shared-state';
 import { classifyUpstreamError, Errors, type ProxyError } from './errors';
 import {
   classifyResponseHeader,
@@ -29,7 +32,7 @@ import {
 } from './headers';
 import { DownstreamHead } from './request-head';
 import type { RequestBody } from './request-body';
-import type { CompiledRoute, Snapshot, UpstreamTarget } from './snapshot';
+import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
 import type { HttpResponse } from './uws';
 import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
@@ -52,6 +55,30 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 let corked: RequestContext | null = null;
 let corkedChunk: Buffer | null = null;
 let corkedResult = true;
+
+/** Unix seconds, for the retry budget's buckets and ejection times. */
+function nowSeconds(): number {
+  return (Date.now() / 1000) | 0;
+}
+
+function retryTimerFired(ctx: RequestContext): void {
+  ctx.retryNow();
+}
+
+/** Methods a retry may repeat after the request reached the upstream (RFC 9110 §9.2.2). */
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'PUT':
+    case 'DELETE':
+    case 'TRACE':
+      return true;
+    default:
+      return false;
+  }
+}
 
 function corkedWriteHead(): void {
   corked!.writeHead();
@@ -105,7 +132,19 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   /** performance.now() when requestFinished ran; 0 before. */
   finishedAt = 0;
 
+  /** Retries done so far (the service's `retries` caps them). */
+  retriesDone = 0;
+
   #chainIndex = 0;
+  /** Bit i: target i of the balancer already failed this request. */
+  #tried = 0;
+  /** This request counts in its target's node-wide in-flight slot. */
+  #holdsTarget = false;
+  /** This request holds a circuit-breaker request slot / a retry slot. */
+  #holdsBreaker = false;
+  #holdsRetry = false;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #attemptStartedAt = 0;
   #upstreamAbort: ((err?: Error) => void) | null = null;
   #upstreamResume: (() => void) | null = null;
   /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
@@ -284,9 +323,16 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const route = this.route!;
     const service = route.service;
     if (service === null) return this.fail(Errors.noService);
-    const target = service.balancer.pick();
+    const breaker = service.breaker;
+    if (breaker !== null) {
+      const overflow = breaker.acquire();
+      if (overflow !== null) return this.fail(overflow);
+      this.#holdsBreaker = true;
+      service.budget!.recordRequest(nowSeconds());
+    }
+    const target = service.balancer.pick(this, 0);
     if (target === null) return this.fail(Errors.noHealthyTarget);
-    this.target = target;
+    this.#useTarget(target);
 
     this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
     this.#upstreamHeadersBuilt = true;
@@ -300,7 +346,94 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (query !== '') path = path + '?' + query;
 
     this.upstreamStartedAt = performance.now();
+    this.#attemptStartedAt = this.upstreamStartedAt;
     this.#upstreamPath = path;
+    this.#dispatch();
+  }
+
+  #useTarget(target: UpstreamTarget): void {
+    this.target = target;
+    if (target.slot >= 0) {
+      Atomics.add(this.route!.service!.balancer.shared.targets, target.slot * T.Stride + T.InFlight, 1);
+      this.#holdsTarget = true;
+    }
+  }
+
+  #releaseTarget(): void {
+    if (!this.#holdsTarget) return;
+    this.#holdsTarget = false;
+    Atomics.sub(this.route!.service!.balancer.shared.targets, this.target!.slot * T.Stride + T.InFlight, 1);
+  }
+
+  /** The request ended (server.requestFinished): give back every node-wide count it holds. */
+  releaseUpstream(): void {
+    if (this.#retryTimer !== null) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = null;
+    }
+    this.#releaseTarget();
+    const breaker = this.route?.service?.breaker ?? null;
+    if (breaker === null) return;
+    if (this.#holdsBreaker) {
+      this.#holdsBreaker = false;
+      breaker.release();
+    }
+    if (this.#holdsRetry) {
+      this.#holdsRetry = false;
+      breaker.releaseRetry();
+    }
+  }
+
+  /**
+   * Whether the failed attempt may be retried on another target: retries left, a request that
+   * can be replayed (never reached the upstream, or idempotent without a body), and room in the
+   * circuit breaker's max_retries and the upstream's retry budget.
+   */
+  #mayRetry(service: CompiledService, error: ProxyError): boolean {
+    if (this.retriesDone >= service.config.retries || this.responseStatus !== 0) return false;
+    if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
+    // undici calls onConnect when it writes the request to a socket: from then on it reached the upstream.
+    const reached = this.#upstreamAbort !== null;
+    const body = this.body;
+    if (reached) {
+      if (body !== null || !isIdempotent(this.request.method)) return false;
+    } else if (body !== null && body.started) {
+      return false;
+    }
+    const breaker = service.breaker;
+    if (breaker !== null) {
+      if (!this.#holdsRetry) {
+        if (!breaker.acquireRetry()) return false;
+        this.#holdsRetry = true;
+      }
+      if (!service.budget!.tryRetry(nowSeconds())) return false;
+    }
+    return true;
+  }
+
+  #scheduleRetry(service: CompiledService): void {
+    const failed = this.target!;
+    this.#releaseTarget();
+    if (failed.index < 31) this.#tried |= 1 << failed.index;
+    this.retriesDone++;
+    this.#upstreamAbort = null;
+    this.#upstreamResume = null;
+    const delay = backoffDelay(this.retriesDone, service.backoffBaseMs, service.backoffMaxMs);
+    this.#retryTimer = setTimeout(retryTimerFired, delay, this);
+  }
+
+  /** @internal the backoff is over: dispatch again, to another target when one is available. */
+  retryNow(): void {
+    this.#retryTimer = null;
+    if (this.aborted || this.done) return;
+    const route = this.route!;
+    const service = route.service!;
+    const target = service.balancer.pick(this, this.#tried);
+    if (target === null) return this.fail(Errors.noHealthyTarget);
+    this.#useTarget(target);
+    const headers = this.#upstreamHeaders!;
+    if (!route.config.preserveHost && headers[0] === 'host') headers[1] = target.hostHeader;
+    this.#attemptStartedAt = performance.now();
     this.#dispatch();
   }
 
@@ -321,6 +454,14 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     } catch (err) {
       this.#refused(err);
     }
+  }
+
+  /** Passive health check: count this outcome against the target, node-wide. */
+  #reportPassive(service: CompiledService, outcome: number, status: number): void {
+    const target = this.target;
+    if (target === null || target.slot < 0 || outcome < 0) return;
+    const balancer = service.balancer;
+    recordOutcome(balancer.shared, target.slot, outcome, status, service.passive!, true, nowSeconds(), balancer);
   }
 
   /**
@@ -433,6 +574,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (statusCode < 200) return true;
     this.upstreamHeadersAt = performance.now();
     this.responseStatus = statusCode;
+    const service = this.route!.service!;
+    if (service.passive !== null) this.#reportPassive(service, service.passive.classifyStatus(statusCode), statusCode);
+    if (service.observesLatency) service.balancer.observe(this.target!, this.upstreamHeadersAt - this.#attemptStartedAt);
     this.#upstreamResume = resume;
     this.#rawHeaders = rawHeaders;
     this.#loggedRawHeaders = rawHeaders;
@@ -472,6 +616,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (this.aborted || this.done) return;
     if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG' && this.#upstreamAbort === null) return this.#refused(err);
     const error = classifyUpstreamError(err);
+    const service = this.route!.service!;
+    if (service.passive !== null && this.responseStatus === 0) {
+      const timedOut = error === Errors.upstreamConnectTimeout || error === Errors.upstreamReadTimeout;
+      this.#reportPassive(service, timedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
+    }
+    if (this.#mayRetry(service, error)) return this.#scheduleRetry(service);
     if (error === Errors.upstreamUnavailable) this.server.logger.warn({ err, target: this.target?.address }, 'upstream error');
     this.fail(error);
   }

@@ -243,6 +243,7 @@ export class ProxyServer {
   /** Called exactly once per request: on end, on local reply, on abort. */
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
+    ctx.releaseUpstream();
     ctx.finishedAt = performance.now();
     try {
       ctx.runLogPhase();

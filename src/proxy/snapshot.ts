@@ -18,10 +18,30 @@ import { getPluginDefinition } from '../plugins/registry';
 import { Redaction } from '../logging/redaction';
 import { compileRouter } from '../router/router';
 import type { Router } from '../router/types';
-import { SmoothWeightedRoundRobin } from '../balancer/round-robin';
+import type { Balancer } from '../balancer/balancer';
+import { CircuitBreaker } from '../balancer/circuit-breaker';
+import { ConsistentHashingBalancer } from '../balancer/consistent-hashing';
+import { CheckThresholds } from '../balancer/health-state';
+import { LatencyBalancer } from '../balancer/latency';
+import { LeastConnectionsBalancer } from '../balancer/least-connections';
+import { RetryBudget } from '../balancer/retry-budget';
+import { RoundRobinBalancer } from '../balancer/round-robin';
+import { SharedBalancerState } from '../balancer/shared-state';
+import { standaloneTopology, type Topology } from '../balancer/topology';
 import { UpstreamPools } from './upstream-pools';
 
+/** Node-wide balancer state and the primary's resolved topology (cluster/messages.ts). */
+export interface Balancing {
+  readonly shared: SharedBalancerState;
+  readonly topology: Topology;
+}
+
 export interface UpstreamTarget {
+  /** Position in its balancer. */
+  readonly index: number;
+  readonly weight: number;
+  /** Node-wide state slot (balancer/shared-state.ts); -1 when untracked. */
+  readonly slot: number;
   readonly pool: Pool;
   readonly poolKey: string;
   /** `host:port`, for logs and errors. */
@@ -30,13 +50,38 @@ export interface UpstreamTarget {
   readonly hostHeader: string;
 }
 
+/** Backoff defaults for a service without an upstream (no budget, no breaker). */
+const PLAIN_BACKOFF = { backoffBaseMs: 25, backoffMaxMs: 250 };
+
 export class CompiledService {
   readonly config: ServiceConfig;
-  readonly balancer: SmoothWeightedRoundRobin<UpstreamTarget>;
+  readonly balancer: Balancer<UpstreamTarget>;
+  /** Null for a service without an upstream. */
+  readonly breaker: CircuitBreaker | null;
+  readonly budget: RetryBudget | null;
+  /** Passive health thresholds; null when passive checks are off (every counter 0). */
+  readonly passive: CheckThresholds | null;
+  /** Whether the balancer wants response times (latency). */
+  readonly observesLatency: boolean;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
 
-  constructor(config: ServiceConfig, balancer: SmoothWeightedRoundRobin<UpstreamTarget>) {
+  constructor(
+    config: ServiceConfig,
+    balancer: Balancer<UpstreamTarget>,
+    breaker: CircuitBreaker | null = null,
+    budget: RetryBudget | null = null,
+    passive: CheckThresholds | null = null,
+    backoff: { readonly backoffBaseMs: number; readonly backoffMaxMs: number } = PLAIN_BACKOFF,
+  ) {
     this.config = config;
     this.balancer = balancer;
+    this.breaker = breaker;
+    this.budget = budget;
+    this.passive = passive;
+    this.observesLatency = balancer instanceof LatencyBalancer;
+    this.backoffBaseMs = backoff.backoffBaseMs;
+    this.backoffMaxMs = backoff.backoffMaxMs;
   }
 }
 
@@ -97,25 +142,64 @@ function compileService(
   upstreams: ReadonlyMap<string, UpstreamConfig>,
   pools: UpstreamPools,
   poolKeys: Set<string>,
+  balancing: Balancing,
 ): CompiledService {
   const opts = { connectTimeoutMs: service.connectTimeout, tlsVerify: service.tlsVerify };
-  const makeTarget = (host: string, port: number): UpstreamTarget => {
-    const origin = `${service.protocol}://${formatHost(host)}:${port}`;
+  const makeTarget = (index: number, address: string, host: string, port: number, weight: number, slot: number): UpstreamTarget => {
+    const origin = `${service.protocol}://${formatHost(address)}:${port}`;
     const poolKey = UpstreamPools.key(origin, opts);
     poolKeys.add(poolKey);
     return {
+      index,
+      weight,
+      slot,
       pool: pools.get(origin, opts),
       poolKey,
-      address: `${formatHost(host)}:${port}`,
+      address: `${formatHost(address)}:${port}`,
       hostHeader: hostHeaderFor(host, port, service.protocol),
     };
   };
+  const { shared, topology } = balancing;
   const upstream = service.upstream === null ? undefined : upstreams.get(service.upstream);
-  if (upstream === undefined) {
-    return new CompiledService(service, new SmoothWeightedRoundRobin([makeTarget(service.host, service.port)], [1]));
+  const topo = upstream === undefined ? undefined : topology[upstream.name];
+  if (upstream === undefined || topo === undefined) {
+    return new CompiledService(service, new RoundRobinBalancer([makeTarget(0, service.host, service.host, service.port, 1, -1)], shared));
   }
-  const targets = upstream.targets.map((t) => makeTarget(t.host, t.port));
-  return new CompiledService(service, new SmoothWeightedRoundRobin(targets, upstream.targets.map((t) => t.weight)));
+  // A target whose name did not resolve stays listed (for the admin API) with weight 0 here.
+  const targets = topo.targets.map((t, i) => makeTarget(i, t.address, t.host, t.port, t.dnsError ? 0 : t.weight, t.slot));
+  const threshold = upstream.healthchecks.threshold;
+  const maxEject = upstream.outlierDetection.maxEjectionPercent;
+  let balancer: Balancer<UpstreamTarget>;
+  switch (upstream.algorithm) {
+    case 'least-connections':
+      balancer = new LeastConnectionsBalancer(targets, shared, threshold, maxEject);
+      break;
+    case 'latency':
+      balancer = new LatencyBalancer(targets, shared, threshold, maxEject);
+      break;
+    case 'consistent-hashing':
+      balancer = new ConsistentHashingBalancer(
+        targets,
+        topo.targets.map((t) => `${t.target}@${t.address}`),
+        shared,
+        upstream,
+        threshold,
+        maxEject,
+      );
+      break;
+    default:
+      balancer = new RoundRobinBalancer(targets, shared, threshold, maxEject);
+  }
+  const passive = CheckThresholds.passive(upstream.healthchecks);
+  const tracked = topo.slot >= 0;
+  return new CompiledService(
+    service,
+    balancer,
+    tracked ? new CircuitBreaker(shared, topo.slot, upstream) : null,
+    tracked ? new RetryBudget(shared, topo.slot, upstream.retryBudget) : null,
+    passive.enabled ? passive : null,
+    upstream.retryBudget,
+  );
 }
 
 /**
@@ -146,11 +230,12 @@ export function compileSnapshot(
   trustedIps: readonly string[] = [],
   jwtVerify?: JwsVerifier,
   rateLimit?: RateLimitRuntime,
+  balancing: Balancing = { shared: new SharedBalancerState(), topology: standaloneTopology(config) },
 ): Snapshot {
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
-  for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys));
+  for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys, balancing));
 
   const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit };
   // One instance per plugin entry per snapshot, shared by every route it applies to.

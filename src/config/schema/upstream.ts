@@ -90,6 +90,47 @@ export const HealthchecksSchema = Type.Object(
   strict,
 );
 
+/**
+ * Envoy-style additions (not in Kong). Outlier detection complements Kong's passive counters:
+ * how long a passively ejected target stays out, and how much of the upstream may be ejected.
+ */
+export const OutlierDetectionSchema = Type.Object(
+  {
+    /** Seconds a passively ejected target stays out before it gets traffic again; 0 = until active checks bring it back (Kong). */
+    ejection_time: Type.Optional(Seconds(30)),
+    /** At most this share of the targets may be passively ejected at once; one ejection is always allowed, never the last healthy target. */
+    max_ejection_percent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 50 })),
+  },
+  strict,
+);
+
+/** Envoy's circuit_breakers thresholds, node-wide per upstream. Over a limit: a fast 503. */
+export const CircuitBreakersSchema = Type.Object(
+  {
+    /** Requests in flight to the upstream beyond which new ones wait in the pool as pending. */
+    max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 1024 })),
+    max_pending_requests: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1024 })),
+    max_requests: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 1024 })),
+    max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1024 })),
+  },
+  strict,
+);
+
+/** Retries are capped node-wide to a share of the upstream's recent requests, so a failing upstream is not flooded. */
+export const RetryBudgetSchema = Type.Object(
+  {
+    budget_percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 20 })),
+    /** Retries always allowed per window, so a quiet upstream can still retry. */
+    min_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 10 })),
+    /** Sliding window in seconds. */
+    window: Type.Optional(Type.Integer({ minimum: 1, maximum: 60, default: 10 })),
+    /** Exponential backoff with full jitter between tries: random(0, min(max, base * 2^(try-1))) ms. */
+    backoff_base_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000, default: 25 })),
+    backoff_max_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, default: 250 })),
+  },
+  strict,
+);
+
 export const UpstreamSchema = Type.Object(
   {
     id: Type.Optional(Id),
@@ -108,6 +149,9 @@ export const UpstreamSchema = Type.Object(
     hash_on_query_arg: Type.Optional(Nullable(Type.String({ minLength: 1 }))),
     hash_fallback_query_arg: Type.Optional(Nullable(Type.String({ minLength: 1 }))),
     healthchecks: Type.Optional(HealthchecksSchema),
+    outlier_detection: Type.Optional(OutlierDetectionSchema),
+    circuit_breakers: Type.Optional(CircuitBreakersSchema),
+    retry_budget: Type.Optional(RetryBudgetSchema),
     tags: Type.Optional(Tags),
     targets: Type.Optional(Type.Array(TargetSchema, { default: [] })),
   },
@@ -116,5 +160,5 @@ export const UpstreamSchema = Type.Object(
 
 export type UpstreamInput = Defaulted<
   Static<typeof UpstreamSchema>,
-  'algorithm' | 'slots' | 'hash_on' | 'hash_fallback' | 'hash_on_cookie_path' | 'healthchecks' | 'tags' | 'targets'
+  'algorithm' | 'slots' | 'hash_on' | 'hash_fallback' | 'hash_on_cookie_path' | 'healthchecks' | 'outlier_detection' | 'circuit_breakers' | 'retry_budget' | 'tags' | 'targets'
 >;
