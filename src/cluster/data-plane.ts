@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { createJwsVerifier, type JwsVerifier } from '../offload/jws-verifier';
 import { emptySnapshot, WorkerMetrics } from '../metrics/worker-metrics';
+import { registerWorkerCollectors } from '../metrics/node-collectors';
 import { ProxyServer } from '../proxy/server';
 import { compileSnapshot } from '../proxy/snapshot';
 import { UpstreamPools } from '../proxy/upstream-pools';
@@ -47,6 +48,7 @@ export class DataPlane {
     this.#pools = new UpstreamPools(boot.settings);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
+    registerWorkerCollectors();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;

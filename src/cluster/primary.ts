@@ -18,6 +18,7 @@ import { RouteAggregate } from '../metrics/aggregate';
 import { countEstablished } from '../metrics/connections';
 import { mergeFamilies, renderMetrics } from '../metrics/exposition';
 import { primaryCollectors } from '../metrics/registry';
+import { registerPrimaryCollectors } from '../metrics/node-collectors';
 import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
 
 /** How long a scrape waits for the workers' snapshots before rendering without the late ones. */
@@ -106,6 +107,7 @@ export class Supervisor {
     this.rateLimitMemory = createRateLimitMemory(settings.rateLimitSlots);
     this.upstreamHealth = new UpstreamHealthCenter(settings.dnsResolver ?? null, logger.child({ role: 'balancer' }));
     this.upstreamHealth.onTopologyChange((topology) => this.#broadcastTopology(topology));
+    registerPrimaryCollectors(this);
   }
 
   /** Node-wide rate-limit counters (rejections, fail-opens, evictions, store errors). */
