@@ -57,7 +57,8 @@ const enum C {
 }
 
 /** ASCII lower-case compare of a header name buffer with a lower-case literal. */
-function nameIs(buf: Uint8Array, lower: string): boolean {
+/** A raw header name equals `lower` (a lower-case name), without decoding the buffer. */
+export function nameIs(buf: Uint8Array, lower: string): boolean {
   if (buf.length !== lower.length) return false;
   for (let i = 0; i < buf.length; i++) {
     if ((buf[i] | 0x20) !== lower.charCodeAt(i)) {
@@ -66,6 +67,12 @@ function nameIs(buf: Uint8Array, lower: string): boolean {
     }
   }
   return true;
+}
+
+/** `buf` is one of the names of a flat `[name, value, ...]` list of lower-case names. */
+export function nameInFlatList(buf: Uint8Array, flat: readonly string[]): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (nameIs(buf, flat[i])) return true;
+  return false;
 }
 
 export const enum ResponseHeaderKind {

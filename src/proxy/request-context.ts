@@ -26,6 +26,8 @@ import {
   classifyResponseHeader,
   connectionTokens,
   isDroppedRequestHeader,
+  nameInFlatList,
+  nameIs,
   parseContentLength,
   ResponseHeaderKind,
   statusLine,
@@ -87,6 +89,9 @@ function corkedWriteChunk(): void {
   const ctx = corked!;
   if (ctx.headPending) ctx.writeHead();
   corkedResult = ctx.writeChunk(corkedChunk!);
+}
+function corkedLocalReply(): void {
+  corked!.writeLocalReply();
 }
 function corkedFinish(): void {
   const ctx = corked!;
@@ -161,6 +166,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #loggedRawHeaders: Buffer[] | null = null;
   #localContentType = '';
   #localHeaders: readonly string[] | null = null;
+  /** A local reply's body and whether to close after it, held only while `respond` corks. */
+  #localBody = '';
+  #localClose = false;
   #logRecord: LogRecord | null = null;
   #mode = BodyMode.None;
   #total = 0;
@@ -231,24 +239,36 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
         }
       }
     }
-    const edits = this.#responseHeaderEdits;
     // A body we did not read would be parsed as the next request: close instead.
-    const close = this.server.draining || (this.body !== null && !this.body.readableEnded);
+    this.#localClose = this.server.draining || (this.body !== null && !this.body.readableEnded);
+    this.#localBody = body;
     this.body?.detach();
-    const res = this.res;
-    res.cork(() => {
-      res.writeStatus(statusLine(status));
-      res.writeHeader('content-type', contentType);
-      if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
-      if (edits !== null) {
-        for (let i = 0; i + 1 < edits.length; i += 2) {
-          // The replying plugin's own headers win over what response plugins add.
-          if (headers === null || !hasFlatIgnoreCase(headers, edits[i])) res.writeHeader(edits[i], edits[i + 1]);
-        }
-      }
-      res.end(body, close);
-    });
+    corked = this;
+    this.res.cork(corkedLocalReply);
+    corked = null;
+    this.#localBody = '';
     this.server.requestFinished(this);
+  }
+
+  /** @internal called inside cork: the head and body of a local reply (see `respond`). */
+  writeLocalReply(): void {
+    const res = this.res;
+    const headers = this.#localHeaders;
+    const edits = this.#responseHeaderEdits;
+    res.writeStatus(statusLine(this.responseStatus));
+    res.writeHeader('content-type', this.#localContentType);
+    if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
+    if (edits !== null) {
+      for (let i = 0; i + 1 < edits.length; i += 2) {
+        // The replying plugin's own headers win over what response plugins add.
+        if (headers === null || !hasFlatIgnoreCase(headers, edits[i])) res.writeHeader(edits[i], edits[i + 1]);
+      }
+    }
+    const idHeader = this.server.requestIdHeader;
+    if (this.requestId !== '' && (headers === null || !hasFlatIgnoreCase(headers, idHeader)) && (edits === null || !hasFlat(edits, idHeader))) {
+      res.writeHeader(idHeader, this.requestId);
+    }
+    res.end(this.#localBody, this.#localClose);
   }
 
   setUpstreamHeader(name: string, value: string): void {
@@ -642,12 +662,17 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     res.writeStatus(statusLine(status));
     let contentLength = -1;
     let extraHopByHop: string[] | null = null;
+    const edits = this.#responseHeaderEdits;
+    // The request id replaces an upstream's copy of the same header.
+    const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i];
       switch (classifyResponseHeader(name)) {
         case ResponseHeaderKind.Forward:
           if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
-          if (this.#responseHeaderEdits !== null && hasFlat(this.#responseHeaderEdits, name.toString('latin1').toLowerCase())) break;
+          // Compared as bytes, length first: no string is made for a header that is kept.
+          if (edits !== null && nameInFlatList(name, edits)) break;
+          if (idHeader !== '' && nameIs(name, idHeader)) break;
           res.writeHeader(name, raw[i + 1]);
           break;
         case ResponseHeaderKind.ContentLength:
@@ -660,8 +685,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           break;
       }
     }
-    const edits = this.#responseHeaderEdits;
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) res.writeHeader(edits[i], edits[i + 1]);
+    if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, this.requestId);
     this.#rawHeaders = null;
     if (this.request.method === 'HEAD' || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
@@ -800,6 +825,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
         if (at >= 0) values[at] = edits[i + 1];
         else names.push(edits[i]), values.push(edits[i + 1]);
       }
+    }
+    if (this.requestId !== '') {
+      const idHeader = this.server.requestIdHeader;
+      const at = names.indexOf(idHeader);
+      if (at >= 0) values[at] = this.requestId;
+      else names.push(idHeader), values.push(this.requestId);
     }
     return { names, values };
   }

@@ -221,10 +221,9 @@ export class ProxyServer {
    */
   #identify(ctx: RequestContext, head: DownstreamHead): void {
     ctx.trace = TraceContext.from(head.header('traceparent'), head.header('tracestate'));
-    if (this.requestIdHeader !== '') {
-      ctx.requestId = nextRequestId();
-      ctx.setResponseHeader(this.requestIdHeader, ctx.requestId);
-    }
+    // Written by the context with the response head, not as a response-header edit: an edit list
+    // on every request would make each upstream header pay a name comparison against it.
+    if (this.requestIdHeader !== '') ctx.requestId = nextRequestId();
   }
 
   #validate(head: DownstreamHead): ProxyError | null {
