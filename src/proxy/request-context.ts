@@ -530,9 +530,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     // Trace context and request id before plugin additions, so a plugin may still override them.
     const trace = this.trace;
     if (trace !== null) {
-      setFlat(out, 'traceparent', trace.upstreamTraceparent());
-      // A restarted trace drops the tracestate of the trace we could not read (W3C 3.3.1).
-      if (!trace.continued) removeFlat(out, 'tracestate');
+      // The client's own traceparent (and, for a restarted trace, its tracestate: W3C 3.3.1) is
+      // replaced; without one, a push instead of a scan of the list.
+      if (head.traceparent === '') out.push('traceparent', trace.upstreamTraceparent());
+      else setFlat(out, 'traceparent', trace.upstreamTraceparent());
+      if (!trace.continued && head.tracestate !== '') removeFlat(out, 'tracestate');
     }
     if (this.requestId !== '') setFlat(out, this.server.requestIdHeader, this.requestId);
     const additions = this.#upstreamHeaders;

@@ -28,6 +28,9 @@ export class DownstreamHead implements RequestHead, MatchRequest {
   connection = '';
   xForwardedFor = '';
   via = '';
+  /** W3C trace headers as received ('' when absent), captured during the copy. */
+  traceparent = '';
+  tracestate = '';
 
   header(name: string): string | undefined {
     const names = this.headerNames;

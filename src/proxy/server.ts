@@ -51,6 +51,12 @@ function collectHeader(name: string, value: string): void {
     case 'via':
       head.via = value;
       break;
+    case 'traceparent':
+      head.traceparent = value;
+      break;
+    case 'tracestate':
+      head.tracestate = head.tracestate === '' ? value : head.tracestate + ',' + value;
+      break;
     default:
       break;
   }
@@ -220,7 +226,7 @@ export class ProxyServer {
    * carries the id and every log line has both. The upstream gets them in #buildUpstreamHeaders.
    */
   #identify(ctx: RequestContext, head: DownstreamHead): void {
-    ctx.trace = TraceContext.from(head.header('traceparent'), head.header('tracestate'));
+    ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
     // Written by the context with the response head, not as a response-header edit: an edit list
     // on every request would make each upstream header pay a name comparison against it.
     if (this.requestIdHeader !== '') ctx.requestId = nextRequestId();

@@ -12,22 +12,19 @@ const POOL_BYTES = 4096;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
 let offset = POOL_BYTES;
 
-const HEX: string[] = [];
-for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
-
-/** `bytes` random bytes as lower-case hex; never all zeros (W3C forbids all-zero ids). */
+/**
+ * `bytes` random bytes as lower-case hex; never all zeros (W3C forbids all-zero ids). One native
+ * hex conversion per id: a flat string, where concatenating per byte made a rope that undici's
+ * header validation then had to flatten (bench/micro/trace-ids.ts compares the two).
+ */
 export function randomHex(bytes: number): string {
   if (offset + bytes > POOL_BYTES) {
     randomFillSync(pool);
     offset = 0;
   }
-  let out = '';
   let nonZero = 0;
-  for (let i = 0; i < bytes; i++) {
-    const b = pool[offset + i];
-    nonZero |= b;
-    out += HEX[b];
-  }
+  for (let i = offset; i < offset + bytes; i++) nonZero |= pool[i];
+  const out = pool.toString('hex', offset, offset + bytes);
   offset += bytes;
   // 2^-64 at worst; rather than loop, flip the last byte.
   return nonZero === 0 ? out.slice(0, -2) + '01' : out;

@@ -16,8 +16,6 @@ export class TraceContext {
   readonly traceId: string;
   /** The caller's span id from its traceparent; '' when this hop started the trace. */
   readonly parentSpanId: string;
-  /** The gateway's server span. */
-  readonly spanId: string;
   /** The gateway's span for the upstream call: the parent the upstream sees. */
   readonly upstreamSpanId: string;
   /** Trace flags byte (bit 0 = sampled). */
@@ -28,10 +26,20 @@ export class TraceContext {
   constructor(traceId: string, parentSpanId: string, flags: number, tracestate: string) {
     this.traceId = traceId;
     this.parentSpanId = parentSpanId;
-    this.spanId = newSpanId();
     this.upstreamSpanId = newSpanId();
     this.flags = flags;
     this.tracestate = tracestate;
+  }
+
+  #spanId = '';
+
+  /**
+   * The gateway's server span, made on first use: only span exporters (opentelemetry) read it,
+   * so a request without one never pays for the id.
+   */
+  get spanId(): string {
+    if (this.#spanId === '') this.#spanId = newSpanId();
+    return this.#spanId;
   }
 
   get sampled(): boolean {
@@ -50,7 +58,7 @@ export class TraceContext {
 
   /** Continue the caller's trace, or start one (sampled) when the header is absent or invalid. */
   static from(traceparent: string | undefined, tracestate: string | undefined): TraceContext {
-    if (traceparent !== undefined) {
+    if (traceparent !== undefined && traceparent !== '') {
       const parsed = parseTraceparent(traceparent);
       if (parsed !== null) return new TraceContext(parsed.traceId, parsed.parentId, parsed.flags, tracestate ?? '');
     }
