@@ -20,38 +20,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JwtAlgorithm } from '../../src/config/types';
 import { signJwt } from '../../src/plugins/jwt/sign';
 import { fetchOnce } from '../peers/http-check';
+import { envInt, envString, fileStamp } from '../peers/env';
 import { freePorts } from '../peers/ports';
 import { installExitHooks, readLog, startService, stopAll, waitReady, type Service } from '../peers/procs';
 import { median } from '../peers/stats';
 import { startUpstream } from '../peers/upstream';
 import { runWrk, type WrkResult } from '../peers/wrk';
 
-const env = (name: string, fallback: string) => process.env[name] || fallback;
-const int = (name: string, fallback: number) => {
-  const n = Number(env(name, String(fallback)));
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected an integer`);
-  return n;
-};
 
 const ROOT = resolve(__dirname, '../../..');
-const ROUNDS = int('ROUNDS', 3);
-const DURATION = int('DURATION', 5);
-const WARMUP = int('WARMUP', 1);
-const CONNS = int('CONNS', 50);
-const THREADS = int('THREADS', 1);
-const TOKENS = int('TOKENS', 20_000);
-const PAUSE_MS = int('PAUSE_MS', 300);
-const MODES = env('MODES', 'inline,pool,batch').split(',');
-const ALGS = env('ALGS', 'HS256,RS256,ES256').split(',') as JwtAlgorithm[];
-const NGINX = env('NGINX', '/usr/sbin/nginx');
-const WRK = env('WRK', 'wrk');
+const ROUNDS = envInt('ROUNDS', 3);
+const DURATION = envInt('DURATION', 5);
+const WARMUP = envInt('WARMUP', 1);
+const CONNS = envInt('CONNS', 50);
+const THREADS = envInt('THREADS', 1);
+const TOKENS = envInt('TOKENS', 20_000);
+const PAUSE_MS = envInt('PAUSE_MS', 300);
+const MODES = envString('MODES', 'inline,pool,batch').split(',');
+const ALGS = envString('ALGS', 'HS256,RS256,ES256').split(',') as JwtAlgorithm[];
+const NGINX = envString('NGINX', '/usr/sbin/nginx');
+const WRK = envString('WRK', 'wrk');
 
-const stamp = (() => {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-})();
-const OUT = env('OUT', join(ROOT, 'bench', 'results', `offload-${stamp}.md`));
+const stamp = fileStamp();
+const OUT = envString('OUT', join(ROOT, 'bench', 'results', `offload-${stamp}.md`));
 
 const log = (msg: string) => process.stderr.write(`# ${msg}\n`);
 

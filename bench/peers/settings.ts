@@ -15,6 +15,7 @@
  *   NGINX HAPROXY WRK NODE   binaries                          /usr/sbin/nginx, /usr/sbin/haproxy, wrk, node
  *   OUT         results file                              bench/results/bench[-quick|-auth]-<date>.md
  */
+import { fileStamp } from './env';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,10 +65,6 @@ function sbin(name: string, envName: string): string {
   return existsSync(path) ? path : name;
 }
 
-function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
 
 export function loadSettings(argv: string[], root: string): Settings {
   const quick = argv.includes('--quick');
@@ -104,6 +101,6 @@ export function loadSettings(argv: string[], root: string): Settings {
     root,
     out: process.env.OUT
       ? resolve(process.env.OUT)
-      : join(root, 'bench', 'results', `bench${quick ? '-quick' : auth ? '-auth' : ''}-${stamp(new Date())}.md`),
+      : join(root, 'bench', 'results', `bench${quick ? '-quick' : auth ? '-auth' : ''}-${fileStamp(new Date())}.md`),
   };
 }
