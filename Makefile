@@ -103,7 +103,7 @@ bench-auth: build bench-tools
 bench-metrics: build bench-tools
 	$(NODE) dist/bench/metrics/main.js
 # What access logs, sampling, file-log, http-log and opentelemetry cost, as a ratio to the access
-# log off; 6 gateways (1 worker each), interleaved. Env: ROUNDS=5 DURATION=5 CONNS=50 (~3 min).
+# log off; 7 gateways (1 worker each), interleaved. Env: ROUNDS=5 DURATION=5 CONNS=50 (~3.5 min).
 .PHONY: bench-logging
 bench-logging: build
 	$(NODE) dist/bench/logging/main.js

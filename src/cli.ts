@@ -40,6 +40,8 @@ Options for start:
                                aborts) are always logged (default 1)
       --request-id-header NAME header carrying the gateway's request id upstream and back to the
                                client, or off (default X-Floodgate-Request-Id)
+      --trace-context on|off   W3C traceparent on every request, started when absent (on), or
+                               only on routes with the opentelemetry plugin (off) (default on)
       --log-level LEVEL        trace | debug | info | warn | error (default info)
       --cpu-affinity MODE      pin worker threads to CPUs: off | auto | LIST such as 0,1 or 0-3;
                                auto: worker i -> CPU (i-1) mod nproc, LIST: worker i -> LIST[(i-1) mod len]
@@ -135,6 +137,7 @@ function start(argv: string[]): void {
       'access-log': { type: 'string' },
       'access-log-sample': { type: 'string' },
       'request-id-header': { type: 'string' },
+      'trace-context': { type: 'string' },
       'log-level': { type: 'string' },
       'cpu-affinity': { type: 'string' },
       'trusted-ips': { type: 'string' },
@@ -163,6 +166,7 @@ function start(argv: string[]): void {
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
     accessLogSample: sampleOption(values['access-log-sample']),
     requestIdHeader: requestIdHeaderOption(values['request-id-header']),
+    traceContext: onOffOption(values['trace-context'], 'trace-context', defaultSettings.traceContext),
     logLevel: values['log-level'] ?? defaultSettings.logLevel,
     faultInjection: process.env.FLOODGATE_FAULT_INJECTION === '1',
     trustedIps: values['trusted-ips'] === undefined ? [] : values['trusted-ips'].split(',').map((v) => v.trim()).filter((v) => v !== ''),

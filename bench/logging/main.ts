@@ -5,6 +5,7 @@
  *
  *   off            --access-log off (trace context and request id still on: they are core)
  *   no-ids         --access-log off --request-id-header off
+ *   no-trace       --access-log off --trace-context off
  *   access-log     --access-log FILE
  *   access-1pct    --access-log FILE --access-log-sample 0.01
  *   file-log       file-log plugin (and no access log)
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   const contenders: Contender[] = [
     { name: 'off', args: ['--access-log', 'off'], plugins: '', rps: [], p99: [] },
     { name: 'no-ids', args: ['--access-log', 'off', '--request-id-header', 'off'], plugins: '', rps: [], p99: [] },
+    { name: 'no-trace', args: ['--access-log', 'off', '--trace-context', 'off'], plugins: '', rps: [], p99: [] },
     { name: 'access-log', args: ['--access-log', path.join(dir, 'access.log')], plugins: '', rps: [], p99: [] },
     { name: 'access-1pct', args: ['--access-log', path.join(dir, 'access-sampled.log'), '--access-log-sample', '0.01'], plugins: '', rps: [], p99: [] },
     {

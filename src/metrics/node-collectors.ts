@@ -6,8 +6,11 @@
  *   reads them directly, no worker round trip);
  * - upstream target health (primary: the health center lives there);
  * - log queues of http-log, file-log and opentelemetry (workers: each thread has its own queues;
- *   summed across workers by the scrape).
+ *   summed across workers by the scrape);
+ * - each worker's V8 heap (a worker thread is its own isolate, and the process RSS cannot say
+ *   which worker grows: the soak run in loadtest/ needs this split).
  */
+import { getHeapStatistics } from 'node:v8';
 import type { Supervisor } from '../cluster/primary';
 import { logQueueStats } from '../logging/batch-queue';
 import { primaryCollectors, workerCollectors, type MetricFamily } from './registry';
@@ -38,7 +41,7 @@ export function registerPrimaryCollectors(supervisor: Supervisor): void {
 }
 
 export function registerWorkerCollectors(): void {
-  workerCollectors.register('log-queues', (): MetricFamily[] => {
+  workerCollectors.register('worker', (): MetricFamily[] => {
     const entries = [];
     const pending = [];
     for (const q of logQueueStats()) {
@@ -52,7 +55,11 @@ export function registerWorkerCollectors(): void {
       );
       pending.push({ labels: base, value: q.pending });
     }
+    const heap = getHeapStatistics();
     return [
+      { name: 'floodgate_worker_heap_used_bytes', help: "V8 heap in use by the worker's isolate.", type: 'gauge', merge: 'per-worker', samples: [{ labels: {}, value: heap.used_heap_size }] },
+      { name: 'floodgate_worker_heap_total_bytes', help: "V8 heap reserved by the worker's isolate.", type: 'gauge', merge: 'per-worker', samples: [{ labels: {}, value: heap.total_heap_size }] },
+      { name: 'floodgate_worker_external_memory_bytes', help: 'Memory held outside the V8 heap by the worker (Buffers, ArrayBuffers).', type: 'gauge', merge: 'per-worker', samples: [{ labels: {}, value: heap.external_memory }] },
       { name: 'floodgate_log_queue_entries_total', help: 'Log-plugin queue entries by outcome (dropped = queue full).', type: 'counter', merge: 'sum', samples: entries },
       { name: 'floodgate_log_queue_pending', help: 'Entries waiting in log-plugin queues.', type: 'gauge', merge: 'sum', samples: pending },
     ];

@@ -149,6 +149,11 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
   /** JSON schema of the plugin's `config` object; unknown fields are errors, defaults are applied. */
   readonly configSchema: TSchema;
   /**
+   * The plugin reads `ctx.trace` (a span exporter): routes carrying it get a W3C trace context
+   * even with `--trace-context off`.
+   */
+  readonly needsTraceContext?: boolean;
+  /**
    * Optional cross-field check of a schema-valid config at load time: the problem's path is
    * relative to `config`. `null` = fine.
    */

@@ -209,6 +209,8 @@ export class ProxyServer {
     const snapshot = ctx.snapshot;
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
+    // --trace-context off: only a route whose plugins export spans starts or continues a trace.
+    if (ctx.trace === null && ctx.route.needsTraceContext) ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
 
     if (head.contentLength > 0 || head.hasTransferEncoding) {
       const max = this.settings.maxBodyBytes;
@@ -226,7 +228,7 @@ export class ProxyServer {
    * carries the id and every log line has both. The upstream gets them in #buildUpstreamHeaders.
    */
   #identify(ctx: RequestContext, head: DownstreamHead): void {
-    ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
+    if (this.settings.traceContext !== false) ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
     // Written by the context with the response head, not as a response-header edit: an edit list
     // on every request would make each upstream header pay a name comparison against it.
     if (this.requestIdHeader !== '') ctx.requestId = nextRequestId();

@@ -94,10 +94,13 @@ export class CompiledRoute {
   readonly onLog: readonly PluginInstance[] | null;
   /** This route's metrics cell, set by WorkerMetrics.attach; `null` with --metrics off. */
   metrics: RouteCell | null = null;
+  /** A plugin on this route exports spans: it gets a trace context even with --trace-context off. */
+  readonly needsTraceContext: boolean;
 
-  constructor(config: RouteConfig, service: CompiledService | null, plugins: readonly PluginInstance[]) {
+  constructor(config: RouteConfig, service: CompiledService | null, plugins: readonly PluginInstance[], needsTraceContext = false) {
     this.config = config;
     this.service = service;
+    this.needsTraceContext = needsTraceContext;
     this.onRequest = phase(plugins, 'onRequest');
     this.onUpstreamRequest = phase(plugins, 'onUpstreamRequest');
     this.onResponse = phase(plugins, 'onResponse');
@@ -253,12 +256,14 @@ export function compileSnapshot(
 
   const routesByOrder: CompiledRoute[] = [];
   for (const r of config.routes) {
-    const chain = pluginsForRoute(r, config.plugins)
+    const configs = pluginsForRoute(r, config.plugins);
+    const needsTrace = configs.some((p) => getPluginDefinition(p.name)?.needsTraceContext === true);
+    const chain = configs
       .map(instanceFor)
       .sort((a, b) => b.priority - a.priority)
       .map((e) => e.instance);
     const service = r.service === null ? null : (services.get(r.service) ?? null);
-    routesByOrder[r.order] = new CompiledRoute(r, service, chain);
+    routesByOrder[r.order] = new CompiledRoute(r, service, chain, needsTrace);
   }
   return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
 }

@@ -1,7 +1,7 @@
 /**
  * The series other subsystems add to /metrics (src/metrics/node-collectors.ts), against known
  * traffic through a real gateway with 2 workers: rate-limit rejections counted node-wide, each
- * target's health state, and log-queue outcomes summed across workers.
+ * target's health state, log-queue outcomes summed across workers, and per-worker heaps.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +64,14 @@ async function scrape(): Promise<Sample[]> {
 }
 
 describe('subsystem series on /metrics', () => {
+  test('each worker reports its own V8 heap', async () => {
+    const s = await scrape();
+    for (const worker of ['1', '2']) {
+      assert.ok(valueOf(s, 'floodgate_worker_heap_used_bytes', { worker }) > 1_000_000, `worker ${worker} heap`);
+      assert.ok(valueOf(s, 'floodgate_worker_heap_total_bytes', { worker }) >= valueOf(s, 'floodgate_worker_heap_used_bytes', { worker }));
+    }
+  });
+
   test('rate-limit rejections are counted once per refused request, node-wide', async () => {
     const before = valueOf(await scrape(), 'floodgate_rate_limit_rejections_total');
     const statuses: number[] = [];

@@ -167,6 +167,7 @@ export const openTelemetry: PluginDefinition<OpenTelemetryConfig> = {
   name: 'opentelemetry',
   priority: 14,
   version: '1.0.0',
+  needsTraceContext: true,
   configSchema: OpenTelemetrySchema,
   checkConfig: (conf) =>
     conf.traces_endpoint === null && conf.endpoint === null ? { path: ['traces_endpoint'], message: 'traces_endpoint is required (or its older name, endpoint)' } : null,
