@@ -295,6 +295,33 @@ ${targetsYaml(ups)}
   });
 });
 
+describe('replaying a body that never left', () => {
+  test('a POST whose first target refuses the connection is retried with its whole body on another', async () => {
+    const [live] = await upstreams(['live']);
+    const dead = await freePort(); // nothing listens here: connect() is refused, nothing was sent
+    const gw = await gateway(
+      config(`  - name: pool
+    targets:
+      - target: 127.0.0.1:${dead}
+        weight: 100
+      - target: 127.0.0.1:${live.port}
+        weight: 100
+`, 'retries: 2'),
+      1,
+    );
+    const payload = 'p'.repeat(20_000);
+    for (let i = 0; i < 6; i++) {
+      const res = await get(gw.url('/'), { method: 'POST', body: payload, headers: { 'content-type': 'text/plain' } });
+      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
+      const echo = res.json<{ name: string; method: string; bodyBytes: number }>();
+      assert.equal(echo.name, 'live');
+      assert.equal(echo.method, 'POST');
+      assert.equal(echo.bodyBytes, payload.length, 'the retried request carried the whole body');
+    }
+    assert.equal(live.seen.length, 6);
+  });
+});
+
 describe('timeouts', () => {
   test('a read timeout before the head is retried on another target (GET)', async () => {
     const ups = await upstreams(['slow', 'fast']);
