@@ -6,6 +6,10 @@
  * `http_path` with the configured headers on a fresh connection; a `tcp` probe only connects.
  * Results go through the same state machine as passive checks (health-state.ts), straight into
  * the SharedArrayBuffer every worker reads.
+ *
+ * `healthchecks.active.concurrency` (Kong's) caps the probes of one upstream in flight at once: a
+ * probe whose timer fires while the upstream is at its cap waits for one to finish, so a large
+ * upstream is checked in waves instead of opening a connection to every target at once.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -23,8 +27,16 @@ interface Probe {
   readonly upstream: UpstreamConfig;
   readonly target: ResolvedTarget;
   readonly thresholds: CheckThresholds;
+  readonly gate: ConcurrencyGate;
   timer: NodeJS.Timeout | null;
   stopped: boolean;
+}
+
+/** One upstream's probes in flight, and those waiting for a free place. */
+interface ConcurrencyGate {
+  readonly limit: number;
+  running: number;
+  readonly waiting: Probe[];
 }
 
 export class ActiveChecker {
@@ -46,9 +58,10 @@ export class ActiveChecker {
       const active = u.healthchecks.active;
       if (active.healthy.interval <= 0 && active.unhealthy.interval <= 0) continue;
       const thresholds = CheckThresholds.active(u.healthchecks);
+      const gate: ConcurrencyGate = { limit: Math.max(1, active.concurrency), running: 0, waiting: [] };
       for (const target of topology[u.name]?.targets ?? []) {
         if (target.slot < 0 || target.dnsError) continue;
-        const probe: Probe = { upstream: u, target, thresholds, timer: null, stopped: false };
+        const probe: Probe = { upstream: u, target, thresholds, gate, timer: null, stopped: false };
         this.#probes.push(probe);
         this.#schedule(probe);
       }
@@ -72,20 +85,30 @@ export class ActiveChecker {
     p.timer = setTimeout(() => {
       p.timer = null;
       if (interval <= 0) return this.#schedule(p);
-      void this.#probe(p).then((outcome) => {
-        if (p.stopped) return;
-        const [kind, status] = outcome;
-        if (kind >= 0) {
-          const changed = recordOutcome(this.#shared, p.target.slot, kind, status, p.thresholds, false, this.#now(), null);
-          if (changed) {
-            const state = this.#shared.state(p.target.slot) === HealthState.Healthy ? 'healthy' : 'unhealthy';
-            this.#logger.info({ upstream: p.upstream.name, target: p.target.target, address: p.target.address, state }, 'active health check changed target state');
-          }
-        }
-        this.#schedule(p);
-      });
+      if (p.gate.running >= p.gate.limit) p.gate.waiting.push(p);
+      else this.#run(p);
     }, delay);
     p.timer.unref();
+  }
+
+  #run(p: Probe): void {
+    p.gate.running++;
+    void this.#probe(p).then((outcome) => {
+      const gate = p.gate;
+      gate.running--;
+      const next = gate.waiting.shift();
+      if (next !== undefined && !next.stopped) this.#run(next);
+      if (p.stopped) return;
+      const [kind, status] = outcome;
+      if (kind >= 0) {
+        const changed = recordOutcome(this.#shared, p.target.slot, kind, status, p.thresholds, false, this.#now(), null);
+        if (changed) {
+          const state = this.#shared.state(p.target.slot) === HealthState.Healthy ? 'healthy' : 'unhealthy';
+          this.#logger.info({ upstream: p.upstream.name, target: p.target.target, address: p.target.address, state }, 'active health check changed target state');
+        }
+      }
+      this.#schedule(p);
+    });
   }
 
   /** [outcome or -1, http status]. */

@@ -7,6 +7,8 @@
  * No timing assertions: waits poll the admin API with generous deadlines.
  */
 import { after, describe, test } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { startGateway, type Gateway } from '../helpers/gateway';
@@ -205,6 +207,46 @@ ${targetsYaml(ups)}
 });
 
 describe('active health checks', () => {
+  test('concurrency caps the probes of one upstream in flight at once', async () => {
+    // Four targets whose health endpoint takes 300 ms; probes come due every 0.1 s, so without
+    // the cap all four would be in flight together.
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let probes = 0;
+    const servers = await Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        const server = http.createServer((req, res) => {
+          if (req.url !== '/slow-health') return void res.end('ok');
+          probes++;
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          setTimeout(() => {
+            inFlight--;
+            res.end('ok');
+          }, 300);
+        });
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+        return (server.address() as AddressInfo).port;
+      }),
+    );
+    await gateway(
+      config(`
+  - name: pool
+    healthchecks:
+      active:
+        http_path: /slow-health
+        concurrency: 2
+        timeout: 2
+        healthy: { interval: 0.1, successes: 1 }
+        unhealthy: { interval: 0.1, http_failures: 1 }
+    targets:
+${servers.map((port) => `      - target: 127.0.0.1:${port}`).join('\n')}
+`),
+    );
+    await waitFor('12 probes', async () => (probes >= 12 ? true : null));
+    assert.equal(maxInFlight, 2, `at most 2 probes at once (saw ${maxInFlight})`);
+  });
+
   test('a killed target goes unhealthy on tcp failures and recovers once restarted', async () => {
     const ups = await upstreams(['a', 'b', 'c']);
     const gw = await gateway(
