@@ -6,11 +6,13 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatConfigErrors, loadConfigFile } from './config/load';
 import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings } from './settings';
+import { defaultTlsSettings, tlsConfigProblem, type TlsSettings } from './tls/settings';
 import { systemLogger } from './util/logger';
 import { formatLimit, raiseNofileLimit } from './util/file-limits';
 import { nativeFallbackWarning } from './util/native';
@@ -30,6 +32,11 @@ Options for start:
   -w, --workers N              worker threads (default: one per core); 0 serves on the main
                                thread (no worker threads; for profiling and small hosts)
       --listen HOST:PORT       proxy listener (default 0.0.0.0:8000)
+      --listen-tls HOST:PORT|off  HTTPS listener (default 0.0.0.0:8443, on when there is a
+                               certificate: the config's "certificates" or --tls-cert)
+      --tls-cert FILE          default certificate (PEM chain) for clients without SNI or with an
+                               unknown name; re-read on SIGHUP
+      --tls-key FILE           its private key (PEM, RSA or ECDSA, unencrypted)
       --drain-timeout MS       how long SIGTERM waits for in-flight requests (default 30000)
       --max-header-bytes N     request line + headers limit, else 431 (default 32768)
       --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
@@ -86,6 +93,15 @@ function parseListen(value: string | undefined, flag = 'listen'): { host: string
   const port = Number(m[3]);
   if (port < 1 || port > 65535) fail(`--${flag} port out of range: ${port}`);
   return { host: m[1] || m[2] || defaultSettings.listenHost, port };
+}
+
+function tlsOption(listen: string | undefined, certFile: string | undefined, keyFile: string | undefined): TlsSettings {
+  if ((certFile === undefined) !== (keyFile === undefined)) fail('--tls-cert and --tls-key go together');
+  const files = { certFile: certFile === undefined ? null : path.resolve(certFile), keyFile: keyFile === undefined ? null : path.resolve(keyFile) };
+  if (listen === 'off') return { ...defaultTlsSettings, ...files, mode: 'off' };
+  if (listen === undefined) return { ...defaultTlsSettings, ...files };
+  const at = parseListen(listen, 'listen-tls');
+  return { mode: 'on', host: at.host, port: at.port, ...files };
 }
 
 function cpuAffinityOption(value: string | undefined): NodeSettings['cpuAffinity'] {
@@ -146,6 +162,9 @@ function start(argv: string[]): void {
       'ratelimit-slots': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
+      'listen-tls': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       metrics: { type: 'string' },
       'metrics-consumer-labels': { type: 'boolean' },
     },
@@ -176,6 +195,7 @@ function start(argv: string[]): void {
     metricsConsumerLabels: values['metrics-consumer-labels'] ?? defaultSettings.metricsConsumerLabels,
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
+    tls: tlsOption(values['listen-tls'], values['tls-cert'], values['tls-key']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 
@@ -184,7 +204,7 @@ function start(argv: string[]): void {
     process.stderr.write(`floodgate: invalid config, not starting:\n${formatConfigErrors(loaded.errors, values.config)}\n`);
     process.exit(1);
   }
-  const problem = compileCheck(loaded.config, settings.trustedIps);
+  const problem = compileCheck(loaded.config, settings.trustedIps) ?? tlsConfigProblem(loaded.config, settings.tls, null);
   if (problem !== null) {
     process.stderr.write(`floodgate: invalid config, not starting: ${problem}\n`);
     process.exit(1);

@@ -5,6 +5,7 @@
  */
 import type { JwtVerifyMode } from './offload/modes';
 import type { CpuAffinitySetting } from './util/cpu-affinity';
+import { defaultTlsSettings, type TlsSettings } from './tls/settings';
 
 export interface NodeSettings {
   readonly listenHost: string;
@@ -82,6 +83,8 @@ export interface NodeSettings {
    * back to the system lookup (/etc/hosts). See balancer/dns-resolver.ts.
    */
   readonly dnsResolver?: string | null;
+  /** --listen-tls, --tls-cert, --tls-key: the HTTPS listener (src/tls/); absent = auto on 8443. */
+  readonly tls?: TlsSettings;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -105,4 +108,5 @@ export const defaultSettings: NodeSettings = {
   metrics: true,
   metricsConsumerLabels: false,
   rateLimitSlots: 65_536,
+  tls: defaultTlsSettings,
 };

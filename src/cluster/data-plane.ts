@@ -20,6 +20,9 @@ import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './message
 import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
+import { certificateSet } from '../tls/certificate-set';
+import { TlsListener } from '../tls/listener';
+import { readDefaultCertificate } from '../tls/settings';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
 const RETIRE_QUIET_MS = 12_000;
@@ -68,8 +71,29 @@ export class DataPlane {
     this.#metrics?.attach(snapshot);
     server.metrics = this.#metrics;
     await server.listen();
+    await this.#applyTls(server, boot.config);
     this.#server = server;
     this.#send({ type: 'listening', workerId: boot.workerId });
+  }
+
+  /**
+   * Start the HTTPS listener once there is a certificate (at start or after a reload), or hand it
+   * the config's certificates. The primary has checked them (tls/settings.ts#tlsConfigProblem).
+   */
+  async #applyTls(server: ProxyServer, config: NormalizedConfig): Promise<void> {
+    const tls = this.#boot.settings.tls;
+    if (tls === undefined || tls.mode === 'off' || server.draining) return;
+    const set = certificateSet(config, readDefaultCertificate(tls));
+    if (set.fallback === null) return; // auto mode and no certificate yet
+    if (server.tls === null) {
+      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger);
+      await listener.start(set);
+      server.tls = listener;
+      this.#logger.info({ worker: this.#boot.workerId, tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length }, 'HTTPS listener on');
+      return;
+    }
+    const result = await server.tls.update(set);
+    if (result !== 'unchanged') this.#logger.info({ worker: this.#boot.workerId, result }, 'TLS certificates applied');
   }
 
   /** One snapshot of `config` with this worker's pools, offload, rate-limit table and balancer state. */
@@ -91,7 +115,10 @@ export class DataPlane {
           this.#config = msg.config;
           this.#version = msg.version;
           this.#pools.retainOnly(snapshot.poolKeys);
-          this.#send({ type: 'config-applied', workerId, version: msg.version });
+          // Acked once the certificates are live too, so "applied" means the whole config.
+          void this.#applyTls(server, msg.config)
+            .catch((err) => this.#logger.error({ err, version: msg.version }, 'TLS listener not updated; the previous certificates keep serving'))
+            .finally(() => this.#send({ type: 'config-applied', workerId, version: msg.version }));
         } catch (err) {
           // The primary compiled this config already, so this is a bug; keep serving the old one.
           this.#logger.error({ err, version: msg.version }, 'failed to apply config; keeping the previous one');

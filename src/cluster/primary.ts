@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from '../config/load';
 import type { NormalizedConfig } from '../config/types';
 import { compileCheck } from '../config/compile-check';
+import { tlsConfigProblem } from '../tls/settings';
 import type { NodeSettings } from '../settings';
 import { UpstreamHealthCenter } from '../balancer/health-center';
 import type { Topology } from '../balancer/topology';
@@ -387,7 +388,7 @@ export class Supervisor {
       );
       return false;
     }
-    const problem = compileCheck(result.config, this.#settings.trustedIps);
+    const problem = compileCheck(result.config, this.#settings.trustedIps) ?? tlsConfigProblem(result.config, this.#settings.tls, this.#config);
     if (problem !== null) {
       this.#reloads.failure++;
       this.#logger.error({ error: problem }, `config reload rejected; still serving version ${this.#version}: ${problem}`);
@@ -402,7 +403,7 @@ export class Supervisor {
    * back as a document-level error. The file on disk is not touched, so a later SIGHUP reloads it.
    */
   applyLoaded(config: NormalizedConfig): Promise<ApplyResult> {
-    const problem = compileCheck(config, this.#settings.trustedIps);
+    const problem = compileCheck(config, this.#settings.trustedIps) ?? tlsConfigProblem(config, this.#settings.tls, this.#config);
     if (problem !== null) {
       this.#reloads.failure++;
       return Promise.resolve({ ok: false, errors: [{ entity: 'document', field: '', line: null, column: null, message: problem }] });

@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { collectEntities, splitPath, type Entity } from './entities';
 import { dedupeErrors, formatConfigErrors, sortErrors, type ConfigError, type Issue } from './errors';
+import { checkCertificates } from './certificates';
 import { checkFields } from './field-checks';
 import { Model } from './model';
 import { normalize } from './normalize';
@@ -55,9 +56,10 @@ export function loadConfigText(text: string, sourceName: string): LoadResult {
   }
 }
 
-function load(text: string): LoadResult {
+function load(raw: string): LoadResult {
   // 1. Syntax.
-  const { source, problems } = Source.parse(text.replace(/^\uFEFF/, ''));
+  const text = raw.replace(/^\uFEFF/, '');
+  const { source, problems } = Source.parse(text);
   if (problems.length > 0) {
     return fail(problems.map((p) => ({ entity: 'document', field: '', line: p.position?.line ?? null, column: p.position?.column ?? null, message: `invalid YAML: ${p.message}` })));
   }
@@ -82,6 +84,8 @@ function load(text: string): LoadResult {
   const fieldIssues = checkFields(entities, cleanFilter([...schemaIssues, ...pluginIssues]));
   const entityIssues = [...schemaIssues, ...pluginIssues, ...fieldIssues];
   if (entityIssues.length > 0) return report(entityIssues);
+  const tls = checkCertificates(data as DocumentInput, source, text);
+  if (tls.errors.length > 0) return fail(tls.errors);
 
   // 3. Across entities.
   const model = new Model(entities);
@@ -89,7 +93,8 @@ function load(text: string): LoadResult {
   if (referenceIssues.length > 0) return report(referenceIssues);
 
   // 4. The result.
-  return { ok: true, config: normalize(data as DocumentInput, model) };
+  const config = normalize(data as DocumentInput, model);
+  return { ok: true, config: tls.certificates.length > 0 ? { ...config, certificates: tls.certificates } : config };
 }
 
 /** An entity is clean when no issue belongs to it (issues in its nested entities do not count). */

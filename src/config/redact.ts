@@ -25,6 +25,10 @@ export function redactConfig(config: NormalizedConfig): unknown {
       jwt: jwt.map((j) => ({ ...j, secret: j.secret === null ? null : REDACTED })),
       acls,
     },
+    // Private keys never leave the node; certificates (public) stay readable.
+    ...(copy.certificates === undefined
+      ? {}
+      : { certificates: copy.certificates.map((c) => ({ ...c, key: REDACTED, keyAlt: c.keyAlt === null ? null : REDACTED })) }),
   };
 }
 

@@ -218,4 +218,16 @@ export interface NormalizedConfig {
   /** Credentials of every kind, nested or top level, each resolved to its consumer's id. */
   readonly credentials: CredentialsConfig;
   readonly plugins: readonly PluginConfig[];
+  /** Kong's `certificates`, top-level `snis` merged in (config/certificates.ts); absent = none. */
+  readonly certificates?: readonly CertificateConfig[];
+}
+
+/** One certificate for the HTTPS listener; PEM text as written, server names lower-cased. */
+export interface CertificateConfig {
+  readonly id: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly certAlt: string | null;
+  readonly keyAlt: string | null;
+  readonly snis: readonly string[];
 }

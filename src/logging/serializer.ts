@@ -92,7 +92,7 @@ export function serializeLog(ctx: RequestContext, redaction: Redaction): LogReco
       id: ctx.requestId,
       method: head.method,
       uri,
-      url: 'http://' + host + uri,
+      url: head.scheme + '://' + host + uri,
       size: head.headBytes + ctx.bodyBytes,
       querystring: redaction.queryObject(head.query),
       headers: redaction.headerObject(head.headerNames, head.headerValues),

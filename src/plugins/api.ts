@@ -31,6 +31,8 @@ export const enum Verdict {
 
 /** The downstream request head, copied synchronously from uWS. Header names are lower-case. */
 export interface RequestHead {
+  /** How the client reached us: 'https' through the TLS listener, else 'http'. */
+  readonly scheme: 'http' | 'https';
   readonly method: string;
   /** The raw path as received (no query, not normalized). */
   readonly rawPath: string;

@@ -518,9 +518,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const client = head.remoteAddress;
     out.push(
       'x-forwarded-for', head.xForwardedFor === '' ? client : head.xForwardedFor + ', ' + client,
-      'x-forwarded-proto', 'http',
+      'x-forwarded-proto', head.scheme,
       'x-forwarded-host', head.host,
-      'x-forwarded-port', this.server.portString,
+      'x-forwarded-port', head.scheme === 'https' ? this.server.tlsPortString : this.server.portString,
       'x-forwarded-path', head.rawPath,
       'x-real-ip', client,
       'via', head.via === '' ? '1.1 floodgate' : head.via + ', 1.1 floodgate',

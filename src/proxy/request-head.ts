@@ -7,6 +7,8 @@ import type { RequestHead } from '../plugins/api';
 import type { MatchRequest } from '../router/types';
 
 export class DownstreamHead implements RequestHead, MatchRequest {
+  /** 'https' for a request that came through the TLS listener. */
+  scheme: 'http' | 'https' = 'http';
   method = '';
   rawPath = '';
   path = '';

@@ -15,7 +15,9 @@ import { nextRequestId } from '../logging/request-id';
 import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
+import type { TlsListener } from '../tls/listener';
 import { Errors, type ProxyError } from './errors';
+import { answerPlainHttp, httpsOnly } from './https-only';
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
@@ -69,6 +71,11 @@ export class ProxyServer {
   readonly settings: NodeSettings;
   readonly logger: Logger;
   readonly portString: string;
+  /** The TLS listener's port, for X-Forwarded-Port, default Host ports and https redirects. */
+  readonly tlsPort: number;
+  readonly tlsPortString: string;
+  /** The HTTPS listener (src/tls/listener.ts), once started; it calls `handleSecure`. */
+  tls: TlsListener | null = null;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   snapshot: Snapshot;
@@ -95,6 +102,8 @@ export class ProxyServer {
     this.snapshot = snapshot;
     this.#workerId = workerId;
     this.portString = String(settings.listenPort);
+    this.tlsPort = settings.tls?.port ?? 8443;
+    this.tlsPortString = String(this.tlsPort);
     this.requestIdHeader = settings.requestIdHeader ?? 'x-floodgate-request-id';
     this.#app = uws.App().any('/*', this.#handle);
   }
@@ -120,6 +129,7 @@ export class ProxyServer {
   /** Stop accepting, then resolve when in-flight requests finish or the deadline passes. */
   drain(deadlineMs: number): Promise<boolean> {
     this.draining = true;
+    this.tls?.close();
     if (this.#listenSocket !== null) {
       uws.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = null;
@@ -168,7 +178,17 @@ export class ProxyServer {
   }
 
   #handle = (res: HttpResponse, req: HttpRequest): void => {
+    this.#accept(res, req, false);
+  };
+
+  /** The TLS listener's handler: the same request path, with the scheme set to https. */
+  readonly handleSecure = (res: HttpResponse, req: HttpRequest): void => {
+    this.#accept(res, req, true);
+  };
+
+  #accept(res: HttpResponse, req: HttpRequest, secure: boolean): void {
     const head = new DownstreamHead();
+    if (secure) head.scheme = 'https';
     const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
     // uWS aborts the process if a response is left without onAborted across an async boundary.
     res.onAborted(ctx.onDownstreamAborted);
@@ -181,7 +201,7 @@ export class ProxyServer {
       this.logger.error({ err }, 'unexpected error in request handler');
       ctx.fail(Errors.internal);
     }
-  };
+  }
 
   #start(ctx: RequestContext, res: HttpResponse, req: HttpRequest, head: DownstreamHead): void {
     head.method = req.getCaseSensitiveMethod();
@@ -205,10 +225,12 @@ export class ProxyServer {
       return;
     }
 
-    head.parseHost(this.settings.listenPort);
+    head.parseHost(head.scheme === 'https' ? this.tlsPort : this.settings.listenPort);
     const snapshot = ctx.snapshot;
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
+    // Kong answers an https-only route reached over plain HTTP before any plugin runs.
+    if (head.scheme === 'http' && httpsOnly(ctx.route.config)) return answerPlainHttp(ctx, head, ctx.route.config, this.tlsPort);
     // --trace-context off: only a route whose plugins export spans starts or continues a trace.
     if (ctx.trace === null && ctx.route.needsTraceContext) ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
 

@@ -45,6 +45,7 @@ export class FakeContext implements PluginContext {
   constructor(req: FakeRequest = {}) {
     const headers = Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
     this.request = {
+      scheme: 'http',
       method: req.method ?? 'GET',
       rawPath: req.path ?? '/',
       path: req.path ?? '/',

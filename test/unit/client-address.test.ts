@@ -6,6 +6,7 @@ import { AddressList, clientAddress, clientAddressResolver, parseAddress, parseR
 /** A request head with repeated headers allowed (FakeContext takes a record). */
 function head(remoteAddress: string, headers: [string, string][] = []): RequestHead {
   return {
+    scheme: 'http',
     method: 'GET',
     rawPath: '/',
     path: '/',

@@ -1,6 +1,7 @@
 /** The whole declarative file: Kong's top-level keys and one array per entity kind. */
 import { Type, type Static } from '@sinclair/typebox';
 import { Defaulted } from './common';
+import { CertificateSchema, SniSchema } from './certificate';
 import { ConsumerSchema } from './consumer';
 import { CredentialCollections } from './credentials';
 import { PluginSchema } from './plugin';
@@ -24,6 +25,9 @@ export const DocumentSchema = Type.Object(
     targets: Type.Optional(Type.Array(TargetSchema, { default: [] })),
     consumers: Type.Optional(Type.Array(ConsumerSchema, { default: [] })),
     plugins: Type.Optional(Type.Array(PluginSchema, { default: [] })),
+    /** For the HTTPS listener; checked by config/certificates.ts. */
+    certificates: Type.Optional(Type.Array(CertificateSchema)),
+    snis: Type.Optional(Type.Array(SniSchema)),
     /** Credentials at the top level name their consumer; they can also be nested in it. */
     ...CredentialCollections,
   },
@@ -37,9 +41,7 @@ export type DocumentInput = Defaulted<
 
 /** Kong top-level keys that Floodgate does not implement, so the error can say so. */
 export const UNSUPPORTED_KONG_ENTITIES: readonly string[] = [
-  'certificates',
   'ca_certificates',
-  'snis',
   'vaults',
   'key_sets',
   'keys',

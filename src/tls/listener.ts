@@ -1,0 +1,215 @@
+/**
+ * One worker's HTTPS listener: uWS SSLApps on the shared TLS port (SO_REUSEPORT, like the plain
+ * listener), with the worker's ProxyServer handler on every server name.
+ *
+ * uWS facts this is built around (v20.30 and v20.57 have the same SSL API):
+ *   - certificates are read from files (`cert_file_name`, `key_file_name`), inside native code, when
+ *     the app or the server name is created. So each build writes its PEM pairs to a private
+ *     directory (mode 0700, files 0600, in /dev/shm when present: RAM, not disk) and removes them
+ *     as soon as uWS has read them.
+ *   - the default certificate is the app's own; SNI names are added with `addServerName`, each with
+ *     its own router, so the handler is attached under `domain(name)` too (uWS closes a connection
+ *     whose SNI router has no handler). `domain()` prints "Browsed to SNI: name" to stdout.
+ *   - `removeServerName` deletes that router while connections negotiated with the name may still
+ *     send requests through it. So a name is never removed or replaced in place: a reload that
+ *     only adds names adds them; any other change builds a new app (a "generation") with the whole
+ *     set, listens with it on the same port, and closes the old generation's listen socket. Open
+ *     connections stay on the app they were accepted by (old certificate, new config) until they
+ *     close; the retired app is kept, since uWS v20.30 cannot free one.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
+import { fingerprintOf, pairTag, type CertificateSet, type TlsCertificate } from './certificate-set';
+import { serverNameEntries } from './sni';
+
+/**
+ * TLS 1.2 suites: forward secrecy and AEAD only, ECDSA before RSA (Mozilla's "intermediate"
+ * profile without DHE, which needs DH parameters nobody should still negotiate). TLS 1.3 uses the
+ * library's three AEAD suites, which BoringSSL does not let anyone reorder. TLS 1.0 and 1.1 are
+ * refused by uSockets itself (minimum version 1.2).
+ */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+export type UpdateResult = 'unchanged' | 'added' | 'rebuilt' | 'failed';
+
+interface Generation {
+  readonly app: TemplatedApp;
+  readonly fingerprint: string;
+  /** Pattern -> pair tag of what uWS holds for it; the fallback under ''. */
+  readonly registered: Map<string, string>;
+  listenSocket: us_listen_socket | null;
+}
+
+export class TlsListener {
+  readonly host: string;
+  readonly port: number;
+  readonly #handler: Handler;
+  readonly #logger: Logger;
+  #current: Generation | null = null;
+  /** Apps of earlier generations: their connections live on until the clients close them. */
+  readonly #retired: Generation[] = [];
+  #closed = false;
+
+  constructor(host: string, port: number, handler: Handler, logger: Logger) {
+    this.host = host;
+    this.port = port;
+    this.#handler = handler;
+    this.#logger = logger;
+  }
+
+  get listening(): boolean {
+    return this.#current?.listenSocket != null;
+  }
+
+  /** Build the first generation and listen. Rejects when nothing can be served or the port is taken. */
+  async start(set: CertificateSet): Promise<void> {
+    const gen = this.#build(set);
+    await this.#listen(gen);
+    this.#current = gen;
+  }
+
+  /**
+   * Apply a new certificate set (after a reload). Never drops an accepted connection; on failure the
+   * running generation keeps serving and the error is logged.
+   */
+  async update(set: CertificateSet): Promise<UpdateResult> {
+    const current = this.#current;
+    if (current === null || this.#closed) return 'unchanged';
+    const fingerprint = fingerprintOf(set);
+    if (fingerprint === current.fingerprint) return 'unchanged';
+    try {
+      const wanted = registrations(set);
+      if (onlyAdds(current.registered, wanted)) {
+        this.#addNames(current.app, set, current.registered);
+        this.#current = { ...current, fingerprint, registered: wanted, listenSocket: current.listenSocket };
+        return 'added';
+      }
+      const next = this.#build(set);
+      await this.#listen(next);
+      if (this.#closed) {
+        uws.us_listen_socket_close(next.listenSocket!);
+        return 'failed';
+      }
+      this.#current = next;
+      this.#retired.push(current);
+      // Closed after the next I/O poll has accepted what was already queued on it: a listen socket
+      // that closes with connections in its accept queue resets them.
+      setImmediate(() => {
+        if (current.listenSocket !== null) uws.us_listen_socket_close(current.listenSocket);
+        current.listenSocket = null;
+      });
+      return 'rebuilt';
+    } catch (err) {
+      this.#logger.error({ err }, 'TLS certificates not updated; the previous ones keep serving');
+      return 'failed';
+    }
+  }
+
+  /** Stop accepting (drain); connections already accepted finish their requests. */
+  close(): void {
+    this.#closed = true;
+    for (const gen of [this.#current, ...this.#retired]) {
+      if (gen?.listenSocket != null) {
+        uws.us_listen_socket_close(gen.listenSocket);
+        gen.listenSocket = null;
+      }
+    }
+  }
+
+  #build(set: CertificateSet): Generation {
+    if (set.fallback === null) throw new Error('the TLS listener has no certificate to serve');
+    const wanted = registrations(set);
+    return withPemFiles(collectPairs(set), (fileOf) => {
+      const app = uws.SSLApp(appOptions(fileOf, set.fallback!));
+      app.any('/*', this.#handler);
+      this.#addNames(app, set, new Map(), fileOf);
+      return { app, fingerprint: fingerprintOf(set), registered: wanted, listenSocket: null };
+    });
+  }
+
+  /** Register every name of `wanted` that `have` lacks. */
+  #addNames(app: TemplatedApp, set: CertificateSet, have: Map<string, string>, files?: (c: TlsCertificate) => string[]): void {
+    const entries = serverNameEntries(set).filter((e) => !have.has(e.pattern));
+    if (entries.length === 0) return;
+    const register = (fileOf: (c: TlsCertificate) => string[]) => {
+      for (const e of entries) {
+        app.addServerName(e.pattern, appOptions(fileOf, e.certificate));
+        app.domain(e.pattern).any('/*', this.#handler);
+      }
+    };
+    if (files !== undefined) register(files);
+    else withPemFiles(entries.map((e) => e.certificate), register);
+  }
+
+  #listen(gen: Generation): Promise<void> {
+    return new Promise((resolve, reject) => {
+      gen.app.listen(this.host, this.port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${this.host}:${this.port} (TLS)`));
+          return;
+        }
+        gen.listenSocket = socket;
+        resolve();
+      });
+    });
+  }
+}
+
+/** Pattern -> pair tag, with the fallback under ''. */
+function registrations(set: CertificateSet): Map<string, string> {
+  const out = new Map<string, string>();
+  out.set('', set.fallback === null ? '' : pairTag(set.fallback.cert, set.fallback.key));
+  for (const e of serverNameEntries(set)) out.set(e.pattern, pairTag(e.certificate.cert, e.certificate.key));
+  return out;
+}
+
+/** True when `wanted` keeps everything `have` holds, unchanged, and only adds names. */
+function onlyAdds(have: Map<string, string>, wanted: Map<string, string>): boolean {
+  for (const [pattern, tag] of have) if (wanted.get(pattern) !== tag) return false;
+  return true;
+}
+
+function collectPairs(set: CertificateSet): TlsCertificate[] {
+  return set.fallback === null ? [...set.certificates] : [set.fallback, ...set.certificates];
+}
+
+function appOptions(fileOf: (c: TlsCertificate) => string[], c: TlsCertificate) {
+  const [certFile, keyFile] = fileOf(c);
+  return { cert_file_name: certFile, key_file_name: keyFile, ssl_ciphers: TLS12_CIPHERS };
+}
+
+/**
+ * Writes each certificate's PEM pair to a fresh private directory, runs `use` (which hands the file
+ * names to uWS, which reads them synchronously), and removes the directory whatever happens.
+ */
+function withPemFiles<T>(certificates: readonly TlsCertificate[], use: (fileOf: (c: TlsCertificate) => string[]) => T): T {
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const dir = fs.mkdtempSync(path.join(base, 'floodgate-tls-'));
+  try {
+    const files = new Map<string, string[]>();
+    for (const c of certificates) {
+      const tag = pairTag(c.cert, c.key);
+      if (files.has(tag)) continue;
+      const certFile = path.join(dir, `${tag}.crt`);
+      const keyFile = path.join(dir, `${tag}.key`);
+      fs.writeFileSync(certFile, c.cert, { mode: 0o600 });
+      fs.writeFileSync(keyFile, c.key, { mode: 0o600 });
+      files.set(tag, [certFile, keyFile]);
+    }
+    return use((c) => files.get(pairTag(c.cert, c.key))!);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
