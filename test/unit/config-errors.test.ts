@@ -66,8 +66,8 @@ test('an empty file and a non-mapping document are errors, not throws', () => {
 });
 
 test('a Kong entity Floodgate lacks is named as such', () => {
-  const e = onlyError('_format_version: "3.0"\ncertificates: []\n');
-  assertError(e, { entity: 'document', field: 'certificates', line: 2, message: /Kong entity .* not support/ });
+  const e = onlyError('_format_version: "3.0"\nvaults: []\n');
+  assertError(e, { entity: 'document', field: 'vaults', line: 2, message: /Kong entity .* not support/ });
 });
 
 // --- schema errors ------------------------------------------------------------------------
