@@ -104,12 +104,16 @@ export class TlsListener {
       }
       this.#current = next;
       this.#retired.push(current);
-      // Closed after the next I/O poll has accepted what was already queued on it: a listen socket
-      // that closes with connections in its accept queue resets them.
-      setImmediate(() => {
-        if (current.listenSocket !== null) uws.us_listen_socket_close(current.listenSocket);
-        current.listenSocket = null;
-      });
+      // A listen socket closed with connections still in its accept queue resets them. Closing
+      // in the check phase right after a poll phase (the second setImmediate: the first runs after
+      // the poll that delivered this reload, whose work let connections queue up) leaves only the
+      // microseconds between uSockets' accept loop and the close.
+      setImmediate(() =>
+        setImmediate(() => {
+          if (current.listenSocket !== null) uws.us_listen_socket_close(current.listenSocket);
+          current.listenSocket = null;
+        }),
+      );
       return 'rebuilt';
     } catch (err) {
       this.#logger.error({ err }, 'TLS certificates not updated; the previous ones keep serving');
