@@ -28,12 +28,22 @@ build: deps native
 	$(TSC) -p tsconfig.json
 
 # Two demo upstreams and the gateway with the example config, in the foreground (Ctrl-C stops all).
-run: build
+DEV_CERT := dist/dev-tls/localhost
+
+run: build $(DEV_CERT).crt
 	@trap 'kill 0' EXIT; \
 	$(NODE) dist/src/dev/echo-upstream.js --port 9001 --name blue & \
 	$(NODE) dist/src/dev/echo-upstream.js --port 9002 --name green & \
 	sleep 0.3; \
-	$(NODE) dist/src/cli.js start -c examples/gateway.yaml
+	$(NODE) dist/src/cli.js start -c examples/gateway.yaml --tls-cert $(DEV_CERT).crt --tls-key $(DEV_CERT).key
+
+# A self-signed certificate for localhost, made on first `make run` (dist/ is not committed), so
+# the quick start's `curl -k https://localhost:8443/...` works without a key in the repository.
+$(DEV_CERT).crt:
+	@mkdir -p $(dir $(DEV_CERT))
+	@openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+	  -keyout $(DEV_CERT).key -out $(DEV_CERT).crt -subj /CN=localhost \
+	  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
 
 # The rate-limiting tests run a real redis-server (test/helpers/redis.ts): install Debian's when it
 # is missing. Only `make test` needs it; `make run` and `make build` never do.

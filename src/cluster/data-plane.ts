@@ -89,11 +89,11 @@ export class DataPlane {
       const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger);
       await listener.start(set);
       server.tls = listener;
-      this.#logger.info({ worker: this.#boot.workerId, tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length }, 'HTTPS listener on');
+      this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length }, 'HTTPS listener on');
       return;
     }
     const result = await server.tls.update(set);
-    if (result !== 'unchanged') this.#logger.info({ worker: this.#boot.workerId, result }, 'TLS certificates applied');
+    if (result !== 'unchanged') this.#logger.info({ result }, 'TLS certificates applied');
   }
 
   /** One snapshot of `config` with this worker's pools, offload, rate-limit table and balancer state. */
