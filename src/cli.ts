@@ -13,6 +13,7 @@ import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings } from './settings';
 import { defaultTlsSettings, tlsConfigProblem, type TlsSettings } from './tls/settings';
+import { defaultWebSocketSettings } from './websocket/bridge';
 import { systemLogger } from './util/logger';
 import { formatLimit, raiseNofileLimit } from './util/file-limits';
 import { nativeFallbackWarning } from './util/native';
@@ -37,6 +38,9 @@ Options for start:
       --tls-cert FILE          default certificate (PEM chain) for clients without SNI or with an
                                unknown name; re-read on SIGHUP
       --tls-key FILE           its private key (PEM, RSA or ECDSA, unencrypted)
+      --ws-max-message-bytes N largest proxied WebSocket message either way, else close 1009
+                               (default 16777216)
+      --ws-idle-timeout S      close a proxied WebSocket idle this many seconds; 0 = never (default 120)
       --drain-timeout MS       how long SIGTERM waits for in-flight requests (default 30000)
       --max-header-bytes N     request line + headers limit, else 431 (default 32768)
       --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
@@ -165,6 +169,8 @@ function start(argv: string[]): void {
       'listen-tls': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'ws-max-message-bytes': { type: 'string' },
+      'ws-idle-timeout': { type: 'string' },
       metrics: { type: 'string' },
       'metrics-consumer-labels': { type: 'boolean' },
     },
@@ -196,6 +202,11 @@ function start(argv: string[]): void {
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
     tls: tlsOption(values['listen-tls'], values['tls-cert'], values['tls-key']),
+    websocket: {
+      ...defaultWebSocketSettings,
+      maxMessageBytes: intOption(values['ws-max-message-bytes'], 'ws-max-message-bytes', defaultWebSocketSettings.maxMessageBytes, 1),
+      idleTimeoutSeconds: intOption(values['ws-idle-timeout'], 'ws-idle-timeout', defaultWebSocketSettings.idleTimeoutSeconds),
+    },
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 

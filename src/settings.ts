@@ -6,6 +6,7 @@
 import type { JwtVerifyMode } from './offload/modes';
 import type { CpuAffinitySetting } from './util/cpu-affinity';
 import { defaultTlsSettings, type TlsSettings } from './tls/settings';
+import { defaultWebSocketSettings, type WebSocketSettings } from './websocket/bridge';
 
 export interface NodeSettings {
   readonly listenHost: string;
@@ -85,6 +86,8 @@ export interface NodeSettings {
   readonly dnsResolver?: string | null;
   /** --listen-tls, --tls-cert, --tls-key: the HTTPS listener (src/tls/); absent = auto on 8443. */
   readonly tls?: TlsSettings;
+  /** --ws-max-message-bytes, --ws-idle-timeout: proxied WebSockets (src/websocket/). */
+  readonly websocket?: WebSocketSettings;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -109,4 +112,5 @@ export const defaultSettings: NodeSettings = {
   metricsConsumerLabels: false,
   rateLimitSlots: 65_536,
   tls: defaultTlsSettings,
+  websocket: defaultWebSocketSettings,
 };

@@ -22,6 +22,8 @@ import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
 import { certificateSet } from '../tls/certificate-set';
 import { TlsListener } from '../tls/listener';
+import type { WebSocketBehavior } from 'uWebSockets.js';
+import { registerWebSocketCollector } from '../websocket/stats';
 import { readDefaultCertificate } from '../tls/settings';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
@@ -52,6 +54,7 @@ export class DataPlane {
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
+    registerWebSocketCollector();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;
@@ -86,7 +89,7 @@ export class DataPlane {
     const set = certificateSet(config, readDefaultCertificate(tls));
     if (set.fallback === null) return; // auto mode and no certificate yet
     if (server.tls === null) {
-      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger);
+      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>);
       await listener.start(set);
       server.tls = listener;
       this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length }, 'HTTPS listener on');

@@ -36,6 +36,10 @@ import { DownstreamHead } from './request-head';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
 import type { HttpResponse } from './uws';
+import type { us_socket_context_t } from 'uWebSockets.js';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { completeUpgrade } from '../websocket/upgrade';
 import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
@@ -126,6 +130,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   headPending = false;
 
   responseStatus = 0;
+  /** uWS's socket context when this is a WebSocket upgrade (websocket/upgrade.ts); else null. */
+  wsContext: us_socket_context_t | null = null;
   responseBytes = 0;
   upstreamStartedAt = 0;
   upstreamHeadersAt = 0;
@@ -468,6 +474,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           body: this.body,
           headersTimeout: readTimeout,
           bodyTimeout: readTimeout,
+          upgrade: this.wsContext === null ? null : 'websocket',
         },
         this,
       );
@@ -648,8 +655,20 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.fail(error);
   }
 
-  onUpgrade(): void {
-    this.fail(Errors.upgradeUnsupported);
+  /** undici: the upstream answered 101 to our `upgrade: 'websocket'` request. */
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    if (this.wsContext === null || this.aborted || this.done) {
+      socket.destroy();
+      if (!this.aborted && !this.done) this.fail(Errors.upgradeUnsupported);
+      return;
+    }
+    this.upstreamHeadersAt = performance.now();
+    this.responseStatus = statusCode;
+    this.headSent = true;
+    this.done = true;
+    completeUpgrade(this.res, this.request, this.wsContext, rawHeaders, socket as Socket, this.server.websocket);
+    // The HTTP exchange ends here (logged as 101); the bridge carries the connection from now on.
+    this.server.requestFinished(this);
   }
 
   // ---------------------------------------------------------------- response writing (always inside cork)

@@ -16,6 +16,8 @@ import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
 import type { TlsListener } from '../tls/listener';
+import { defaultWebSocketSettings, type WebSocketSettings } from '../websocket/bridge';
+import { prepareUpgradeHead, webSocketBehavior, type BridgeRef } from '../websocket/upgrade';
 import { Errors, type ProxyError } from './errors';
 import { answerPlainHttp, httpsOnly } from './https-only';
 import { RequestBody } from './request-body';
@@ -23,6 +25,7 @@ import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
 import type { Snapshot } from './snapshot';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
+import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
 let collecting: DownstreamHead | null = null;
@@ -76,6 +79,11 @@ export class ProxyServer {
   readonly tlsPortString: string;
   /** The HTTPS listener (src/tls/listener.ts), once started; it calls `handleSecure`. */
   tls: TlsListener | null = null;
+  /** WebSocket limits (--ws-max-message-bytes, --ws-idle-timeout). */
+  readonly websocket: WebSocketSettings;
+  /** uWS `ws` behaviors: the plain listener's, and the one the TLS listener registers. */
+  readonly wsBehavior: WebSocketBehavior<BridgeRef>;
+  readonly wsBehaviorSecure: WebSocketBehavior<BridgeRef>;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   snapshot: Snapshot;
@@ -105,7 +113,10 @@ export class ProxyServer {
     this.tlsPort = settings.tls?.port ?? 8443;
     this.tlsPortString = String(this.tlsPort);
     this.requestIdHeader = settings.requestIdHeader ?? 'x-floodgate-request-id';
-    this.#app = uws.App().any('/*', this.#handle);
+    this.websocket = settings.websocket ?? defaultWebSocketSettings;
+    this.wsBehavior = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, false, context));
+    this.wsBehaviorSecure = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, true, context));
+    this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
   }
 
   listen(): Promise<void> {
@@ -186,10 +197,11 @@ export class ProxyServer {
     this.#accept(res, req, true);
   };
 
-  #accept(res: HttpResponse, req: HttpRequest, secure: boolean): void {
+  #accept(res: HttpResponse, req: HttpRequest, secure: boolean, wsContext: us_socket_context_t | null = null): void {
     const head = new DownstreamHead();
     if (secure) head.scheme = 'https';
     const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
+    ctx.wsContext = wsContext;
     // uWS aborts the process if a response is left without onAborted across an async boundary.
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
@@ -212,6 +224,7 @@ export class ProxyServer {
     req.forEach(collectHeader);
     collecting = null;
     head.remoteAddress = textDecoder.decode(res.getRemoteAddressAsText());
+    if (ctx.wsContext !== null) prepareUpgradeHead(head);
     this.#identify(ctx, head);
 
     const invalid = this.#validate(head);

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { WebSocketBehavior } from 'uWebSockets.js';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
 import { fingerprintOf, pairTag, type CertificateSet, type TlsCertificate } from './certificate-set';
 import { serverNameEntries } from './sni';
@@ -56,16 +57,19 @@ export class TlsListener {
   readonly host: string;
   readonly port: number;
   readonly #handler: Handler;
+  /** uWS's `ws` behavior (WebSocket upgrades), registered beside the handler on every router. */
+  readonly #ws: WebSocketBehavior<unknown> | null;
   readonly #logger: Logger;
   #current: Generation | null = null;
   /** Apps of earlier generations: their connections live on until the clients close them. */
   readonly #retired: Generation[] = [];
   #closed = false;
 
-  constructor(host: string, port: number, handler: Handler, logger: Logger) {
+  constructor(host: string, port: number, handler: Handler, logger: Logger, ws: WebSocketBehavior<unknown> | null = null) {
     this.host = host;
     this.port = port;
     this.#handler = handler;
+    this.#ws = ws;
     this.#logger = logger;
   }
 
@@ -138,6 +142,7 @@ export class TlsListener {
     return withPemFiles(collectPairs(set), (fileOf) => {
       const app = uws.SSLApp(appOptions(fileOf, set.fallback!));
       app.any('/*', this.#handler);
+      if (this.#ws !== null) app.ws('/*', this.#ws);
       this.#addNames(app, set, new Map(), fileOf);
       return { app, fingerprint: fingerprintOf(set), registered: wanted, listenSocket: null };
     });
@@ -151,6 +156,7 @@ export class TlsListener {
       for (const e of entries) {
         app.addServerName(e.pattern, appOptions(fileOf, e.certificate));
         app.domain(e.pattern).any('/*', this.#handler);
+        if (this.#ws !== null) app.ws('/*', this.#ws);
       }
     };
     if (files !== undefined) register(files);

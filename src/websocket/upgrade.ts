@@ -1,0 +1,77 @@
+/**
+ * The WebSocket path through the proxy. An `Upgrade: websocket` GET arrives at uWS's `ws`
+ * handler, whose `upgrade` callback runs the ordinary request path (route, https-only check,
+ * onRequest plugins: auth, rate limiting...), so a refused upgrade gets the same 401 or 429 as any
+ * request. When the plugins let it through, the context dispatches to the upstream through undici
+ * with `upgrade: 'websocket'`; on the upstream's 101, `completeUpgrade` hands the raw socket to a
+ * WebSocketBridge and upgrades the client with the subprotocol the upstream chose. A non-101
+ * answer from the upstream reaches the client as an ordinary response.
+ *
+ * permessage-deflate is not negotiated on either side (the client's offer is not forwarded), so
+ * frames cross without recompression.
+ */
+import type { Socket } from 'node:net';
+import type { HttpResponse, us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
+import { uws } from '../proxy/uws';
+import type { DownstreamHead } from '../proxy/request-head';
+import { WebSocketBridge, type WebSocketSettings } from './bridge';
+
+/** Drop the client's extension offer before anything is forwarded (see above). */
+export function prepareUpgradeHead(head: DownstreamHead): void {
+  const names = head.headerNames;
+  for (let i = names.length - 1; i >= 0; i--) {
+    if (names[i] === 'sec-websocket-extensions') {
+      names.splice(i, 1);
+      head.headerValues.splice(i, 1);
+    }
+  }
+}
+
+/** The upstream answered 101: bridge its socket and upgrade the client. False if the client is gone. */
+export function completeUpgrade(
+  res: HttpResponse,
+  head: DownstreamHead,
+  context: us_socket_context_t,
+  rawHeaders: readonly (Buffer | string)[] | null,
+  socket: Socket,
+  settings: WebSocketSettings,
+): WebSocketBridge {
+  let protocol = '';
+  if (rawHeaders !== null) {
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      if (String(rawHeaders[i]).toLowerCase() === 'sec-websocket-protocol') protocol = String(rawHeaders[i + 1]);
+    }
+  }
+  const bridge = new WebSocketBridge(socket, null, settings);
+  const key = head.header('sec-websocket-key') ?? '';
+  // uWS copies the user data's own properties into its own object: pass the bridge by reference.
+  const userData: BridgeRef = { bridge };
+  res.cork(() => res.upgrade(userData, key, protocol, '', context));
+  return bridge;
+}
+
+export interface BridgeRef {
+  readonly bridge: WebSocketBridge;
+}
+
+/** uWS's `ws` behavior for one listener; `upgrade` is the listener's request entry point. */
+export function webSocketBehavior(
+  settings: WebSocketSettings,
+  upgrade: (res: HttpResponse, req: import('uWebSockets.js').HttpRequest, context: us_socket_context_t) => void,
+): WebSocketBehavior<BridgeRef> {
+  return {
+    compression: uws.DISABLED,
+    maxPayloadLength: settings.maxMessageBytes,
+    // uWS drops a send past maxBackpressure; the bridge pauses the upstream long before that.
+    maxBackpressure: settings.maxMessageBytes * 2 + settings.pauseAtBytes,
+    idleTimeout: settings.idleTimeoutSeconds,
+    sendPingsAutomatically: false,
+    upgrade,
+    open: (ws) => ws.getUserData().bridge.open(ws),
+    message: (ws, message, isBinary) => ws.getUserData().bridge.message(message, isBinary),
+    ping: (ws, message) => ws.getUserData().bridge.ping(message),
+    pong: (ws, message) => ws.getUserData().bridge.pong(message),
+    drain: (ws) => ws.getUserData().bridge.drain(ws),
+    close: (ws, code, message) => ws.getUserData().bridge.close(code, message),
+  };
+}
