@@ -99,6 +99,13 @@ function parseListen(value: string | undefined, flag = 'listen'): { host: string
   return { host: m[1] || m[2] || defaultSettings.listenHost, port };
 }
 
+/** uWS takes 0 (never) or at least 8 seconds, in steps of about 4. */
+function wsIdleOption(value: string | undefined): number {
+  const n = intOption(value, 'ws-idle-timeout', defaultWebSocketSettings.idleTimeoutSeconds);
+  if (n !== 0 && n < 8) fail(`--ws-idle-timeout must be 0 (never) or at least 8 seconds, got "${value}"`);
+  return n;
+}
+
 function tlsOption(listen: string | undefined, certFile: string | undefined, keyFile: string | undefined): TlsSettings {
   if ((certFile === undefined) !== (keyFile === undefined)) fail('--tls-cert and --tls-key go together');
   const files = { certFile: certFile === undefined ? null : path.resolve(certFile), keyFile: keyFile === undefined ? null : path.resolve(keyFile) };
@@ -205,7 +212,7 @@ function start(argv: string[]): void {
     websocket: {
       ...defaultWebSocketSettings,
       maxMessageBytes: intOption(values['ws-max-message-bytes'], 'ws-max-message-bytes', defaultWebSocketSettings.maxMessageBytes, 1),
-      idleTimeoutSeconds: intOption(values['ws-idle-timeout'], 'ws-idle-timeout', defaultWebSocketSettings.idleTimeoutSeconds),
+      idleTimeoutSeconds: wsIdleOption(values['ws-idle-timeout']),
     },
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });

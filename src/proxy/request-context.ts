@@ -666,7 +666,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.responseStatus = statusCode;
     this.headSent = true;
     this.done = true;
-    completeUpgrade(this.res, this.request, this.wsContext, rawHeaders, socket as Socket, this.server.websocket);
+    completeUpgrade(this.res, this.request, this.wsContext, rawHeaders, socket as Socket, this.server.websocket, this.server.websockets);
     // The HTTP exchange ends here (logged as 101); the bridge carries the connection from now on.
     this.server.requestFinished(this);
   }

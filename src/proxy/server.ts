@@ -16,7 +16,7 @@ import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
 import type { TlsListener } from '../tls/listener';
-import { defaultWebSocketSettings, type WebSocketSettings } from '../websocket/bridge';
+import { defaultWebSocketSettings, type WebSocketBridge, type WebSocketSettings } from '../websocket/bridge';
 import { prepareUpgradeHead, webSocketBehavior, type BridgeRef } from '../websocket/upgrade';
 import { Errors, type ProxyError } from './errors';
 import { answerPlainHttp, httpsOnly } from './https-only';
@@ -81,6 +81,8 @@ export class ProxyServer {
   tls: TlsListener | null = null;
   /** WebSocket limits (--ws-max-message-bytes, --ws-idle-timeout). */
   readonly websocket: WebSocketSettings;
+  /** Proxied WebSockets open on this worker; a drain closes them with 1001. */
+  readonly websockets = new Set<WebSocketBridge>();
   /** uWS `ws` behaviors: the plain listener's, and the one the TLS listener registers. */
   readonly wsBehavior: WebSocketBehavior<BridgeRef>;
   readonly wsBehaviorSecure: WebSocketBehavior<BridgeRef>;
@@ -141,6 +143,7 @@ export class ProxyServer {
   drain(deadlineMs: number): Promise<boolean> {
     this.draining = true;
     this.tls?.close();
+    for (const bridge of [...this.websockets]) bridge.shutdown();
     if (this.#listenSocket !== null) {
       uws.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = null;

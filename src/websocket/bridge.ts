@@ -42,6 +42,8 @@ export class WebSocketBridge implements FrameSink {
   readonly #socket: Socket;
   readonly #settings: WebSocketSettings;
   readonly #decoder: FrameDecoder;
+  /** The listener's open bridges, so a drain can close them (ProxyServer.drain). */
+  readonly #registry: Set<WebSocketBridge>;
   #ws: WebSocket<unknown> | null = null;
   /** Upstream frames that arrived between the upstream's 101 and uWS's `open`. */
   #early: (() => void)[] | null = [];
@@ -49,8 +51,10 @@ export class WebSocketBridge implements FrameSink {
   #upClosed = false;
   #paused = false;
 
-  constructor(socket: Socket, head: Buffer | null, settings: WebSocketSettings) {
+  constructor(socket: Socket, head: Buffer | null, settings: WebSocketSettings, registry: Set<WebSocketBridge>) {
     this.#socket = socket;
+    this.#registry = registry;
+    registry.add(this);
     this.#settings = settings;
     this.#decoder = new FrameDecoder(settings.maxMessageBytes);
     socket.setNoDelay(true);
@@ -99,6 +103,7 @@ export class WebSocketBridge implements FrameSink {
   close(code: number, reason: ArrayBuffer): void {
     this.#downClosed = true;
     this.#ws = null;
+    this.#registry.delete(this);
     websocketStats.open--;
     if (this.#upClosed) return;
     this.#upClosed = true;
@@ -141,6 +146,11 @@ export class WebSocketBridge implements FrameSink {
     // Finish the closing handshake upstream, then pass the same code and reason to the client.
     this.#socket.end(encodeClose(code, reason));
     this.#ws!.end(code === 1005 ? undefined : code, reason);
+  }
+
+  /** The gateway is draining: 1001 to both sides. */
+  shutdown(): void {
+    if (!this.#downClosed) this.#closeBoth(CLOSE_GOING_AWAY, 'gateway shutting down');
   }
 
   // ------------------------------------------------------------- internals

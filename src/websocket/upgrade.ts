@@ -35,6 +35,7 @@ export function completeUpgrade(
   rawHeaders: readonly (Buffer | string)[] | null,
   socket: Socket,
   settings: WebSocketSettings,
+  registry: Set<WebSocketBridge>,
 ): WebSocketBridge {
   let protocol = '';
   if (rawHeaders !== null) {
@@ -42,7 +43,7 @@ export function completeUpgrade(
       if (String(rawHeaders[i]).toLowerCase() === 'sec-websocket-protocol') protocol = String(rawHeaders[i + 1]);
     }
   }
-  const bridge = new WebSocketBridge(socket, null, settings);
+  const bridge = new WebSocketBridge(socket, null, settings, registry);
   const key = head.header('sec-websocket-key') ?? '';
   // uWS copies the user data's own properties into its own object: pass the bridge by reference.
   const userData: BridgeRef = { bridge };
@@ -64,7 +65,10 @@ export function webSocketBehavior(
     maxPayloadLength: settings.maxMessageBytes,
     // uWS drops a send past maxBackpressure; the bridge pauses the upstream long before that.
     maxBackpressure: settings.maxMessageBytes * 2 + settings.pauseAtBytes,
-    idleTimeout: settings.idleTimeoutSeconds,
+    // The bridge's own timer (on the upstream socket, which every message either way crosses)
+    // closes an idle pair with 1001 on both sides; uWS's, which would drop the client without a
+    // close frame, only backs it up.
+    idleTimeout: settings.idleTimeoutSeconds === 0 ? 0 : Math.min(settings.idleTimeoutSeconds + 16, 960),
     sendPingsAutomatically: false,
     upgrade,
     open: (ws) => ws.getUserData().bridge.open(ws),

@@ -83,7 +83,7 @@ describe('WebSocket proxying', () => {
     tlsPort = await freePort();
     gw = await startGateway({
       workers: 2,
-      args: ['--listen-tls', `127.0.0.1:${tlsPort}`, '--ws-max-message-bytes', String(4 * 1024 * 1024)],
+      args: ['--listen-tls', `127.0.0.1:${tlsPort}`, '--ws-max-message-bytes', String(4 * 1024 * 1024), '--ws-idle-timeout', '8'],
       config: `_format_version: "3.0"
 consumers:
   - username: alice
@@ -264,11 +264,33 @@ ${yamlBlock(cert.key, 6)}
     await closed(c);
   });
 
+  test('--ws-idle-timeout closes a quiet connection on both sides with 1001', async () => {
+    const up = nextUpstream();
+    const c = await open('/ws');
+    const { s } = await up;
+    const started = Date.now();
+    const [client, upstreamSide] = await Promise.all([closed(c), closed(s)]);
+    const elapsed = Date.now() - started;
+    assert.equal(client.code, 1001);
+    assert.equal(upstreamSide.code, 1001);
+    assert.ok(elapsed >= 7_500 && elapsed < 14_000, `closed after ${elapsed} ms`);
+  });
+
   test('metrics count connections and messages', async () => {
     const text = await (await fetch(gw.adminUrl('/metrics'))).text();
     const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
     assert.ok(value(/^floodgate_websocket_connections_total (\d+)/m) >= 10, text.split('\n').filter((l) => l.includes('websocket')).join('\n'));
     assert.ok(value(/^floodgate_websocket_messages_total\{direction="downstream"\} (\d+)/m) >= 256);
     assert.ok(value(/^floodgate_websocket_bytes_total\{direction="upstream"\} (\d+)/m) >= 1024 * 1024);
+  });
+
+  test('SIGTERM closes open WebSockets with 1001 going away', async () => {
+    const up = nextUpstream();
+    const c = await open('/ws');
+    const { s } = await up;
+    const [client, upstreamSide] = [closed(c), closed(s)];
+    gw.proc.kill('SIGTERM');
+    assert.deepEqual(await client, { code: 1001, reason: 'gateway shutting down' });
+    assert.equal((await upstreamSide).code, 1001);
   });
 });
