@@ -123,6 +123,14 @@ bench-logging: build
 bench-trace-ids: build
 	$(NODE) dist/bench/micro/trace-ids.js
 
+# What TLS costs: Floodgate's HTTPS listener vs NGINX with TLS (1 worker each, same certificate and
+# suites) and Floodgate's plain listener, kept-alive GETs and a new TLS connection per request
+# (handshake rate); 5 interleaved rounds x 5 s, medians, ratios to NGINX; about 2 min. Env: ROUNDS
+# DURATION WARMUP CONNS THREADS. Report: stdout and bench/results/tls-<date>.md.
+.PHONY: bench-tls
+bench-tls: build bench-tools
+	$(NODE) dist/bench/tls/main.js
+
 # What rate limiting costs (bench/ratelimit/main.ts): plain proxy vs rate-limiting with the local
 # policy, redis sync_rate -1 and redis sync_rate 1, same gateway, interleaved, medians and ratios
 # to the plain proxy; about 2 min. Env overrides: ROUNDS DURATION WARMUP CONNS THREADS WORKERS.
