@@ -33,7 +33,11 @@ const EMPTY = Buffer.alloc(0);
 
 export class FrameDecoder {
   readonly #maxMessage: number;
-  #pending: Buffer = EMPTY;
+  /** Bytes not parsed yet, kept as the socket delivered them: joined once a whole frame is here. */
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** How many buffered bytes the next parse needs (header, then the whole frame). */
+  #need = 2;
   #fragments: Buffer[] = [];
   #fragmentBytes = 0;
   #fragmentBinary = false;
@@ -45,7 +49,12 @@ export class FrameDecoder {
 
   /** Feed bytes from the socket; returns 0, or the close code of the protocol error found. */
   push(chunk: Buffer, sink: FrameSink): number {
-    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    // A big frame arrives in many reads: wait for all of it rather than joining at every read.
+    if (this.#buffered < this.#need) return 0;
+    let buf = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#buffered);
+    this.#need = 2;
     for (;;) {
       if (buf.length < 2) break;
       const b0 = buf[0];
@@ -56,11 +65,17 @@ export class FrameDecoder {
       let length = b1 & 0x7f;
       let offset = 2;
       if (length === 126) {
-        if (buf.length < 4) break;
+        if (buf.length < 4) {
+          this.#need = 4;
+          break;
+        }
         length = buf.readUInt16BE(2);
         offset = 4;
       } else if (length === 127) {
-        if (buf.length < 10) break;
+        if (buf.length < 10) {
+          this.#need = 10;
+          break;
+        }
         const high = buf.readUInt32BE(2);
         if (high > 0x1fffff) return CLOSE_TOO_BIG;
         length = high * 2 ** 32 + buf.readUInt32BE(6);
@@ -69,14 +84,18 @@ export class FrameDecoder {
       const control = opcode >= 0x8;
       if (control && (!fin || length > 125)) return CLOSE_PROTOCOL_ERROR;
       if (!control && this.#fragmentBytes + length > this.#maxMessage) return CLOSE_TOO_BIG;
-      if (buf.length < offset + length) break;
+      if (buf.length < offset + length) {
+        this.#need = offset + length;
+        break;
+      }
       const payload = buf.subarray(offset, offset + length);
       buf = buf.subarray(offset + length);
       const problem = this.#frame(fin, opcode, payload, sink);
       if (problem !== 0) return problem;
     }
-    // Keep only the unparsed tail, as its own copy (the socket's chunk may be reused).
-    this.#pending = buf.length === 0 ? EMPTY : Buffer.from(buf);
+    // Keep the unparsed tail (socket reads are fresh buffers, never reused by Node).
+    this.#chunks = buf.length === 0 ? [] : [buf];
+    this.#buffered = buf.length;
     return 0;
   }
 

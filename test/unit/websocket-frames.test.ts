@@ -77,6 +77,19 @@ describe('FrameDecoder', () => {
     assert.deepEqual(sink.events, ['text:hello', 'binary:70000', 'ping:p', 'pong:q', 'text:fragment', 'close:1000:done']);
   });
 
+  test('a 300 KB frame (64-bit length) arriving in 1000-byte reads, then a small one', () => {
+    const big = Buffer.alloc(300_000);
+    for (let i = 0; i < big.length; i++) big[i] = i & 0xff;
+    const stream = Buffer.concat([serverFrame(Opcode.Binary, big), serverFrame(Opcode.Text, Buffer.from('next'))]);
+    const got: Buffer[] = [];
+    const sink = { ...recorder(), onMessage: (p: Buffer) => void got.push(p) };
+    const d = new FrameDecoder(1 << 20);
+    for (let i = 0; i < stream.length; i += 1000) assert.equal(d.push(stream.subarray(i, i + 1000), sink), 0);
+    assert.equal(got.length, 2);
+    assert.ok(got[0].equals(big));
+    assert.equal(got[1].toString(), 'next');
+  });
+
   const protocolErrors: [string, Buffer][] = [
     ['a masked frame from the server', Buffer.from([0x81, 0x81, 1, 2, 3, 4, 0x61])],
     ['reserved bits', Buffer.from([0xc1, 0x00])],
