@@ -19,10 +19,16 @@ node_modules/.installed: package.json package-lock.json
 deps: node_modules/.installed
 
 # The N-API addon (native/README.md). Node's headers ship with Node; nothing is downloaded.
-native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) | deps
+native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) $(wildcard native/src/*.h) | deps
 	sh native/build.sh
 
-native: native/build/Release/floodgate_native.node
+# uWebSockets.js v20.57 on this glibc (native/uws-compat/prepare.js): nothing to do on glibc >= 2.38;
+# below it, a copy of the binary whose GLIBC_2.38 need is relaxed for the three C23 functions the
+# addon provides. Says in one line why when it falls back to v20.30.
+native/build/uws/status.json: native/build/Release/floodgate_native.node native/uws-compat/prepare.js native/uws-compat/elf-versions.js node_modules/.installed
+	$(NODE) native/uws-compat/prepare.js
+
+native: native/build/Release/floodgate_native.node native/build/uws/status.json
 
 build: deps native
 	$(TSC) -p tsconfig.json
