@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigErrors, loadConfigFile } from './config/load';
 import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
@@ -122,8 +122,22 @@ function requestIdHeaderOption(value: string | undefined): string {
   return value.toLowerCase();
 }
 
+/**
+ * node:util parseArgs, with its errors (an unknown flag, a missing value) as one line and the
+ * usage, exit 2, instead of a stack trace.
+ */
+function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!code.startsWith('ERR_PARSE_ARGS_')) throw err;
+    fail(`${(err as Error).message.split('\n')[0]}\n\n${USAGE}`);
+  }
+}
+
 function start(argv: string[]): void {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       config: { type: 'string', short: 'c' },
@@ -197,6 +211,13 @@ function start(argv: string[]): void {
   else logger.info(nofileLog, 'open-file limit');
   const fallback = nativeFallbackWarning();
   if (fallback !== null) logger.warn(fallback);
+  // uWS answers a head over UWS_HTTP_MAX_HEADERS_SIZE (4 KiB by default in v20.57) with its own
+  // HTML 431 before our handler runs, and reads it when the library loads: set it first, to twice
+  // --max-header-bytes, so our JSON 431 answers heads between the two.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(settings.maxHeaderBytes * 2);
+  const { uwsBuild } = require('./proxy/uws') as typeof import('./proxy/uws');
+  if (uwsBuild.warning !== null) logger.warn(uwsBuild.warning);
+  else logger.info({ version: uwsBuild.version, variant: uwsBuild.variant }, 'uWebSockets.js');
   if (settings.cpuAffinity.mode !== 'off') {
     logger.info({ cpuAffinity: describeCpuAffinity(settings.cpuAffinity) }, 'CPU affinity requested; each worker pins itself and logs the result');
     startThreadPoolUnpinned(); // before any worker pins itself; see cpu-affinity.ts for why
@@ -211,7 +232,7 @@ function start(argv: string[]): void {
   });
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    supervisor.shutdown().then(() => (supervisor.inline ? process.exit(0) : exitProcess(0)));
+    supervisor.shutdown().then((closedEverything) => (supervisor.inline || closedEverything ? process.exit(0) : exitProcess(0)));
   };
   // logrotate's postrotate: every worker reopens its access log and file-log files by path.
   process.on('SIGUSR1', () => {
@@ -304,6 +325,22 @@ function check(argv: string[]): void {
   );
 }
 
+/** Which uWebSockets.js build `start` would run, and why (src/proxy/uws.ts). */
+function describeUws(): string {
+  try {
+    const { uwsBuild } = require('./proxy/uws') as typeof import('./proxy/uws');
+    const how =
+      uwsBuild.variant === 'patched'
+        ? `patched copy for this glibc (${uwsBuild.binary})`
+        : uwsBuild.variant === 'stock'
+          ? 'stock binary'
+          : `FALLBACK: ${uwsBuild.reason}`;
+    return `uWebSockets.js ${uwsBuild.version} (${how})`;
+  } catch (err) {
+    return `uWebSockets.js: no build loads (${(err as Error).message})`;
+  }
+}
+
 function main(argv: string[]): void {
   const [command, ...rest] = argv;
   switch (command) {
@@ -314,7 +351,7 @@ function main(argv: string[]): void {
     case 'version':
     case '--version':
     case '-v':
-      process.stdout.write(`floodgate ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
+      process.stdout.write(`floodgate ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n${describeUws()}\n`);
       return;
     case undefined:
     case 'help':
