@@ -88,6 +88,8 @@ export class Supervisor {
   /** Workers that hit an uncaught error and are finishing their last connections. */
   readonly #retired = new Set<WorkerHandle>();
   readonly #drainedWorkers = new Set<number>();
+  /** Drained workers that could not close their connections (the uWS v20.30 fallback). */
+  #workersHoldingSockets = 0;
   #onDrained: (() => void) | null = null;
   readonly #startedAt = Date.now();
   /**
@@ -302,6 +304,7 @@ export class Supervisor {
       case 'drained':
         if (!msg.clean) this.#logger.warn({ worker: slot.id, inFlight: msg.inFlight }, 'drain deadline passed with requests in flight');
         this.#drainedWorkers.add(slot.id);
+        if (!msg.closed) this.#workersHoldingSockets++;
         this.#onDrained?.();
         break;
       case 'fatal': {
@@ -445,10 +448,12 @@ export class Supervisor {
 
   /**
    * SIGTERM/SIGINT: stop accepting everywhere, let requests finish up to the deadline, flush logs,
-   * then end the process (util/process-exit.ts explains why not by ending each worker thread).
+   * and close every connection. Resolves true when every worker closed its sockets, so the process
+   * may end normally; false when one could not (the uWS v20.30 fallback, or a worker that missed
+   * the deadline), and the caller ends the process with _exit (util/process-exit.ts says why).
    */
-  async shutdown(): Promise<void> {
-    if (this.#shuttingDown) return;
+  async shutdown(): Promise<boolean> {
+    if (this.#shuttingDown) return false;
     this.#shuttingDown = true;
     this.upstreamHealth.stop();
     this.#logger.info({ deadlineMs: this.#settings.drainTimeoutMs }, 'draining');
@@ -467,7 +472,8 @@ export class Supervisor {
       this.#onDrained();
     });
     const hardStop = new Promise<void>((resolve) => setTimeout(resolve, this.#settings.drainTimeoutMs + 3_000).unref());
-    await Promise.race([allDrained, hardStop]);
+    const drained = await Promise.race([allDrained.then(() => true), hardStop.then(() => false)]);
     this.#logger.info('stopped');
+    return drained && this.#workersHoldingSockets === 0;
   }
 }

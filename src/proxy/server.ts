@@ -20,7 +20,7 @@ import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
 import type { Snapshot } from './snapshot';
-import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
+import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
 let collecting: DownstreamHead | null = null;
@@ -158,6 +158,26 @@ export class ProxyServer {
     list.length = 0;
     this.#spareHeads = list;
   };
+
+  /**
+   * Close every connection, idle keep-alive ones included, with uWS's App.close() (v20.57). After
+   * it the worker's loop holds no uWS socket, so the thread can end normally. False on the v20.30
+   * fallback, which has no way to close its connections: the caller then keeps the thread alive
+   * and the process leaves through _exit (util/process-exit.ts).
+   */
+  get closeConnectionsAvailable(): boolean {
+    return uwsBuild.hasAppClose;
+  }
+
+  closeConnections(): boolean {
+    if (!uwsBuild.hasAppClose) return false;
+    if (this.#listenSocket !== null) {
+      uws.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = null;
+    }
+    this.#app.close();
+    return true;
+  }
 
   reopenLogs(): void {
     this.#accessLog?.reopen();
