@@ -124,6 +124,11 @@ export class Supervisor {
     for (const slot of this.#slots) slot.worker?.postMessage(msg);
   }
 
+  /** The node's settings (read-only; the admin API's GET / reports some). */
+  get settings(): NodeSettings {
+    return this.#settings;
+  }
+
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
   get inline(): boolean {
     return this.#settings.workers === 0;

@@ -218,4 +218,17 @@ describe('cli', () => {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8'));
     assert.match(stdout, new RegExp(`floodgate ${pkg.version.replace(/\./g, '\\.')}`));
   });
+
+  test('an unknown or malformed flag prints one line and the usage, and exits 2 without a stack trace', async () => {
+    for (const args of [['start', '-c', 'x.yaml', '--no-such-flag'], ['start', '-c', 'x.yaml', '--workers'], ['start', '-c', 'x.yaml', '--metrics-consumer-labels=yes']]) {
+      const err = await run(process.execPath, [CLI, ...args]).then(() => null, (e: { code: number; stderr: string }) => e);
+      assert.ok(err !== null, `${args.join(' ')} must fail`);
+      assert.equal(err.code, 2, args.join(' '));
+      const [first, blank, usage] = err.stderr.split('\n');
+      assert.match(first, /^floodgate: /);
+      assert.equal(blank, '');
+      assert.match(usage, /^Usage:/);
+      assert.doesNotMatch(err.stderr, /ERR_PARSE_ARGS|    at /);
+    }
+  });
 });
