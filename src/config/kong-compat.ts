@@ -214,12 +214,17 @@ function adaptPlugin(e: Entity, result: CompatResult): void {
       const parent = ensureObject(config, d.to.slice(0, -1));
       if (parent === null) continue; // the successor's parent is not an object: the schema says so
       const leaf = d.to[d.to.length - 1];
-      if (leaf in parent && !sameValue(parent[leaf], value)) {
-        result.issues.push({
-          path,
-          message: `both the deprecated "${d.field}" and "${d.to.join('.')}" are set, to different values; keep only "${d.to.join('.')}"`,
-          at: 'key',
-        });
+      if (leaf in parent) {
+        if (!sameValue(parent[leaf], value)) {
+          result.issues.push({
+            path,
+            message: `both the deprecated "${d.field}" and "${d.to.join('.')}" are set, to different values; keep only "${d.to.join('.')}"`,
+            at: 'key',
+          });
+        } else {
+          // Kong's API echoes deprecated fields beside their successors, so decK dumps carry both.
+          delete config[d.field];
+        }
         continue;
       }
       parent[leaf] = value;
