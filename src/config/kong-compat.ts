@@ -133,11 +133,8 @@ function refuseUnsupported(
     if (!unused) {
       const what = under.length === 0 ? `"${f.field}"` : `"${[...under, f.field].join('.')}"`;
       const message = `not supported by Floodgate: ${what}: ${f.reason}`;
-      if (f.warnOnly) warnings.push({ path: [...e.path, ...under, f.field], message, at: 'key' });
-      else {
-        issues.push({ path: [...e.path, ...under, f.field], message, at: 'key' });
-        continue; // stays in the data for the location; the load stops anyway
-      }
+      // Dropped either way: the line comes from the YAML source, and the schema must not add "unknown field".
+      (f.warnOnly ? warnings : issues).push({ path: [...e.path, ...under, f.field], message, at: 'key' });
     }
     delete holder[f.field];
   }

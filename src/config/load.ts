@@ -98,9 +98,12 @@ function load(text: string): LoadResult {
   if (vault.issues.length > 0) return report(vault.issues);
 
   // 2. Each entity on its own.
-  const schemaIssues = validateDocument(data);
+  // An issue kong-compat raised about a value (e.g. hash_on "uri_capture") is the better message.
+  const compatPaths = new Set(compat.issues.map((i) => key(i.path)));
+  const notCompat = (i: Issue) => !compatPaths.has(key(i.path));
+  const schemaIssues = validateDocument(data).filter(notCompat);
   const entities = collectEntities(data, offsetOf);
-  const pluginIssues = checkPluginConfigs(entities);
+  const pluginIssues = checkPluginConfigs(entities).filter(notCompat);
   const fieldIssues = checkFields(entities, cleanFilter([...compat.issues, ...schemaIssues, ...pluginIssues]));
   const entityIssues = [...compat.issues, ...schemaIssues, ...pluginIssues, ...fieldIssues];
   if (entityIssues.length > 0) return report(entityIssues);
