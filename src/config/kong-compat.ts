@@ -150,8 +150,11 @@ function refuseUnsupported(
 /** A deprecated plugin field and where Kong moves it. */
 interface Deprecated {
   readonly field: string;
-  /** Path under `config` of the successor; null when the field no longer does anything. */
-  readonly to: readonly string[] | null;
+  /**
+   * Path under `config` of the successor; null when the field no longer does anything; 'kept'
+   * when the plugin's own schema still reads the field (only the warning is added).
+   */
+  readonly to: readonly string[] | null | 'kept';
   /** Kong ignores the field at this value (its old default), so it is dropped without a word. */
   readonly oldDefault?: unknown;
   readonly hint: string;
@@ -165,6 +168,12 @@ const DEPRECATED: Readonly<Record<string, readonly Deprecated[]>> = {
     { field: 'queue_size', to: ['queue', 'max_batch_size'], oldDefault: 1, hint: 'use config.queue.max_batch_size' },
     { field: 'flush_timeout', to: ['queue', 'max_coalescing_delay'], oldDefault: 2, hint: 'use config.queue.max_coalescing_delay' },
     { field: 'retry_count', to: null, oldDefault: 10, hint: 'it no longer does anything; use config.queue.max_retry_time' },
+  ],
+  // The opentelemetry plugin reads its deprecated fields itself (plugins/opentelemetry).
+  opentelemetry: [
+    { field: 'endpoint', to: 'kept', hint: 'use config.traces_endpoint' },
+    { field: 'batch_span_count', to: 'kept', hint: 'use config.queue.max_batch_size' },
+    { field: 'batch_flush_delay', to: 'kept', hint: 'use config.queue.max_coalescing_delay' },
   ],
 };
 
@@ -205,6 +214,10 @@ function adaptPlugin(e: Entity, result: CompatResult): void {
     const path = [...e.path, 'config', d.field];
     if (d.oldDefault !== undefined && sameValue(value, d.oldDefault)) {
       delete config[d.field];
+      continue;
+    }
+    if (d.to === 'kept') {
+      used.push(`"${d.field}" (${d.hint})`);
       continue;
     }
     if (d.to !== null) {

@@ -24,6 +24,9 @@ export interface VaultResult {
 /** Vault implementations Kong has; only env exists in Floodgate. */
 const KONG_VAULTS = ['env', 'aws', 'gcp', 'hcv', 'azure', 'conjur'];
 
+/** Annotations, never configuration: a reference written there is left as text. */
+const NOT_CONFIG = new Set(['_comment', '_ignore', '_info']);
+
 const REFERENCE = /^\{vault:\/\/([^/{}]+)\/([^{}?]+?)\/?(\?[^{}]*)?\}$/;
 
 /** Replaces every reference in `doc` in place. `env` is the process environment (a parameter for tests). */
@@ -37,11 +40,13 @@ export function resolveVaultReferences(doc: unknown, env: NodeJS.ProcessEnv = pr
     } else if (Array.isArray(value)) {
       value.forEach((item, i) => visit(item, [...path, i], (v) => (value[i] = v)));
     } else if (isObject(value)) {
-      for (const [k, v] of Object.entries(value)) visit(v, [...path, k], (nv) => (value[k] = nv));
+      for (const [k, v] of Object.entries(value)) {
+        if (!NOT_CONFIG.has(k)) visit(v, [...path, k], (nv) => (value[k] = nv));
+      }
     }
   };
   for (const [k, v] of Object.entries(doc)) {
-    if (k !== 'vaults') visit(v, [k], (nv) => (doc[k] = nv));
+    if (k !== 'vaults' && !NOT_CONFIG.has(k)) visit(v, [k], (nv) => (doc[k] = nv));
   }
   return result;
 }

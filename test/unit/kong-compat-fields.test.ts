@@ -422,3 +422,23 @@ test('the compiled chain skips a disabled plugin and one whose protocols exclude
     await pools.closeAll();
   }
 });
+
+test('opentelemetry endpoint and batch_* keep working, with one deprecation warning', () => {
+  const result = loadConfigText(yaml(`
+    _format_version: "3.0"
+    plugins:
+      - name: opentelemetry
+        config:
+          endpoint: http://127.0.0.1:4318/v1/traces
+          batch_span_count: 50
+  `), 'kong.yaml');
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+  assert.equal(result.config.plugins[0].config.endpoint, 'http://127.0.0.1:4318/v1/traces', 'the plugin reads it itself');
+  assert.equal(result.warnings.length, 1);
+  assert.match(result.warnings[0].message, /"endpoint" \(use config.traces_endpoint\), "batch_span_count" \(use config.queue.max_batch_size\)/);
+});
+
+test('a vault reference in a _comment is left as text', () => {
+  const config = load('_format_version: "3.0"\nconsumers:\n  - username: c\n    _comment: "{vault://env/FG_NEVER_SET_ANYWHERE}"\n');
+  assert.equal(config.consumers[0].username, 'c');
+});
