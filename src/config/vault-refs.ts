@@ -5,8 +5,9 @@
  * Floodgate implements Kong's `env` vault: `<prefix>` is `env`, or the `prefix` of a `vaults`
  * entity whose `name` is `env`. The variable read is the resource, with the vault's
  * `config.prefix` in front, upper-cased and with `-` turned into `_` (Kong's rule), so
- * `{vault://env/my-token}` reads MY_TOKEN. With a `<key>`, the variable holds a JSON object and
- * the value is its `<key>` field.
+ * `{vault://env/my-token}` reads MY_TOKEN; a `?prefix=APP_` query overrides the vault's prefix
+ * for one reference. With a `<key>`, the variable holds a JSON object and the value is its
+ * `<key>` field.
  *
  * Kong resolves references only in fields marked "referenceable"; Floodgate resolves them in any
  * string field outside the `vaults` entities, which accepts every file Kong accepts. A reference
@@ -83,8 +84,10 @@ function resolveOne(
     issues.push({ path, message: `invalid vault reference ${ref} (expected {vault://<prefix>/<name>} or {vault://<prefix>/<name>/<key>})` });
     return;
   }
-  const [, prefix, resourcePath] = m;
-  const envPrefix = vaults.get(prefix);
+  const [, prefix, resourcePath, query] = m;
+  const configured = vaults.get(prefix);
+  // Kong lets a reference override the vault's config in its query: `?prefix=APP_`.
+  const envPrefix = configured === undefined ? undefined : (new URLSearchParams(query ?? '').get('prefix') ?? configured);
   if (envPrefix === undefined) {
     const known = [...vaults.keys()].map((k) => `"${k}"`).join(', ');
     issues.push({ path, message: `vault reference ${ref}: no vault has the prefix "${prefix}" (known: ${known}; add a "vaults" entry with name "env" and prefix "${prefix}")` });

@@ -249,3 +249,9 @@ test('resolved secrets never appear in error messages', () => {
   assert.equal(errors[0].line, 4);
   assert.ok(!errors[0].message.includes('super-secret-value'), errors[0].message);
 });
+
+test('a reference may set the env prefix in its query, as Kong allows', () => {
+  const result = resolveVaultReferences({ a: '{vault://env/token?prefix=fg_q_}' }, { FG_Q_TOKEN: 'from-query-prefix' });
+  assert.deepEqual(result.issues, []);
+  assert.deepEqual(result.secrets, ['from-query-prefix']);
+});
