@@ -90,6 +90,8 @@ interface UnsupportedField {
   readonly reason: string;
   /** Accepted at any value, with this warning when it is not `unused` (behaviour differs slightly). */
   readonly warnOnly?: boolean;
+  /** The plugin implements the `unused` values itself: the field stays for its schema. */
+  readonly keep?: boolean;
 }
 
 const ENTITY_FIELDS: Partial<Record<Entity['kind'], readonly UnsupportedField[]>> = {
@@ -130,9 +132,11 @@ function refuseUnsupported(
     if (!(f.field in holder)) continue;
     const value = holder[f.field];
     const unused = f.unused.some((u) => sameValue(u, value));
+    if (unused && f.keep) continue;
     if (!unused) {
       const what = under.length === 0 ? `"${f.field}"` : `"${[...under, f.field].join('.')}"`;
-      const message = `not supported by Floodgate: ${what}: ${f.reason}`;
+      const shown = f.keep && typeof value === 'string' ? ` ${JSON.stringify(value)}` : '';
+      const message = `not supported by Floodgate: ${what}${shown}: ${f.reason}`;
       // Dropped either way: the line comes from the YAML source, and the schema must not add "unknown field".
       (f.warnOnly ? warnings : issues).push({ path: [...e.path, ...under, f.field], message, at: 'key' });
     }
@@ -191,6 +195,12 @@ const PLUGIN_FIELDS: Readonly<Record<string, readonly UnsupportedField[]>> = {
     },
   ],
   opentelemetry: [
+    {
+      field: 'header_type',
+      unused: ['preserve', 'w3c'],
+      keep: true,
+      reason: 'Floodgate reads and writes W3C trace context only (header_type "preserve" or "w3c")',
+    },
     { field: 'logs_endpoint', unused: [], reason: 'exporting logs over OTLP is not implemented (traces only)' },
     {
       field: 'propagation',

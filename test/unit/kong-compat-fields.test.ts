@@ -442,3 +442,10 @@ test('a vault reference in a _comment is left as text', () => {
   const config = load('_format_version: "3.0"\nconsumers:\n  - username: c\n    _comment: "{vault://env/FG_NEVER_SET_ANYWHERE}"\n');
   assert.equal(config.consumers[0].username, 'c');
 });
+
+test('opentelemetry header_type: the W3C values load, other Kong formats are refused with the reason', () => {
+  const ok = load('_format_version: "3.0"\nplugins:\n  - name: opentelemetry\n    config:\n      traces_endpoint: http://127.0.0.1:4318/v1/traces\n      header_type: w3c\n');
+  assert.equal(ok.plugins[0].config.header_type, 'w3c');
+  const e = onlyError('_format_version: "3.0"\nplugins:\n  - name: opentelemetry\n    config:\n      traces_endpoint: http://127.0.0.1:4318/v1/traces\n      header_type: b3\n');
+  expectError(e, { line: 6, field: 'config.header_type', message: /^not supported by Floodgate: "config.header_type" "b3": Floodgate reads and writes W3C trace context only/ });
+});
