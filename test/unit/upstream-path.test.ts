@@ -56,3 +56,20 @@ test('without strip_path a trailing slash is part of the appended path', () => {
   assert.equal(upstreamPath('/service/', '/route/', '/route'.length, false), '/service/route/');
   assert.equal(upstreamPath('/service/', '/', 1, false), '/service/');
 });
+
+test("Kong's path_handling v0 table (service path /s)", () => {
+  // [route path, request path, strip_path, upstream path], as Kong's router documents v0.
+  const table: [string, string, boolean, string][] = [
+    ['/fv0', '/fv0req', false, '/s/fv0req'],
+    ['/fv0', '/fv0', false, '/s/fv0'],
+    ['/tv0', '/tv0req', true, '/s/req'],
+    ['/tv0', '/tv0', true, '/s'],
+    ['/fv0/', '/fv0/req', false, '/s/fv0/req'],
+    ['/fv0/', '/fv0/', false, '/s/fv0/'],
+    ['/tv0/', '/tv0/req', true, '/s/req'],
+    ['/tv0/', '/tv0/', true, '/s/'],
+  ];
+  for (const [routePath, request, strip, expected] of table) {
+    assert.equal(upstreamPath('/s', request, routePath.length, strip), expected, `${routePath} ${request} strip=${strip}`);
+  }
+});
