@@ -161,6 +161,12 @@ interface Deprecated {
   readonly to: readonly string[] | null | 'kept';
   /** Kong ignores the field at this value (its old default), so it is dropped without a word. */
   readonly oldDefault?: unknown;
+  /**
+   * Kong lets the deprecated value win over the successor's (http-log's legacy queue fields,
+   * which Kong stores beside `queue`); otherwise different values are an error, as Kong's
+   * shorthand fields are.
+   */
+  readonly overrides?: boolean;
   readonly hint: string;
 }
 
@@ -169,8 +175,8 @@ const redis = (field: string): Deprecated => ({ field: `redis_${field}`, to: ['r
 const DEPRECATED: Readonly<Record<string, readonly Deprecated[]>> = {
   'rate-limiting': ['host', 'port', 'password', 'username', 'database', 'timeout', 'ssl', 'ssl_verify', 'server_name'].map(redis),
   'http-log': [
-    { field: 'queue_size', to: ['queue', 'max_batch_size'], oldDefault: 1, hint: 'use config.queue.max_batch_size' },
-    { field: 'flush_timeout', to: ['queue', 'max_coalescing_delay'], oldDefault: 2, hint: 'use config.queue.max_coalescing_delay' },
+    { field: 'queue_size', to: ['queue', 'max_batch_size'], oldDefault: 1, overrides: true, hint: 'use config.queue.max_batch_size' },
+    { field: 'flush_timeout', to: ['queue', 'max_coalescing_delay'], oldDefault: 2, overrides: true, hint: 'use config.queue.max_coalescing_delay' },
     { field: 'retry_count', to: null, oldDefault: 10, hint: 'it no longer does anything; use config.queue.max_retry_time' },
   ],
   // The opentelemetry plugin reads its deprecated fields itself (plugins/opentelemetry).
@@ -234,11 +240,11 @@ function adaptPlugin(e: Entity, result: CompatResult): void {
       const parent = ensureObject(config, d.to.slice(0, -1));
       if (parent === null) continue; // the successor's parent is not an object: the schema says so
       const leaf = d.to[d.to.length - 1];
-      if (leaf in parent) {
+      if (leaf in parent && !d.overrides) {
         if (!sameValue(parent[leaf], value)) {
           result.issues.push({
             path,
-            message: `both the deprecated "${d.field}" and "${d.to.join('.')}" are set, to different values; keep only "${d.to.join('.')}"`,
+            message: `both deprecated and new field are used but their values mismatch: "${d.field}" and "${d.to.join('.')}"; keep only "${d.to.join('.')}"`,
             at: 'key',
           });
         } else {

@@ -257,7 +257,7 @@ test('a deprecated field that contradicts its successor is an error at the depre
           minute: 5
           redis_port: 6380
           redis: { port: 6379 }
-  `)), { line: 6, field: 'config.redis_port', message: /both the deprecated "redis_port" and "redis.port" are set, to different values/ });
+  `)), { line: 6, field: 'config.redis_port', message: /both deprecated and new field are used but their values mismatch: "redis_port" and "redis.port"/ });
 });
 
 test('http-log queue_size, flush_timeout and retry_count become queue settings, with one warning', () => {
@@ -448,4 +448,19 @@ test('opentelemetry header_type: the W3C values load, other Kong formats are ref
   assert.equal(ok.plugins[0].config.header_type, 'w3c');
   const e = onlyError('_format_version: "3.0"\nplugins:\n  - name: opentelemetry\n    config:\n      traces_endpoint: http://127.0.0.1:4318/v1/traces\n      header_type: b3\n');
   expectError(e, { line: 6, field: 'config.header_type', message: /^not supported by Floodgate: "config.header_type" "b3": Floodgate reads and writes W3C trace context only/ });
+});
+
+test("http-log's queue_size wins over queue.max_batch_size, as in Kong (decK dumps carry both)", () => {
+  const result = loadConfigText(yaml(`
+    _format_version: "3.0"
+    plugins:
+      - name: http-log
+        config:
+          http_endpoint: http://127.0.0.1:9000/log
+          queue_size: 20
+          queue: { max_batch_size: 1, max_coalescing_delay: 1 }
+  `), 'kong.yaml');
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+  assert.equal((result.config.plugins[0].config as { queue: { max_batch_size: number } }).queue.max_batch_size, 20);
+  assert.equal(result.warnings.length, 1);
 });
