@@ -82,7 +82,11 @@ function dropNulls(obj: Record<string, unknown>, keepNested: ReadonlySet<string>
   }
 }
 
-/** A field Kong accepts that Floodgate does not implement: fine at Kong's default, else refused. */
+/**
+ * A field Kong accepts that Floodgate does not implement: fine at Kong's default, else refused.
+ * With `refusedValues`, only those Kong values are refused and the field otherwise stays for the
+ * schema (which then explains a value Kong does not know either).
+ */
 interface UnsupportedField {
   readonly field: string;
   /** Values that mean "not used" (Kong's default, and what decK writes for it). */
@@ -90,8 +94,7 @@ interface UnsupportedField {
   readonly reason: string;
   /** Accepted at any value, with this warning when it is not `unused` (behaviour differs slightly). */
   readonly warnOnly?: boolean;
-  /** The plugin implements the `unused` values itself: the field stays for its schema. */
-  readonly keep?: boolean;
+  readonly refusedValues?: readonly unknown[];
 }
 
 const ENTITY_FIELDS: Partial<Record<Entity['kind'], readonly UnsupportedField[]>> = {
@@ -108,6 +111,8 @@ const ENTITY_FIELDS: Partial<Record<Entity['kind'], readonly UnsupportedField[]>
     { field: 'priority', unused: [0], reason: 'route priority belongs to the "expressions" router flavor, which is not implemented (use regex_priority)' },
   ],
   upstream: [
+    { field: 'hash_on', unused: [], refusedValues: ['uri_capture'], reason: 'hashing on a URI capture is not implemented' },
+    { field: 'hash_fallback', unused: [], refusedValues: ['uri_capture'], reason: 'hashing on a URI capture is not implemented' },
     { field: 'host_header', unused: [], reason: 'overriding the Host header per upstream is not implemented (use the route\'s preserve_host)' },
     { field: 'client_certificate', unused: [], reason: 'client certificates towards upstreams (mTLS) are not implemented' },
     { field: 'use_srv_name', unused: [false], reason: 'targets are resolved with A/AAAA records, so the SRV name cannot be used as SNI/Host' },
@@ -131,23 +136,16 @@ function refuseUnsupported(
   for (const f of fields) {
     if (!(f.field in holder)) continue;
     const value = holder[f.field];
-    const unused = f.unused.some((u) => sameValue(u, value));
-    if (unused && f.keep) continue;
-    if (!unused) {
-      const what = under.length === 0 ? `"${f.field}"` : `"${[...under, f.field].join('.')}"`;
-      const shown = f.keep && typeof value === 'string' ? ` ${JSON.stringify(value)}` : '';
+    const refused = f.refusedValues !== undefined ? f.refusedValues.some((v) => sameValue(v, value)) : !f.unused.some((u) => sameValue(u, value));
+    if (f.refusedValues !== undefined && !refused) continue;
+    if (refused) {
+      const what = `"${[...under, f.field].join('.')}"`;
+      const shown = f.refusedValues !== undefined ? ` ${JSON.stringify(value)}` : '';
       const message = `not supported by Floodgate: ${what}${shown}: ${f.reason}`;
       // Dropped either way: the line comes from the YAML source, and the schema must not add "unknown field".
       (f.warnOnly ? warnings : issues).push({ path: [...e.path, ...under, f.field], message, at: 'key' });
     }
     delete holder[f.field];
-  }
-  if (e.kind === 'upstream' && under.length === 0) {
-    for (const field of ['hash_on', 'hash_fallback']) {
-      if (holder[field] === 'uri_capture') {
-        issues.push({ path: [...e.path, field], message: `not supported by Floodgate: "uri_capture": hashing on a URI capture is not implemented` });
-      }
-    }
   }
 }
 
@@ -203,8 +201,8 @@ const PLUGIN_FIELDS: Readonly<Record<string, readonly UnsupportedField[]>> = {
   opentelemetry: [
     {
       field: 'header_type',
-      unused: ['preserve', 'w3c'],
-      keep: true,
+      unused: [],
+      refusedValues: ['ignore', 'b3', 'b3-single', 'jaeger', 'ot', 'aws', 'gcp', 'datadog', 'instana'],
       reason: 'Floodgate reads and writes W3C trace context only (header_type "preserve" or "w3c")',
     },
     { field: 'logs_endpoint', unused: [], reason: 'exporting logs over OTLP is not implemented (traces only)' },

@@ -464,3 +464,8 @@ test("http-log's queue_size wins over queue.max_batch_size, as in Kong (decK dum
   assert.equal((result.config.plugins[0].config as { queue: { max_batch_size: number } }).queue.max_batch_size, 20);
   assert.equal(result.warnings.length, 1);
 });
+
+test('a value Kong does not know either stays a schema error, not "not supported"', () => {
+  const e = onlyError('_format_version: "3.0"\nupstreams:\n  - name: u\n    hash_on: uri_captur\n');
+  expectError(e, { line: 4, field: 'hash_on', message: /^must be one of "none", "consumer"/ });
+});
