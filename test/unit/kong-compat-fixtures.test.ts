@@ -35,8 +35,8 @@ function loadOk(name: string): Extract<LoadResult, { ok: true }> {
 }
 
 test('every good fixture loads', () => {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
-  assert.ok(files.length >= 7, `fixtures found: ${files.join(', ')}`);
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') || f.endsWith('.json'));
+  assert.ok(files.length >= 8, `fixtures found: ${files.join(', ')}`);
   for (const f of files) loadOk(f);
 });
 
@@ -95,6 +95,14 @@ test('null-fields.yaml: null means the default', () => {
   assert.deepEqual([ip.config.status, ip.config.deny, ip.route], [403, null, null]);
   assert.equal(config.routes[0].httpsRedirectStatusCode, 426);
   assert.equal(config.upstreams[0].healthchecks.active.https_sni, null);
+});
+
+test('kong.json: a 2.1 JSON file is migrated, with nulls, comments and url overriding host', () => {
+  const { config, warnings } = loadOk('kong.json');
+  assert.deepEqual(config.routes[0].paths, ['~/json/(?<id>\\d+)', '/json-plain']);
+  assert.equal(config.services[0].host, '127.0.0.1');
+  assert.deepEqual([config.plugins[0].instanceName, config.plugins[0].config.status], ['json-ip', 403]);
+  assert.deepEqual(warnings.map((w) => w.line), [2]);
 });
 
 test('deck-dump.yaml: a decK dump with every default spelled out loads without warnings', () => {
