@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { formatConfigErrors, loadConfigFile } from './config/load';
+import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
 import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings } from './settings';
@@ -22,7 +22,9 @@ const VERSION: string = (require('../../package.json') as { version: string }).v
 
 const USAGE = `Usage:
   floodgate start -c FILE [options]   run the gateway
-  floodgate check FILE                validate FILE and print the compiled route table
+  floodgate check FILE [--format text|json]
+                                      validate FILE and print the compiled route table; json:
+                                      errors and warnings with file, line, column, entity, field
   floodgate version                   print the version
 
 Options for start:
@@ -287,22 +289,66 @@ function startAdmin(listen: AdminOptions, supervisor: import('./cluster/primary'
   );
 }
 
+/** One error or warning of `check --format json`: where (file, line, column, entity, field) and what. */
+interface CheckProblem {
+  readonly file: string;
+  readonly line: number | null;
+  readonly column: number | null;
+  readonly entity: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+function asProblems(errors: readonly ConfigError[], file: string): CheckProblem[] {
+  return errors.map((e) => ({ file, line: e.line, column: e.column, entity: e.entity, field: e.field, message: e.message }));
+}
+
+/**
+ * floodgate check FILE [--format text|json]. Exit 0 when the file loads and compiles, 1 when it
+ * does not, 2 on a usage error. Text goes to stderr (problems) and stdout (the route table); JSON
+ * is one object on stdout either way, for CI pipelines.
+ */
 function check(argv: string[]): void {
-  const file = argv[0];
-  if (file === undefined) fail('check needs FILE');
-  const loaded = loadConfigFile(file);
-  if (!loaded.ok) {
-    process.stderr.write(`${formatConfigErrors(loaded.errors, file)}\n`);
-    process.exit(1);
+  let parsed: ReturnType<typeof parseCheckArgs>;
+  try {
+    parsed = parseCheckArgs(argv);
+  } catch (err) {
+    fail(`check: ${(err as Error).message}`);
   }
-  const problem = compileCheck(loaded.config);
-  if (problem !== null) {
-    process.stderr.write(`${file}: ${problem}\n`);
+  const { file, format } = parsed;
+  if (file === undefined) fail('check needs FILE');
+  if (format !== 'text' && format !== 'json') fail(`check: --format must be text or json, got "${format}"`);
+  const json = format === 'json';
+  const loaded = loadConfigFile(file);
+  const warnings = asProblems(loaded.warnings, file);
+  const problem = loaded.ok ? compileCheck(loaded.config) : null;
+  if (!loaded.ok || problem !== null) {
+    const errors = loaded.ok
+      ? [{ file, line: null, column: null, entity: 'document', field: '', message: problem! }]
+      : asProblems(loaded.errors, file);
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, file, errors, warnings }, null, 2)}\n`);
+    else {
+      if (loaded.warnings.length > 0) process.stderr.write(`${formatWarnings(loaded.warnings, file)}\n`);
+      process.stderr.write(loaded.ok ? `${file}: ${problem}\n` : `${formatConfigErrors(loaded.errors, file)}\n`);
+    }
     process.exit(1);
   }
   const c = loaded.config;
   const services = new Map(c.services.map((s) => [s.id, s]));
   const rows = compileRouter(c.routes).describe();
+  const counts = {
+    services: c.services.length,
+    routes: c.routes.length,
+    upstreams: c.upstreams.length,
+    consumers: c.consumers.length,
+    plugins: c.plugins.length,
+    certificates: c.certificates.length,
+  };
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ok: true, file, errors: [], warnings, counts }, null, 2)}\n`);
+    return;
+  }
+  if (loaded.warnings.length > 0) process.stderr.write(`${formatWarnings(loaded.warnings, file)}\n`);
   const table = [['#', 'route', 'service', 'methods', 'hosts', 'paths', 'headers', 'priority']];
   for (const r of rows) {
     const svc = r.serviceId === null ? undefined : services.get(r.serviceId);
@@ -320,8 +366,8 @@ function check(argv: string[]): void {
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   const out = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
   process.stdout.write(
-    `${file}: OK (${c.services.length} services, ${c.routes.length} routes, ${c.upstreams.length} upstreams, ` +
-      `${c.consumers.length} consumers, ${c.plugins.length} plugins)\n\n${out}\n`,
+    `${file}: OK (${counts.services} services, ${counts.routes} routes, ${counts.upstreams} upstreams, ` +
+      `${counts.consumers} consumers, ${counts.plugins} plugins, ${counts.certificates} certificates)\n\n${out}\n`,
   );
 }
 
@@ -339,6 +385,17 @@ function describeUws(): string {
   } catch (err) {
     return `uWebSockets.js: no build loads (${(err as Error).message})`;
   }
+}
+
+function parseCheckArgs(argv: string[]): { file: string | undefined; format: string } {
+  const { values, positionals } = parseArgs({ args: argv, options: { format: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (positionals.length > 1) throw new Error(`one FILE expected, got ${positionals.length}`);
+  return { file: positionals[0], format: values.format ?? 'text' };
+}
+
+/** Warnings read like errors, with "warning:" in front of the message. */
+function formatWarnings(warnings: readonly ConfigError[], file: string): string {
+  return formatConfigErrors(warnings.map((w) => ({ ...w, message: `warning: ${w.message}` })), file);
 }
 
 function main(argv: string[]): void {

@@ -17,7 +17,18 @@ export const CREDENTIAL_KINDS = {
 } as const;
 export type CredentialKind = keyof typeof CREDENTIAL_KINDS;
 
-export type EntityKind = 'service' | 'route' | 'upstream' | 'target' | 'consumer' | 'plugin' | CredentialKind;
+export type EntityKind =
+  | 'service'
+  | 'route'
+  | 'upstream'
+  | 'target'
+  | 'consumer'
+  | 'plugin'
+  | 'certificate'
+  | 'sni'
+  | 'ca_certificate'
+  | 'vault'
+  | CredentialKind;
 
 export function isCredentialKind(kind: EntityKind): kind is CredentialKind {
   return Object.hasOwn(CREDENTIAL_KINDS, kind);
@@ -36,6 +47,10 @@ const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, Entit
     targets: 'target',
     consumers: 'consumer',
     plugins: 'plugin',
+    certificates: 'certificate',
+    snis: 'sni',
+    ca_certificates: 'ca_certificate',
+    vaults: 'vault',
     ...CREDENTIAL_COLLECTIONS,
   },
   service: { routes: 'route', plugins: 'plugin' },
@@ -44,6 +59,10 @@ const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, Entit
   upstream: { targets: 'target' },
   target: {},
   plugin: {},
+  certificate: { snis: 'sni' },
+  sni: {},
+  ca_certificate: {},
+  vault: {},
   keyauth_credential: {},
   basicauth_credential: {},
   jwt_secret: {},
@@ -146,6 +165,10 @@ const LABEL_FIELDS: Record<EntityKind, readonly string[]> = {
   target: ['target', 'id'],
   consumer: ['username', 'custom_id', 'id'],
   plugin: ['name', 'id'],
+  certificate: ['id'],
+  sni: ['name', 'id'],
+  ca_certificate: ['id'],
+  vault: ['prefix', 'id'],
   keyauth_credential: ['id', 'consumer'],
   basicauth_credential: ['username', 'id', 'consumer'],
   jwt_secret: ['id', 'consumer'],

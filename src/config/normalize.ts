@@ -3,7 +3,10 @@
  * resolved to ids, Kong's defaults applied (the schema wrote most of them; the ones that depend
  * on other fields are applied here), and only plain data in the result.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Entity } from './entities';
+import type { CaCertificateInput, CertificateInput } from './schema/certificate';
+import { caDigest } from './tls-checks';
 import type { Model } from './model';
 import { hashPassword, newSalt } from './password-hash';
 import type { ConsumerInput } from './schema/consumer';
@@ -17,6 +20,8 @@ import type { UpstreamInput } from './schema/upstream';
 import type {
   AclConfig,
   BasicAuthCredentialConfig,
+  CaCertificateConfig,
+  CertificateConfig,
   ConsumerConfig,
   CredentialsConfig,
   JwtSecretConfig,
@@ -42,7 +47,28 @@ export function normalize(doc: DocumentInput, model: Model): NormalizedConfig {
     consumers: model.consumers.map((e) => consumer(e, model)),
     credentials: credentials(model),
     plugins: model.plugins.map((e) => plugin(e, model)),
+    certificates: model.certificates.map((e) => certificate(e, model)),
+    caCertificates: model.caCertificates.map((e) => caCertificate(e, model)),
   };
+}
+
+function certificate(e: Entity, model: Model): CertificateConfig {
+  const c = e.data as CertificateInput;
+  return {
+    id: model.idOf(e),
+    cert: c.cert,
+    key: c.key,
+    certAlt: c.cert_alt ?? null,
+    keyAlt: c.key_alt ?? null,
+    snis: model.snis.filter((s) => model.certificateOf(s) === e).map((s) => String(s.data.name).toLowerCase()),
+    tags: [...c.tags],
+  };
+}
+
+function caCertificate(e: Entity, model: Model): CaCertificateConfig {
+  const c = e.data as CaCertificateInput;
+  // tls-checks.ts parsed it already.
+  return { id: model.idOf(e), cert: c.cert, certDigest: caDigest(new X509Certificate(c.cert)), tags: [...c.tags] };
 }
 
 function service(e: Entity, model: Model, upstreamNames: ReadonlySet<string>): ServiceConfig {
@@ -159,6 +185,7 @@ function plugin(e: Entity, model: Model): PluginConfig {
   return {
     id: model.idOf(e),
     name: p.name,
+    instanceName: p.instance_name ?? null,
     enabled: p.enabled,
     service: idOf(scope.service),
     route: idOf(scope.route),

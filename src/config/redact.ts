@@ -18,6 +18,7 @@ export function redactConfig(config: NormalizedConfig): unknown {
   return {
     ...copy,
     plugins: copy.plugins.map((p) => ({ ...p, config: redactSecretFields(p.config) })),
+    certificates: (copy.certificates ?? []).map((c) => ({ ...c, key: REDACTED, keyAlt: c.keyAlt === null ? null : REDACTED })),
     upstreams: copy.upstreams.map((u) => ({ ...u, healthchecks: redactSecretFields(u.healthchecks) })),
     credentials: {
       keyauth: keyauth.map((k) => ({ ...k, key: REDACTED })),
