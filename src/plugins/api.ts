@@ -154,6 +154,11 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
    */
   readonly needsTraceContext?: boolean;
   /**
+   * The plugin may call `ctx.authenticate` in `onRequest` (an auth plugin). Consumer-scoped plugins
+   * take over from such a plugin's position in the chain (proxy/snapshot.ts, Kong's iterator).
+   */
+  readonly authenticates?: boolean;
+  /**
    * Optional cross-field check of a schema-valid config at load time: the problem's path is
    * relative to `config`. `null` = fine.
    */

@@ -35,6 +35,7 @@ import {
 import { DownstreamHead } from './request-head';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
+import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
 import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
@@ -108,6 +109,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   readonly startedAt: number;
 
   route: CompiledRoute | null = null;
+  /**
+   * The plugins this request runs: the route's chain, or a consumer's chain once an auth plugin
+   * authenticated a consumer that has consumer-scoped plugins on this route (plugin-chains.ts).
+   */
+  chain: PluginChain = EMPTY_CHAIN;
   target: UpstreamTarget | null = null;
   body: RequestBody | null = null;
   bodyBytes = 0;
@@ -140,6 +146,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   /** Retries done so far (the service's `retries` caps them). */
   retriesDone = 0;
 
+  /** The next onRequest plugin to run in `chain` (the running one is at #chainIndex - 1). */
   #chainIndex = 0;
   /** Bit i: target i of the balancer already failed this request. */
   #tried = 0;
@@ -217,6 +224,35 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     else this.removeUpstreamHeader('x-credential-identifier');
     if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
     else this.removeUpstreamHeader('x-anonymous-consumer');
+    const byConsumer = this.route === null ? null : this.route.consumerChains;
+    if (byConsumer !== null) this.#applyConsumerPlugins(byConsumer, consumer.id);
+  }
+
+  /**
+   * Kong re-resolves the plugins after the one that authenticated: switch to the chain compiled
+   * for this consumer and that auth plugin, and resume after the auth plugin's rank.
+   */
+  #applyConsumerPlugins(byConsumer: ReadonlyMap<string, ConsumerChains>, consumerId: string): void {
+    const current = this.chain;
+    const at = this.#chainIndex - 1;
+    // Only an onRequest plugin can change what the rest of the chain is.
+    if (current.onRequest === null || at < 0 || at >= current.onRequest.length) return;
+    const rank = current.requestRanks[at];
+    const chains = byConsumer.get(consumerId);
+    if (chains === undefined) {
+      // A second auth plugin replaced a consumer that had plugins by one without (Kong's logical OR).
+      const base = this.route!.chain;
+      if (current !== base) {
+        this.chain = base;
+        this.#chainIndex = base.resumeIndexAfter(rank);
+      }
+      return;
+    }
+    const k = chains.authRanks.indexOf(rank);
+    if (k < 0) return;
+    const next = chains.chains[k];
+    this.chain = next;
+    this.#chainIndex = next.resumeAt;
   }
 
   respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
@@ -229,7 +265,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#localHeaders = headers;
     this.#cancelUpstream();
     // As in Kong, response plugins (CORS headers, for one) see local replies too.
-    const phase = this.route === null ? null : this.route.onResponse;
+    const phase = this.chain.onResponse;
     if (phase !== null) {
       for (let i = 0; i < phase.length; i++) {
         try {
@@ -309,20 +345,21 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
   runRequestPhase(): void {
-    const plugins = this.route!.onRequest;
-    if (plugins !== null) {
-      for (let i = this.#chainIndex; i < plugins.length; i++) {
-        const verdict = plugins[i].onRequest!(this);
-        if (verdict === Verdict.Continue) continue;
-        if (verdict === Verdict.Stop) return;
-        this.#chainIndex = i + 1;
-        // Only an asynchronous plugin pays for these closures.
-        verdict.then(
-          (v) => this.#resumeAfter(v),
-          (err) => this.#pluginFailed(err),
-        );
-        return;
-      }
+    for (;;) {
+      // Re-read each time: authentication may have switched to a consumer's chain.
+      const plugins = this.chain.onRequest;
+      const i = this.#chainIndex;
+      if (plugins === null || i >= plugins.length) break;
+      this.#chainIndex = i + 1;
+      const verdict = plugins[i].onRequest!(this);
+      if (verdict === Verdict.Continue) continue;
+      if (verdict === Verdict.Stop) return;
+      // Only an asynchronous plugin pays for these closures.
+      verdict.then(
+        (v) => this.#resumeAfter(v),
+        (err) => this.#pluginFailed(err),
+      );
+      return;
     }
     this.#forward();
   }
@@ -356,7 +393,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
     this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
     this.#upstreamHeadersBuilt = true;
-    const phase = route.onUpstreamRequest;
+    const phase = this.chain.onUpstreamRequest;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
 
     const head = this.request;
@@ -602,7 +639,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#upstreamResume = resume;
     this.#rawHeaders = rawHeaders;
     this.#loggedRawHeaders = rawHeaders;
-    const phase = this.route!.onResponse;
+    const phase = this.chain.onResponse;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
     this.headPending = true;
     this.server.deferHead(this);
@@ -839,8 +876,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** onLog phase: after the end, an abort or an error. */
   runLogPhase(): void {
-    const route = this.route;
-    const phase = route === null ? null : route.onLog;
+    const phase = this.chain.onLog;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
   }
 }
