@@ -20,7 +20,7 @@ import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
 import type { LogRecord } from '../logging/serializer';
 import type { TraceContext } from '../tracing/trace-context';
-import type { PluginConfig } from '../config/types';
+import type { NormalizedConfig, PluginConfig } from '../config/types';
 import type { RateLimitRuntime } from '../ratelimit/runtime';
 
 export const enum Verdict {
@@ -105,6 +105,16 @@ export interface PluginContext {
   readonly upstreamHeadersAt: number;
   readonly finishedAt: number;
   /**
+   * For counting in onLog without building the log record: bytes received from the client (head
+   * and body), body bytes sent to it, the status it got (499 when it went away first), and who
+   * made the response, as Kong's `kong.response.get_source()`: 'service' (the upstream), 'error'
+   * (the gateway failed, e.g. 502) or 'exit' (a local reply such as a plugin's 401).
+   */
+  readonly requestSize: number;
+  readonly responseSize: number;
+  readonly finalStatus: number;
+  readonly responseSource: 'service' | 'error' | 'exit';
+  /**
    * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog. Built once
    * per request and shared by all log plugins: treat it as read-only.
    */
@@ -128,6 +138,8 @@ export interface PluginEnv {
    * outside a data plane (compile check): the rate-limiting plugin then uses a private table.
    */
   readonly rateLimit?: RateLimitRuntime;
+  /** The whole normalized config, for plugins that label by entity names (prometheus). */
+  readonly config?: NormalizedConfig;
 }
 
 export interface PluginInstance {

@@ -828,6 +828,20 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   // ---------------------------------------------------------------- log phase
 
+  get requestSize(): number {
+    return this.request.headBytes + this.bodyBytes;
+  }
+  get responseSize(): number {
+    return this.responseBytes;
+  }
+  get finalStatus(): number {
+    return this.aborted ? 499 : this.responseStatus;
+  }
+  get responseSource(): 'service' | 'error' | 'exit' {
+    if (this.error !== null) return 'error';
+    return this.upstreamHeadersAt !== 0 ? 'service' : 'exit';
+  }
+
   /** The path and query sent upstream ('' when the request never got that far). */
   get upstreamUri(): string {
     return this.#upstreamPath;

@@ -237,7 +237,7 @@ export function compileSnapshot(
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys, balancing));
 
-  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit, config };
   // One instance per plugin entry per snapshot, shared by every route and chain it is part of.
   const instances = new Map<string, PluginInstance>();
   const instanceFor = (p: PluginConfig): PluginInstance => {

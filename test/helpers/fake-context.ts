@@ -39,6 +39,12 @@ export class FakeContext implements PluginContext {
   upstreamStartedAt = 1001;
   upstreamHeadersAt = 1005;
   finishedAt = 1006;
+  requestSize = 0;
+  responseSize = 0;
+  responseSource: 'service' | 'error' | 'exit' = 'service';
+  get finalStatus(): number {
+    return this.responseStatus;
+  }
   /** What serializeLog() returns: a minimal Kong-format record; tests may replace it. */
   logRecord: LogRecord | null = null;
 
@@ -119,6 +125,6 @@ export function pluginFromYaml(
   if (!result.ok) throw new Error(formatConfigErrors(result.errors, 'inline.yaml'));
   const config = result.config.plugins.find((p) => p.name === name);
   if (config === undefined) throw new Error(`no plugin "${name}" in the config`);
-  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], ...envOverrides };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], config: result.config, ...envOverrides };
   return { config, instance: getPluginDefinition(name)!.create(config.config, env, config), normalized: result.config };
 }
