@@ -61,6 +61,16 @@ export interface PluginContext {
 
   /** Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after. */
   respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void;
+  /** The request has a body (a Content-Length above 0 or Transfer-Encoding). */
+  readonly hasRequestBody: boolean;
+  /**
+   * The whole request body in memory, as Kong's `kong.request.get_raw_body()`: an empty buffer
+   * when there is none, `null` when it is larger than `maxBytes` (or the client went away). After
+   * `null` the body can no longer be forwarded, so the caller must answer locally. Only in
+   * onRequest; the upstream then receives the buffered bytes. Only plugins that need the bytes
+   * should call it: it turns a streamed request into a buffered one.
+   */
+  readRequestBody(maxBytes: number): Promise<Buffer | null>;
   /** Set (replace) a header on the request sent upstream. */
   setUpstreamHeader(name: string, value: string): void;
   /** Remove a header from the request sent upstream. */

@@ -53,6 +53,7 @@ const enum BodyMode {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY_BODY = Buffer.alloc(0);
 
 /** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
 let corked: RequestContext | null = null;
@@ -165,6 +166,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #upstreamPath = '';
   #reencodedHeaders = false;
   #upstreamRemovals: string[] | null = null;
+  /** The request body once a plugin read it whole (readRequestBody): sent upstream instead of the stream. */
+  #bufferedBody: Buffer | null = null;
   /** A plugin's replacement for the query sent upstream (setUpstreamQuery); null = the client's. */
   #upstreamQuery: string | null = null;
   #responseHeaderEdits: string[] | null = null;
@@ -326,6 +329,38 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#upstreamQuery = query;
   }
 
+  get hasRequestBody(): boolean {
+    return this.body !== null;
+  }
+
+  readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    const body = this.body;
+    if (body === null) return Promise.resolve(EMPTY_BODY);
+    if (this.#bufferedBody !== null) return Promise.resolve(this.#bufferedBody);
+    if (this.request.contentLength > maxBytes) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size <= maxBytes) {
+          chunks.push(chunk);
+          return;
+        }
+        body.off('data', onData);
+        body.pause();
+        resolve(null);
+      };
+      body.on('data', onData);
+      body.once('end', () => {
+        this.#bufferedBody = Buffer.concat(chunks, size);
+        resolve(this.#bufferedBody);
+      });
+      // An abort destroys the stream; a promise resolves once, so 'close' after 'end' is harmless.
+      body.once('close', () => resolve(null));
+    });
+  }
+
   setResponseHeader(name: string, value: string): void {
     (this.#responseHeaderEdits ??= []).push(name.toLowerCase(), value);
   }
@@ -451,7 +486,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
     // undici calls onConnect when it writes the request to a socket: from then on it reached the upstream.
     const reached = this.#upstreamAbort !== null;
-    const body = this.body;
+    // A body a plugin read whole is a buffer that can be sent again.
+    const body = this.#bufferedBody !== null ? null : this.body;
     if (reached) {
       if (body !== null || !isIdempotent(this.request.method)) return false;
     } else if (body !== null && body.started) {
@@ -502,7 +538,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           path: this.#upstreamPath,
           method: this.request.method as Dispatcher.HttpMethod,
           headers: this.#upstreamHeaders,
-          body: this.body,
+          body: this.#bufferedBody ?? this.body,
           headersTimeout: readTimeout,
           bodyTimeout: readTimeout,
         },

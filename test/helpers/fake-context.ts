@@ -39,6 +39,15 @@ export class FakeContext implements PluginContext {
   upstreamStartedAt = 1001;
   upstreamHeadersAt = 1005;
   finishedAt = 1006;
+  /** The request body readRequestBody() resolves with; null = the request has none. */
+  body: Buffer | null = null;
+  get hasRequestBody(): boolean {
+    return this.body !== null;
+  }
+  readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    if (this.body === null) return Promise.resolve(Buffer.alloc(0));
+    return Promise.resolve(this.body.length > maxBytes ? null : this.body);
+  }
   requestSize = 0;
   responseSize = 0;
   responseSource: 'service' | 'error' | 'exit' = 'service';
