@@ -3,8 +3,9 @@
  * level of Kong's precedence (consumer+route+service > consumer+route > consumer+service >
  * route+service > consumer > route > service > global). Each route carries an entry at its
  * level and one at the next level down, so each test proves that its level beats the one below.
- * request-termination (priority 2, after key-auth; triggered by an X-Level header so the other
- * routes pass) tells which entry ran by its message.
+ * Each entry is a rate-limiting entry (priority 910, after key-auth) whose per-minute limit names
+ * its level (1001 = consumer+route+service ... 1008 = global), so the proxied response's
+ * X-RateLimit-Limit-Minute tells which entry ran.
  * Also the README's example: per-consumer rate limits over a service's limit.
  */
 import { after, before, describe, test } from 'node:test';
@@ -16,10 +17,12 @@ import { get } from '../helpers/http';
 let up: EchoUpstream;
 let gw: Gateway;
 
-function terminate(level: string, scope: string): string {
-  return `  - name: request-termination
+const LEVELS = ['consumer+route+service', 'consumer+route', 'consumer+service', 'route+service', 'consumer', 'route', 'service', 'global'];
+
+function limit(level: string, scope: string): string {
+  return `  - name: rate-limiting
     ${scope}
-    config: { status_code: 418, message: "${level}", trigger: x-level }`;
+    config: { minute: ${1001 + LEVELS.indexOf(level)}, policy: local }`;
 }
 
 function config(): string {
@@ -29,8 +32,8 @@ consumers:
   - username: alice
     keyauth_credentials: [{ key: alice-key }]
     plugins:
-      - name: request-termination
-        config: { status_code: 418, message: consumer, trigger: x-level }
+      - name: rate-limiting
+        config: { minute: 1005, policy: local }
   - username: bob
     keyauth_credentials: [{ key: bob-key }]
   - username: mobile-app
@@ -47,6 +50,10 @@ consumers:
         config: { minute: 500, policy: local }
   - username: other-app
     keyauth_credentials: [{ key: other-key }]
+  - username: guest
+    plugins:
+      - name: rate-limiting
+        config: { minute: 42, policy: local }
 services:
   - { name: svc-a, url: "${url}" }
   - { name: svc-b, url: "${url}" }
@@ -72,29 +79,32 @@ routes:
   - { name: r-r, service: svc-e, paths: [/r], plugins: [{ name: key-auth }] }
   - { name: r-s, service: svc-e, paths: [/s], plugins: [{ name: key-auth }] }
   - { name: r-g, service: svc-f, paths: [/g], plugins: [{ name: key-auth }] }
+  - { name: r-anon, service: svc-f, paths: [/anon], plugins: [{ name: key-auth, config: { anonymous: guest } }] }
 plugins:
-${terminate('consumer+route+service', 'consumer: alice\n    route: r-crs\n    service: svc-a')}
-${terminate('consumer+route', 'consumer: alice\n    route: r-crs')}
-${terminate('consumer+route', 'consumer: alice\n    route: r-cr')}
-${terminate('consumer+service', 'consumer: alice\n    service: svc-a')}
-${terminate('consumer+service', 'consumer: alice\n    service: svc-b')}
-${terminate('route+service', 'route: r-cs\n    service: svc-b')}
-${terminate('route+service', 'route: r-rs\n    service: svc-c')}
-${terminate('route', 'route: r-c')}
-${terminate('route', 'route: r-r')}
-${terminate('service', 'service: svc-e')}
-${terminate('global', '')}
+${limit('consumer+route+service', 'consumer: alice\n    route: r-crs\n    service: svc-a')}
+${limit('consumer+route', 'consumer: alice\n    route: r-crs')}
+${limit('consumer+route', 'consumer: alice\n    route: r-cr')}
+${limit('consumer+service', 'consumer: alice\n    service: svc-a')}
+${limit('consumer+service', 'consumer: alice\n    service: svc-b')}
+${limit('route+service', 'route: r-cs\n    service: svc-b')}
+${limit('route+service', 'route: r-rs\n    service: svc-c')}
+${limit('route', 'route: r-c')}
+${limit('route', 'route: r-r')}
+${limit('service', 'service: svc-e')}
+${limit('global', '')}
 `;
 }
 
 async function ranAs(path: string, key: string): Promise<string> {
-  const res = await get(gw.url(path), { headers: { apikey: key, 'x-level': '1' } });
-  assert.equal(res.status, 418, `${path} as ${key}: ${res.text}`);
-  return (JSON.parse(res.text) as { message: string }).message;
+  const res = await get(gw.url(path), { headers: { apikey: key } });
+  assert.equal(res.status, 200, `${path} as ${key}: ${res.text}`);
+  assert.equal(res.json().name, 'up', 'proxied to the upstream');
+  const limit = Number(res.headers['x-ratelimit-limit-minute']);
+  return LEVELS[limit - 1001] ?? `unexpected limit ${limit}`;
 }
 
 before(async () => {
-  up = await startEchoUpstream();
+  up = await startEchoUpstream(0, '127.0.0.1', 'up');
   gw = await startGateway({ config: config(), workers: 2 });
 });
 
@@ -143,9 +153,18 @@ describe('consumer-scoped plugins: Kong precedence, one level per test', () => {
     assert.equal(await ranAs('/g', 'bob-key'), 'global');
   });
 
-  test('before authentication nothing consumer-scoped runs: a bad key gets key-auth 401', async () => {
+  test("the anonymous consumer's own plugins apply to requests that fall back to it", async () => {
+    const res = await get(gw.url('/anon/x'));
+    assert.equal(res.status, 200);
+    assert.equal(res.json().headers['x-anonymous-consumer'], 'true');
+    assert.equal(res.headers['x-ratelimit-limit-minute'], '42');
+    assert.equal(await ranAs('/anon/x', 'bob-key'), 'global', 'a real consumer without entries: the global one');
+  });
+
+  test('without a consumer nothing consumer-scoped runs: a bad key gets key-auth 401', async () => {
     const res = await get(gw.url('/crs'), { headers: { apikey: 'nope' } });
     assert.equal(res.status, 401);
+    assert.equal(res.headers['x-ratelimit-limit-minute'], undefined);
   });
 });
 
