@@ -18,7 +18,7 @@ import { RouteAggregate } from '../metrics/aggregate';
 import { countEstablished } from '../metrics/connections';
 import { mergeFamilies, renderMetrics } from '../metrics/exposition';
 import { primaryCollectors } from '../metrics/registry';
-import { kongNodeFamilies, type KongNodeInput } from '../plugins/prometheus/node-metrics';
+import { withKongFamilies, type KongNodeInput } from '../plugins/prometheus/node-metrics';
 import { registerPrimaryCollectors } from '../metrics/node-collectors';
 import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
 
@@ -233,7 +233,7 @@ export class Supervisor {
       downstreamConnections: connections,
       startedAtMs: this.#startedAt,
       draining: this.#shuttingDown,
-      extra: [...mergeFamilies(snapshots, primary), ...kongNodeFamilies(this.#kongNodeInput(routes, connections))],
+      extra: withKongFamilies(mergeFamilies(snapshots, primary), this.#kongNodeInput(routes, connections)),
     });
   }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { FakeContext, pluginFromYaml } from '../helpers/fake-context';
 import { parsePrometheus, select, valueOf } from '../helpers/prometheus';
 import { collectKongFamilies, resetKongCells } from '../../src/plugins/prometheus/store';
-import { kongNodeFamilies } from '../../src/plugins/prometheus/node-metrics';
+import { kongNodeFamilies, withKongFamilies } from '../../src/plugins/prometheus/node-metrics';
 import { mergeFamilies, renderMetrics } from '../../src/metrics/exposition';
 import { RouteAggregate } from '../../src/metrics/aggregate';
 import type { MetricFamily } from '../../src/metrics/registry';
@@ -201,5 +201,15 @@ describe('prometheus node-level families', () => {
     const { normalized: plain } = plugin('{}');
     const names = kongNodeFamilies({ config: plain, requestsTotal: 1, activeConnections: null, targets: [] }).map((f) => f.name);
     assert.deepEqual(names, ['kong_nginx_connections_total', 'kong_nginx_requests_total', 'kong_datastore_reachable', 'kong_node_info']);
+  });
+
+  test("after a reload without prometheus, the workers' kong_* families are no longer served", () => {
+    const merged: MetricFamily[] = [
+      { name: 'kong_http_requests_total', help: '', type: 'counter', samples: [{ labels: {}, value: 1 }] },
+      { name: 'floodgate_log_queue_pending', help: '', type: 'gauge', samples: [] },
+    ];
+    const input = { requestsTotal: 1, activeConnections: null, targets: [] };
+    assert.deepEqual(withKongFamilies(merged, { ...input, config: { ...normalized, plugins: [] } }).map((f) => f.name), ['floodgate_log_queue_pending']);
+    assert.ok(withKongFamilies(merged, { ...input, config: normalized }).some((f) => f.name === 'kong_http_requests_total'));
   });
 });

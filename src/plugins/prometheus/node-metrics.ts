@@ -43,6 +43,17 @@ function checksOff(u: UpstreamConfig): boolean {
   return !activeOn && !passiveOn;
 }
 
+/**
+ * The families /metrics serves: the merged ones, without the workers' `kong_*` families once the
+ * config has no prometheus entry any more (workers keep their cells across reloads, Kong only
+ * exports its request families while the plugin is configured), then the node-level ones.
+ */
+export function withKongFamilies(merged: readonly MetricFamily[], input: KongNodeInput): MetricFamily[] {
+  const node = kongNodeFamilies(input);
+  if (node.length === 0) return merged.filter((f) => !f.name.startsWith('kong_'));
+  return [...merged, ...node];
+}
+
 export function kongNodeFamilies(input: KongNodeInput): MetricFamily[] {
   const entries = input.config.plugins.filter((p) => p.name === 'prometheus' && p.enabled);
   if (entries.length === 0) return [];
