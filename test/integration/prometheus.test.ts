@@ -17,6 +17,8 @@ before(async () => {
   up = await startEchoUpstream(0, '127.0.0.1', 'up');
   gw = await startGateway({
     workers: 2,
+    // The access log says which worker served each request.
+    args: ['--access-log', 'stdout'],
     config: `_format_version: "3.0"
 consumers:
   - username: alice
@@ -61,6 +63,17 @@ async function scrape(): Promise<{ text: string; samples: Sample[] }> {
   return { text, samples: parsePrometheus(text) };
 }
 
+/** Worker ids in the access log for `path`, once `count` 200 lines for it have been flushed. */
+async function servedBy(path: string, count: number): Promise<Set<number>> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const lines = gw.out.map((l) => JSON.parse(l) as { worker: number; path: string; status: number });
+    const ours = lines.filter((l) => l.path === path && l.status === 200);
+    if (ours.length >= count || Date.now() > deadline) return new Set(ours.map((l) => l.worker!));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('prometheus plugin: Kong families on the admin /metrics', () => {
   test('requests on both workers are counted once each, with Kong labels', async () => {
     // New connections spread across the two workers (SO_REUSEPORT); each request uses its own.
@@ -72,6 +85,11 @@ describe('prometheus plugin: Kong families on the admin /metrics', () => {
     }
     for (let i = 0; i < 3; i++) assert.equal((await get(gw.url('/orders/x'))).status, 401);
     assert.equal((await get(gw.url('/plain/y'))).status, 200);
+
+    // Both workers served some of them (new connections are spread by SO_REUSEPORT), so the
+    // counts below are sums over the two workers.
+    const workers = await servedBy('/orders/x', N);
+    assert.deepEqual([...workers].sort(), [1, 2], 'both workers served requests');
 
     const { text, samples } = await scrape();
     const base = { service: 'orders', route: 'orders-route', workspace: 'default' };
