@@ -347,12 +347,14 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           chunks.push(chunk);
           return;
         }
+        // Too large: stop reading (the caller answers locally, and the unread rest closes the connection).
         body.off('data', onData);
         body.pause();
         resolve(null);
       };
       body.on('data', onData);
       body.once('end', () => {
+        if (size > maxBytes) return;
         this.#bufferedBody = Buffer.concat(chunks, size);
         resolve(this.#bufferedBody);
       });
