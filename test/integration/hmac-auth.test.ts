@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { startGateway, type Gateway } from '../helpers/gateway';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { agent, get } from '../helpers/http';
 
 let up: EchoUpstream;
@@ -111,6 +113,22 @@ describe('hmac-auth through the gateway', () => {
     assert.deepEqual([res.status, res.json()], [401, { message: 'HMAC signature does not match' }]);
     // The gateway still answers afterwards (the unread body closed that connection, not the worker).
     assert.equal((await get(gw.url('/signed/x'))).status, 401);
+  });
+
+  test('a chunked body is buffered too: under the limit it passes whole, over it it is refused', async () => {
+    for (const [size, status] of [[3000, 200], [9000, 401]] as const) {
+      const body = Buffer.alloc(size, 'c');
+      const res = await request(gw.url('/signed/chunked'), {
+        dispatcher: agent,
+        method: 'POST',
+        // A stream has no length: undici sends it chunked.
+        body: Readable.from(Array.from({ length: size / 1000 }, (_, i) => body.subarray(i * 1000, (i + 1) * 1000))),
+        headers: signedHeaders('POST', '/signed/chunked', 'bob-hmac', 'bob-secret', body),
+      });
+      const text = await res.body.text();
+      assert.equal(res.statusCode, status, text);
+      if (status === 200) assert.equal(JSON.parse(text).bodyBytes, size);
+    }
   });
 
   test("Kong's 401s: no credentials, no date, a wrong secret, an unknown user", async () => {
