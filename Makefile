@@ -108,6 +108,14 @@ bench-auth: build bench-tools
 # CONNS THREADS WORKERS ROUTES. Report: stdout and bench/results/metrics-<date>.md.
 bench-metrics: build bench-tools
 	$(NODE) dist/bench/metrics/main.js
+
+# What Kong's prometheus plugin costs: a global prometheus entry (all switches but per_consumer)
+# vs none, 1 worker each, NGINX upstream, wrk -t1 -c50, 5 interleaved rounds x 5 s, medians,
+# ratio on/off; about 1 min. Env: ROUNDS DURATION WARMUP CONNS THREADS WORKERS.
+# Report: stdout and bench/results/prometheus-<date>.md.
+.PHONY: bench-prometheus
+bench-prometheus: build bench-tools
+	$(NODE) dist/bench/prometheus/main.js
 # What access logs, sampling, file-log, http-log and opentelemetry cost, as a ratio to the access
 # log off; 7 gateways (1 worker each), interleaved. Env: ROUNDS=5 DURATION=5 CONNS=50 (~3.5 min).
 .PHONY: bench-logging

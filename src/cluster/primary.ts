@@ -18,6 +18,7 @@ import { RouteAggregate } from '../metrics/aggregate';
 import { countEstablished } from '../metrics/connections';
 import { mergeFamilies, renderMetrics } from '../metrics/exposition';
 import { primaryCollectors } from '../metrics/registry';
+import { withKongFamilies, type KongNodeInput } from '../plugins/prometheus/node-metrics';
 import { registerPrimaryCollectors } from '../metrics/node-collectors';
 import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
 
@@ -239,8 +240,15 @@ export class Supervisor {
       downstreamConnections: connections,
       startedAtMs: this.#startedAt,
       draining: this.#shuttingDown,
-      extra: mergeFamilies(snapshots, primary),
+      extra: withKongFamilies(mergeFamilies(snapshots, primary), this.#kongNodeInput(routes, connections)),
     });
+  }
+
+  /** What the prometheus plugin's node-level families need (plugins/prometheus/node-metrics.ts). */
+  #kongNodeInput(routes: RouteAggregate, connections: number | null): KongNodeInput {
+    let requestsTotal = 0;
+    for (const cell of routes.cells.values()) for (const n of cell.codes.values()) requestsTotal += n;
+    return { config: this.#config, requestsTotal, activeConnections: connections, targets: this.upstreamHealth.targetHealth() };
   }
 
   /** Resolve target names first (bounded by the resolver's timeouts), then spawn the workers. */

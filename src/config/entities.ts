@@ -14,6 +14,7 @@ export const CREDENTIAL_KINDS = {
   basicauth_credential: { collection: 'basicauth_credentials', idPrefix: 'basicauth', what: 'basic-auth credential' },
   jwt_secret: { collection: 'jwt_secrets', idPrefix: 'jwt', what: 'jwt secret' },
   acl: { collection: 'acls', idPrefix: 'acl', what: 'acl' },
+  hmacauth_credential: { collection: 'hmacauth_credentials', idPrefix: 'hmacauth', what: 'hmac-auth credential' },
 } as const;
 export type CredentialKind = keyof typeof CREDENTIAL_KINDS;
 
@@ -67,6 +68,7 @@ const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, Entit
   basicauth_credential: {},
   jwt_secret: {},
   acl: {},
+  hmacauth_credential: {},
 };
 
 export interface Entity {
@@ -173,6 +175,7 @@ const LABEL_FIELDS: Record<EntityKind, readonly string[]> = {
   basicauth_credential: ['username', 'id', 'consumer'],
   jwt_secret: ['id', 'consumer'],
   acl: ['group', 'id', 'consumer'],
+  hmacauth_credential: ['username', 'id', 'consumer'],
 };
 
 /** `paths[0]`, `healthchecks.active.http_path`, `headers["x.y"]`. */

@@ -12,7 +12,7 @@ import { CREDENTIAL_KINDS, type CredentialKind, type Entity } from './entities';
 import type { Issue, Path } from './errors';
 import { SUPPORTED_PROTOCOLS } from './schema/common';
 import type { ConsumerInput } from './schema/consumer';
-import type { JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
+import type { HmacAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
 import type { PluginInput } from './schema/plugin';
 import type { RouteInput } from './schema/route';
 import type { ServiceInput } from './schema/service';
@@ -65,6 +65,12 @@ export function checkFields(entities: readonly Entity[], isClean: (e: Entity) =>
       case 'jwt_secret':
         checkCredentialConsumer(e, report);
         checkJwtSecret(e.data as JwtSecretInput, report);
+        break;
+      case 'hmacauth_credential':
+        checkCredentialConsumer(e, report);
+        if ((e.data as HmacAuthCredentialInput).secret === undefined) {
+          report(['secret'], 'is required: Floodgate does not generate secrets (Kong would make up a random one, which a declarative file could not tell its clients)');
+        }
         break;
       case 'basicauth_credential':
       case 'acl':

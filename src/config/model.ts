@@ -47,6 +47,7 @@ export class Model {
       basicauth_credential: ofKind('basicauth_credential'),
       jwt_secret: ofKind('jwt_secret'),
       acl: ofKind('acl'),
+      hmacauth_credential: ofKind('hmacauth_credential'),
     };
 
     this.#assignIds(this.services, 'service', (e) => str(e.data.name));

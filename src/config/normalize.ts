@@ -10,7 +10,7 @@ import { caDigest } from './tls-checks';
 import type { Model } from './model';
 import { hashPassword, newSalt } from './password-hash';
 import type { ConsumerInput } from './schema/consumer';
-import type { AclInput, BasicAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
+import type { AclInput, BasicAuthCredentialInput, HmacAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
 import type { DocumentInput } from './schema/document';
 import type { PluginInput } from './schema/plugin';
 import type { RouteInput } from './schema/route';
@@ -24,6 +24,7 @@ import type {
   CertificateConfig,
   ConsumerConfig,
   CredentialsConfig,
+  HmacAuthCredentialConfig,
   JwtSecretConfig,
   KeyAuthCredentialConfig,
   NormalizedConfig,
@@ -207,8 +208,13 @@ function credentials(model: Model): CredentialsConfig {
     if (consumer === null) throw new Error(`normalize: unchecked consumer reference at ${e.path.join('.')}`);
     return { id: model.idOf(e), consumer: model.idOf(consumer), tags: [...(e.data as { tags: readonly string[] }).tags] };
   };
-  const { keyauth_credential, basicauth_credential, jwt_secret, acl } = model.credentials;
+  const { keyauth_credential, basicauth_credential, jwt_secret, acl, hmacauth_credential } = model.credentials;
   return {
+    hmacauth: hmacauth_credential.map((e): HmacAuthCredentialConfig => {
+      const { id, consumer, tags } = common(e);
+      const h = e.data as HmacAuthCredentialInput;
+      return { id, consumer, username: h.username, secret: h.secret!, tags };
+    }),
     keyauth: keyauth_credential.map((e): KeyAuthCredentialConfig => {
       const { id, consumer, tags } = common(e);
       return { id, consumer, key: (e.data as KeyAuthCredentialInput).key!, tags };

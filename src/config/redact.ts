@@ -14,7 +14,7 @@ export const REDACTED = '[REDACTED]';
 /** A deep copy; the input is not touched. A jwt secret that is `null` (asymmetric) stays `null`. */
 export function redactConfig(config: NormalizedConfig): unknown {
   const copy = structuredClone(config);
-  const { keyauth, basicauth, jwt, acls } = copy.credentials;
+  const { keyauth, basicauth, jwt, acls, hmacauth } = copy.credentials;
   return {
     ...copy,
     plugins: copy.plugins.map((p) => ({ ...p, config: redactSecretFields(p.config) })),
@@ -25,6 +25,7 @@ export function redactConfig(config: NormalizedConfig): unknown {
       basicauth: basicauth.map((b) => ({ ...b, salt: REDACTED, passwordHash: REDACTED })),
       jwt: jwt.map((j) => ({ ...j, secret: j.secret === null ? null : REDACTED })),
       acls,
+      hmacauth: (hmacauth ?? []).map((h) => ({ ...h, secret: REDACTED })),
     },
   };
 }

@@ -176,6 +176,11 @@ function checkCredentials(model: Model, issues: Issue[]): void {
     message: `duplicate basic-auth username "${String(e.data.username)}": also used by ${entityLabel(earlier)}`,
     firstAt: [...earlier.path, 'username'],
   }));
+  duplicates('hmacauth_credential', (e) => e.data.username as string, (e, earlier) => ({
+    path: [...e.path, 'username'],
+    message: `duplicate hmac-auth username "${String(e.data.username)}": also used by ${entityLabel(earlier)}`,
+    firstAt: [...earlier.path, 'username'],
+  }));
   duplicates(
     'acl',
     (e) => {

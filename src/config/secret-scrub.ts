@@ -19,6 +19,7 @@ const SECRET_FIELDS: Readonly<Record<string, readonly string[]>> = {
   basicauth_credentials: ['password'],
   jwt_secrets: ['key', 'secret', 'rsa_public_key'],
   certificates: ['key', 'key_alt'],
+  hmacauth_credentials: ['secret'],
 };
 
 /** Every secret value in the document (top-level and nested credentials), as text. */

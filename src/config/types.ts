@@ -188,7 +188,18 @@ export interface AclConfig {
   readonly tags: readonly string[];
 }
 
+/** hmac-auth credential (Kong's hmacauth_credentials). The secret is the HMAC key, as written. */
+export interface HmacAuthCredentialConfig {
+  readonly id: string;
+  readonly consumer: string;
+  readonly username: string;
+  readonly secret: string;
+  readonly tags: readonly string[];
+}
+
 export interface CredentialsConfig {
+  /** Optional so that configs built in code before hmac-auth existed stay valid; the loader always sets it. */
+  readonly hmacauth?: readonly HmacAuthCredentialConfig[];
   readonly keyauth: readonly KeyAuthCredentialConfig[];
   readonly basicauth: readonly BasicAuthCredentialConfig[];
   readonly jwt: readonly JwtSecretConfig[];

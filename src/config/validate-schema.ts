@@ -22,7 +22,7 @@ export function validateDocument(doc: unknown): Issue[] {
       return { ...issue, message: `"${key}" is a Kong entity that Floodgate does not support` };
     }
     if ((topLevel || inConsumer) && UNSUPPORTED_KONG_CREDENTIALS.includes(key)) {
-      return { ...issue, message: `"${key}" is a Kong credential that Floodgate does not support (supported: keyauth_credentials, basicauth_credentials, jwt_secrets, acls)` };
+      return { ...issue, message: `"${key}" is a Kong credential that Floodgate does not support (supported: keyauth_credentials, basicauth_credentials, jwt_secrets, acls, hmacauth_credentials)` };
     }
     return issue;
   });

@@ -20,7 +20,7 @@ import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
 import type { LogRecord } from '../logging/serializer';
 import type { TraceContext } from '../tracing/trace-context';
-import type { PluginConfig } from '../config/types';
+import type { NormalizedConfig, PluginConfig } from '../config/types';
 import type { RateLimitRuntime } from '../ratelimit/runtime';
 
 export const enum Verdict {
@@ -61,6 +61,16 @@ export interface PluginContext {
 
   /** Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after. */
   respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void;
+  /** The request has a body (a Content-Length above 0 or Transfer-Encoding). */
+  readonly hasRequestBody: boolean;
+  /**
+   * The whole request body in memory, as Kong's `kong.request.get_raw_body()`: an empty buffer
+   * when there is none, `null` when it is larger than `maxBytes` (or the client went away). After
+   * `null` the body can no longer be forwarded, so the caller must answer locally. Only in
+   * onRequest; the upstream then receives the buffered bytes. Only plugins that need the bytes
+   * should call it: it turns a streamed request into a buffered one.
+   */
+  readRequestBody(maxBytes: number): Promise<Buffer | null>;
   /** Set (replace) a header on the request sent upstream. */
   setUpstreamHeader(name: string, value: string): void;
   /** Remove a header from the request sent upstream. */
@@ -105,6 +115,16 @@ export interface PluginContext {
   readonly upstreamHeadersAt: number;
   readonly finishedAt: number;
   /**
+   * For counting in onLog without building the log record: bytes received from the client (head
+   * and body), body bytes sent to it, the status it got (499 when it went away first), and who
+   * made the response, as Kong's `kong.response.get_source()`: 'service' (the upstream), 'error'
+   * (the gateway failed, e.g. 502) or 'exit' (a local reply such as a plugin's 401).
+   */
+  readonly requestSize: number;
+  readonly responseSize: number;
+  readonly finalStatus: number;
+  readonly responseSource: 'service' | 'error' | 'exit';
+  /**
    * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog. Built once
    * per request and shared by all log plugins: treat it as read-only.
    */
@@ -128,6 +148,8 @@ export interface PluginEnv {
    * outside a data plane (compile check): the rate-limiting plugin then uses a private table.
    */
   readonly rateLimit?: RateLimitRuntime;
+  /** The whole normalized config, for plugins that label by entity names (prometheus). */
+  readonly config?: NormalizedConfig;
 }
 
 export interface PluginInstance {
@@ -153,6 +175,11 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
    * even with `--trace-context off`.
    */
   readonly needsTraceContext?: boolean;
+  /**
+   * The plugin may call `ctx.authenticate` in `onRequest` (an auth plugin). Consumer-scoped plugins
+   * take over from such a plugin's position in the chain (proxy/snapshot.ts, Kong's iterator).
+   */
+  readonly authenticates?: boolean;
   /**
    * Optional cross-field check of a schema-valid config at load time: the problem's path is
    * relative to `config`. `null` = fine.

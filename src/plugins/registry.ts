@@ -15,12 +15,17 @@ import { correlationId } from './correlation-id';
 import { httpLog } from './http-log';
 import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
+import { prometheus } from './prometheus';
+import { hmacAuth } from './hmac-auth';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
 const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability].map((d) => [d.name, d]));
+/** Kong plugins of issue 13 (prometheus, hmac-auth): appended separately, as above. */
+const kongCompat: readonly PluginDefinition<any>[] = [prometheus, hmacAuth];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat].map((d) => [d.name, d]));
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);

@@ -35,6 +35,7 @@ import {
 import { DownstreamHead } from './request-head';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
+import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
 import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
@@ -52,6 +53,7 @@ const enum BodyMode {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY_BODY = Buffer.alloc(0);
 
 /** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
 let corked: RequestContext | null = null;
@@ -108,6 +110,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   readonly startedAt: number;
 
   route: CompiledRoute | null = null;
+  /**
+   * The plugins this request runs: the route's chain, or a consumer's chain once an auth plugin
+   * authenticated a consumer that has consumer-scoped plugins on this route (plugin-chains.ts).
+   */
+  chain: PluginChain = EMPTY_CHAIN;
   target: UpstreamTarget | null = null;
   body: RequestBody | null = null;
   bodyBytes = 0;
@@ -140,6 +147,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   /** Retries done so far (the service's `retries` caps them). */
   retriesDone = 0;
 
+  /** The next onRequest plugin to run in `chain` (the running one is at #chainIndex - 1). */
   #chainIndex = 0;
   /** Bit i: target i of the balancer already failed this request. */
   #tried = 0;
@@ -158,6 +166,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #upstreamPath = '';
   #reencodedHeaders = false;
   #upstreamRemovals: string[] | null = null;
+  /** The request body once a plugin read it whole (readRequestBody): sent upstream instead of the stream. */
+  #bufferedBody: Buffer | null = null;
   /** A plugin's replacement for the query sent upstream (setUpstreamQuery); null = the client's. */
   #upstreamQuery: string | null = null;
   #responseHeaderEdits: string[] | null = null;
@@ -217,6 +227,35 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     else this.removeUpstreamHeader('x-credential-identifier');
     if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
     else this.removeUpstreamHeader('x-anonymous-consumer');
+    const byConsumer = this.route === null ? null : this.route.consumerChains;
+    if (byConsumer !== null) this.#applyConsumerPlugins(byConsumer, consumer.id);
+  }
+
+  /**
+   * Kong re-resolves the plugins after the one that authenticated: switch to the chain compiled
+   * for this consumer and that auth plugin, and resume after the auth plugin's rank.
+   */
+  #applyConsumerPlugins(byConsumer: ReadonlyMap<string, ConsumerChains>, consumerId: string): void {
+    const current = this.chain;
+    const at = this.#chainIndex - 1;
+    // Only an onRequest plugin can change what the rest of the chain is.
+    if (current.onRequest === null || at < 0 || at >= current.onRequest.length) return;
+    const rank = current.requestRanks[at];
+    const chains = byConsumer.get(consumerId);
+    if (chains === undefined) {
+      // A second auth plugin replaced a consumer that had plugins by one without (Kong's logical OR).
+      const base = this.route!.chain;
+      if (current !== base) {
+        this.chain = base;
+        this.#chainIndex = base.resumeIndexAfter(rank);
+      }
+      return;
+    }
+    const k = chains.authRanks.indexOf(rank);
+    if (k < 0) return;
+    const next = chains.chains[k];
+    this.chain = next;
+    this.#chainIndex = next.resumeAt;
   }
 
   respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
@@ -229,7 +268,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#localHeaders = headers;
     this.#cancelUpstream();
     // As in Kong, response plugins (CORS headers, for one) see local replies too.
-    const phase = this.route === null ? null : this.route.onResponse;
+    const phase = this.chain.onResponse;
     if (phase !== null) {
       for (let i = 0; i < phase.length; i++) {
         try {
@@ -290,6 +329,40 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#upstreamQuery = query;
   }
 
+  get hasRequestBody(): boolean {
+    return this.body !== null;
+  }
+
+  readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    const body = this.body;
+    if (body === null) return Promise.resolve(EMPTY_BODY);
+    if (this.#bufferedBody !== null) return Promise.resolve(this.#bufferedBody);
+    if (this.request.contentLength > maxBytes) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size <= maxBytes) {
+          chunks.push(chunk);
+          return;
+        }
+        // Too large: stop reading (the caller answers locally, and the unread rest closes the connection).
+        body.off('data', onData);
+        body.pause();
+        resolve(null);
+      };
+      body.on('data', onData);
+      body.once('end', () => {
+        if (size > maxBytes) return;
+        this.#bufferedBody = Buffer.concat(chunks, size);
+        resolve(this.#bufferedBody);
+      });
+      // An abort destroys the stream; a promise resolves once, so 'close' after 'end' is harmless.
+      body.once('close', () => resolve(null));
+    });
+  }
+
   setResponseHeader(name: string, value: string): void {
     (this.#responseHeaderEdits ??= []).push(name.toLowerCase(), value);
   }
@@ -309,20 +382,21 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
   runRequestPhase(): void {
-    const plugins = this.route!.onRequest;
-    if (plugins !== null) {
-      for (let i = this.#chainIndex; i < plugins.length; i++) {
-        const verdict = plugins[i].onRequest!(this);
-        if (verdict === Verdict.Continue) continue;
-        if (verdict === Verdict.Stop) return;
-        this.#chainIndex = i + 1;
-        // Only an asynchronous plugin pays for these closures.
-        verdict.then(
-          (v) => this.#resumeAfter(v),
-          (err) => this.#pluginFailed(err),
-        );
-        return;
-      }
+    for (;;) {
+      // Re-read each time: authentication may have switched to a consumer's chain.
+      const plugins = this.chain.onRequest;
+      const i = this.#chainIndex;
+      if (plugins === null || i >= plugins.length) break;
+      this.#chainIndex = i + 1;
+      const verdict = plugins[i].onRequest!(this);
+      if (verdict === Verdict.Continue) continue;
+      if (verdict === Verdict.Stop) return;
+      // Only an asynchronous plugin pays for these closures.
+      verdict.then(
+        (v) => this.#resumeAfter(v),
+        (err) => this.#pluginFailed(err),
+      );
+      return;
     }
     this.#forward();
   }
@@ -356,7 +430,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
     this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
     this.#upstreamHeadersBuilt = true;
-    const phase = route.onUpstreamRequest;
+    const phase = this.chain.onUpstreamRequest;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
 
     const head = this.request;
@@ -414,7 +488,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
     // undici calls onConnect when it writes the request to a socket: from then on it reached the upstream.
     const reached = this.#upstreamAbort !== null;
-    const body = this.body;
+    // A body a plugin read whole is a buffer that can be sent again.
+    const body = this.#bufferedBody !== null ? null : this.body;
     if (reached) {
       if (body !== null || !isIdempotent(this.request.method)) return false;
     } else if (body !== null && body.started) {
@@ -465,7 +540,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           path: this.#upstreamPath,
           method: this.request.method as Dispatcher.HttpMethod,
           headers: this.#upstreamHeaders,
-          body: this.body,
+          body: this.#bufferedBody ?? this.body,
           headersTimeout: readTimeout,
           bodyTimeout: readTimeout,
         },
@@ -602,7 +677,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#upstreamResume = resume;
     this.#rawHeaders = rawHeaders;
     this.#loggedRawHeaders = rawHeaders;
-    const phase = this.route!.onResponse;
+    const phase = this.chain.onResponse;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
     this.headPending = true;
     this.server.deferHead(this);
@@ -791,6 +866,20 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   // ---------------------------------------------------------------- log phase
 
+  get requestSize(): number {
+    return this.request.headBytes + this.bodyBytes;
+  }
+  get responseSize(): number {
+    return this.responseBytes;
+  }
+  get finalStatus(): number {
+    return this.aborted ? 499 : this.responseStatus;
+  }
+  get responseSource(): 'service' | 'error' | 'exit' {
+    if (this.error !== null) return 'error';
+    return this.upstreamHeadersAt !== 0 ? 'service' : 'exit';
+  }
+
   /** The path and query sent upstream ('' when the request never got that far). */
   get upstreamUri(): string {
     return this.#upstreamPath;
@@ -839,8 +928,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** onLog phase: after the end, an abort or an error. */
   runLogPhase(): void {
-    const route = this.route;
-    const phase = route === null ? null : route.onLog;
+    const phase = this.chain.onLog;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
   }
 }

@@ -229,6 +229,7 @@ export class ProxyServer {
     const snapshot = ctx.snapshot;
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
+    ctx.chain = ctx.route.chain;
     // --trace-context off: only a route whose plugins export spans starts or continues a trace.
     if (ctx.trace === null && ctx.route.needsTraceContext) ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
 

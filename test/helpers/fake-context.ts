@@ -39,6 +39,21 @@ export class FakeContext implements PluginContext {
   upstreamStartedAt = 1001;
   upstreamHeadersAt = 1005;
   finishedAt = 1006;
+  /** The request body readRequestBody() resolves with; null = the request has none. */
+  body: Buffer | null = null;
+  get hasRequestBody(): boolean {
+    return this.body !== null;
+  }
+  readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    if (this.body === null) return Promise.resolve(Buffer.alloc(0));
+    return Promise.resolve(this.body.length > maxBytes ? null : this.body);
+  }
+  requestSize = 0;
+  responseSize = 0;
+  responseSource: 'service' | 'error' | 'exit' = 'service';
+  get finalStatus(): number {
+    return this.responseStatus;
+  }
   /** What serializeLog() returns: a minimal Kong-format record; tests may replace it. */
   logRecord: LogRecord | null = null;
 
@@ -119,6 +134,6 @@ export function pluginFromYaml(
   if (!result.ok) throw new Error(formatConfigErrors(result.errors, 'inline.yaml'));
   const config = result.config.plugins.find((p) => p.name === name);
   if (config === undefined) throw new Error(`no plugin "${name}" in the config`);
-  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], ...envOverrides };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], config: result.config, ...envOverrides };
   return { config, instance: getPluginDefinition(name)!.create(config.config, env, config), normalized: result.config };
 }
