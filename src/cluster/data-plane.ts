@@ -20,6 +20,7 @@ import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './message
 import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
+import { DEFAULT_MEM_CACHE_BYTES, setMemCacheSize } from '../plugins/proxy-cache/store';
 
 /** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
 const RETIRE_QUIET_MS = 12_000;
@@ -50,6 +51,7 @@ export class DataPlane {
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
+    setMemCacheSize(boot.settings.memCacheSize ?? DEFAULT_MEM_CACHE_BYTES);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;
     this.#version = boot.configVersion;

@@ -309,13 +309,15 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const body = this.body;
     if (body === null) return Promise.resolve(Buffer.alloc(0));
     return readWholeBody(body, maxBytes).then((bytes) => {
-      if (bytes !== null) this.#upstreamBody = bytes;
+      if (bytes !== null) this.setUpstreamBody(bytes);
       return bytes;
     });
   }
 
   setUpstreamBody(body: Buffer): void {
     this.#upstreamBody = body;
+    // The client's Content-Length (forwarded as is) would no longer match; a chunked body gets one.
+    this.setUpstreamHeader('content-length', String(body.length));
   }
 
   setResponseHeader(name: string, value: string): void {
