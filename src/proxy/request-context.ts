@@ -716,7 +716,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   onComplete(): void {
-    if (this.aborted || this.done) return;
+    if (this.aborted) return;
+    if (this.done) {
+      // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
+      if (this.#bodyFilters !== null && !this.#rewritesBody && this.error === null) this.#filterChunk(null, true);
+      return;
+    }
     const tail = this.#bodyFilters === null ? null : this.#filterChunk(null, true);
     if (this.done) return;
     corked = this;
