@@ -69,6 +69,11 @@ export interface PluginContext {
   setUpstreamHeader(name: string, value: string): void;
   /** Remove a header from the request sent upstream. */
   removeUpstreamHeader(name: string): void;
+  /**
+   * Send this path upstream instead of the one the route and service make (request-transformer's
+   * replace.uri, Kong's set_path). Unescaped, starting with '/'; onRequest only.
+   */
+  setUpstreamPath(path: string): void;
   /** Send another method upstream (request-transformer's http_method); onRequest only. */
   setUpstreamMethod(method: string): void;
   /**

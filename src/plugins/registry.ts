@@ -16,13 +16,15 @@ import { httpLog } from './http-log';
 import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
 import { proxyCache } from './proxy-cache';
+import { requestTransformer } from './request-transformer';
+import { responseTransformer } from './response-transformer';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
 const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 
 /** Kong's traffic and transformation plugins (issue 13): their own list, for the same reason. */
-const traffic: readonly PluginDefinition<any>[] = [proxyCache];
+const traffic: readonly PluginDefinition<any>[] = [proxyCache, requestTransformer, responseTransformer];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...traffic].map((d) => [d.name, d]));
 

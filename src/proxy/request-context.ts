@@ -173,6 +173,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #localClose = false;
   /** Plugin edits of the upstream request: method, and a body read and possibly replaced. */
   #upstreamMethod: string | null = null;
+  #upstreamPathOverride: string | null = null;
   #upstreamBody: Buffer | null = null;
   /** Response body filters (filterResponseBody); `#rewritesBody` drops the upstream's Content-Length. */
   #bodyFilters: ResponseBodyFilter[] | null = null;
@@ -299,6 +300,10 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   setUpstreamQuery(query: string): void {
     this.#upstreamQuery = query;
+  }
+
+  setUpstreamPath(path: string): void {
+    this.#upstreamPathOverride = path;
   }
 
   setUpstreamMethod(method: string): void {
@@ -438,7 +443,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
     const head = this.request;
     const cfg = route.config;
-    let path = escapePath(upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
+    const override = this.#upstreamPathOverride;
+    let path = escapePath(override !== null ? override : upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
     const query = this.#upstreamQuery ?? head.query;
     if (query !== '') path = path + '?' + query;
 

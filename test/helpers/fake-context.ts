@@ -63,6 +63,11 @@ export class FakeContext implements PluginContext {
     if (this.reply !== null) throw new Error('respond() called twice');
     this.reply = { status, body: body.toString(), contentType, headers };
   }
+  /** The path set by setUpstreamPath, or null. */
+  upstreamPath: string | null = null;
+  setUpstreamPath(path: string): void {
+    this.upstreamPath = path;
+  }
   /** The method set by setUpstreamMethod, or null. */
   upstreamMethod: string | null = null;
   setUpstreamMethod(method: string): void {
