@@ -18,13 +18,25 @@ import { openTelemetry } from './opentelemetry';
 import { proxyCache } from './proxy-cache';
 import { requestTransformer } from './request-transformer';
 import { responseTransformer } from './response-transformer';
+import { requestSizeLimiting } from './request-size-limiting';
+import { responseRateLimiting } from './response-ratelimiting';
+import { botDetection } from './bot-detection';
+import { redirect } from './redirect';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
 const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 
 /** Kong's traffic and transformation plugins (issue 13): their own list, for the same reason. */
-const traffic: readonly PluginDefinition<any>[] = [proxyCache, requestTransformer, responseTransformer];
+const traffic: readonly PluginDefinition<any>[] = [
+  proxyCache,
+  requestTransformer,
+  responseTransformer,
+  requestSizeLimiting,
+  responseRateLimiting,
+  botDetection,
+  redirect,
+];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...traffic].map((d) => [d.name, d]));
 
