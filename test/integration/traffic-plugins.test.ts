@@ -69,7 +69,7 @@ services:
               remove: { headers: [x-internal], json: [token] }
               rename: { headers: ["x-old:x-new"] }
               add: { headers: ["x-added:yes"], json: ["added:true"], json_types: [boolean] }
-              append: { json: ["tags:b"] }
+              append: { json: ["tags:b"], headers: ["x-multi:two"] }
       - name: size
         paths: [/size]
         plugins: [{ name: request-size-limiting, config: { allowed_payload_size: 100, size_unit: bytes } }]
@@ -131,7 +131,8 @@ describe('request-transformer', () => {
 describe('response-transformer', () => {
   test('response headers and JSON body are rewritten; Content-Length follows the new body', async () => {
     const json = encodeURIComponent(JSON.stringify({ token: 't', tags: ['a'], keep: 1 }));
-    const res = await get(gw.url(`/rst/x?json=${json}&set-x-internal=1&set-x-old=o`));
+    const res = await get(gw.url(`/rst/x?json=${json}&set-x-internal=1&set-x-old=o&set-x-multi=one`));
+    assert.deepEqual([res.headers['x-multi']].flat().join(', '), 'one, two', 'append keeps the upstream\'s value');
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-internal'], undefined);
     assert.equal(res.headers['x-old'], undefined);
