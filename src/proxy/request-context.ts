@@ -311,6 +311,10 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    // A second reader (request-size-limiting, then request-transformer) gets what the first one
+    // read, as replaced since: the stream itself is consumed.
+    const read = this.#upstreamBody;
+    if (read !== null) return Promise.resolve(read.length > maxBytes ? null : read);
     const body = this.body;
     if (body === null) return Promise.resolve(Buffer.alloc(0));
     return readWholeBody(body, maxBytes).then((bytes) => {

@@ -56,6 +56,11 @@ services:
               replace: { querystring: ["page:1"] }
               add: { headers: ["x-added:yes", "x-user:$(headers.x_name)"], querystring: ["source:gw"], body: ["via:gateway"] }
               append: { headers: ["x-list:b"] }
+      - name: size-then-transform
+        paths: [/rt-sized]
+        plugins:
+          - { name: request-size-limiting, config: { allowed_payload_size: 1, size_unit: kilobytes } }
+          - { name: request-transformer, config: { add: { body: ["added:yes"] } } }
       - name: req-method
         paths: [/rt-method]
         plugins:
@@ -117,6 +122,20 @@ describe('request-transformer', () => {
     assert.equal(seen.url, '/a?keep=1&page=1&source=gw');
     assert.deepEqual(JSON.parse(seen.body), { name: 'n', via: 'gateway' });
     assert.equal(seen.headers['content-length'], String(Buffer.byteLength(seen.body)));
+  });
+
+  test('a chunked JSON body read by request-size-limiting first is still transformed, with a Content-Length', async () => {
+    const res = await request(gw.url('/rt-sized/x'), {
+      dispatcher: agent,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Readable.from([Buffer.from('{"a":'), Buffer.from('1}')]),
+    });
+    assert.equal(res.statusCode, 200);
+    const seen = (await res.body.json()) as { body: string; headers: Record<string, string> };
+    assert.deepEqual(JSON.parse(seen.body), { a: 1, added: 'yes' });
+    assert.equal(seen.headers['content-length'], String(Buffer.byteLength(seen.body)));
+    assert.equal(seen.headers['transfer-encoding'], undefined);
   });
 
   test('a text body is not read or changed; http_method and replace.uri change method and path', async () => {
