@@ -1,9 +1,9 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Verdict } from '../../src/plugins/api';
 import { ProxyCache } from '../../src/plugins/proxy-cache';
-import { CacheStore, entrySize } from '../../src/plugins/proxy-cache/store';
+import { CacheStore, entrySize, FILL_WAIT_MS } from '../../src/plugins/proxy-cache/store';
 import { FakeContext, pluginFromYaml, type FakeRequest } from '../helpers/fake-context';
 
 let dictionaries = 0;
@@ -221,4 +221,34 @@ test('the store stays within its byte bound under churn, evicting least recently
   const huge = Buffer.alloc(30_000);
   store.set('huge', { status: 200, headers: [], contentType: 'text/plain', body: huge, timestamp: 0, ttl: 10, expiresAt: 1e12, size: entrySize('huge', [], huge.length) });
   assert.equal(store.get('huge', 1), undefined, 'an entry larger than the store is not kept');
+});
+
+test('a hung fill holds its waiters at most FILL_WAIT_MS; they and later requests then go upstream unlocked', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const { plugin } = cache();
+    const leader = new FakeContext({ path: '/hung' });
+    plugin.onRequest(leader);
+    const follower = new FakeContext({ path: '/hung' });
+    let settled = false;
+    const pending = Promise.resolve(plugin.onRequest(follower)).then((v) => ((settled = true), v));
+    mock.timers.tick(FILL_WAIT_MS - 1);
+    await Promise.resolve();
+    assert.equal(settled, false);
+    mock.timers.tick(1);
+    assert.equal(await pending, Verdict.Continue);
+    assert.equal(follower.responseHeaders.get('x-cache-status'), 'Miss');
+    const late = new FakeContext({ path: '/hung' });
+    assert.equal(plugin.onRequest(late), Verdict.Continue, 'no waiting on an expired fill');
+    // The late request fills without the lock; the leader's lock is still its own to release.
+    late.responseStatus = 200;
+    late.upstreamResponse = ['content-type', 'application/json'];
+    plugin.onResponse(late);
+    late.runBodyFilters([Buffer.from('{"late":1}')]);
+    plugin.onLog(late);
+    plugin.onLog(leader);
+    assert.equal((await exchange(plugin, { path: '/hung' })).reply?.body, '{"late":1}');
+  } finally {
+    mock.timers.reset();
+  }
 });

@@ -242,8 +242,7 @@ export class ProxyCache implements PluginInstance {
   }
 
   #startFill(ctx: PluginContext, key: string, status: 'Miss' | 'Refresh', debug: boolean, lock = true): void {
-    const fill = new Fill(this.#store, key, this.#now, lock);
-    if (lock) this.#store.beginFill(key);
+    const fill = new Fill(this.#store, key, this.#now, lock && this.#store.beginFill(key));
     this.#fills.set(ctx, fill);
     if (debug || this.#showStatus) ctx.setResponseHeader('X-Cache-Status', status);
   }

@@ -12,6 +12,28 @@ import { LRUCache } from 'lru-cache';
 /** Kong's mem_cache_size default (128m). */
 export const DEFAULT_MEM_CACHE_BYTES = 128 * 1024 * 1024;
 
+/**
+ * How long a request waits for another request's fill of the same key before going upstream on
+ * its own (NGINX's proxy_cache_lock_timeout default): a hung fill must not hang everyone.
+ */
+export const FILL_WAIT_MS = 5000;
+
+/** A fill in flight: the requests waiting for it, and the one timer that bounds their wait. */
+class FillState {
+  waiters: (() => void)[] = [];
+  timer: NodeJS.Timeout | null = null;
+  /** The wait is over for this fill: later requests for the key go upstream without waiting. */
+  expired = false;
+}
+
+function releaseWaiters(fill: FillState): void {
+  fill.expired = true;
+  fill.timer = null;
+  const waiters = fill.waiters;
+  fill.waiters = [];
+  for (let i = 0; i < waiters.length; i++) waiters[i]();
+}
+
 /** Bytes an entry costs besides its body and headers: key, object, array slots (an estimate). */
 const ENTRY_OVERHEAD = 200;
 
@@ -38,12 +60,14 @@ export function entrySize(key: string, headers: readonly string[], bodyBytes: nu
 
 export class CacheStore {
   readonly maxBytes: number;
+  readonly #fillWaitMs: number;
   readonly #lru: LRUCache<string, CachedResponse>;
-  /** Keys being filled: the resolvers of the requests waiting for the fill. */
-  readonly #fills = new Map<string, (() => void)[]>();
+  /** Keys being filled, with the requests waiting for them. */
+  readonly #fills = new Map<string, FillState>();
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, fillWaitMs = FILL_WAIT_MS) {
     this.maxBytes = maxBytes;
+    this.#fillWaitMs = fillWaitMs;
     this.#lru = new LRUCache<string, CachedResponse>({ maxSize: maxBytes, sizeCalculation: (e) => e.size });
   }
 
@@ -72,27 +96,41 @@ export class CacheStore {
     return this.#lru.size;
   }
 
+  /** A fill of `key` is in flight and still worth waiting for. */
   isFilling(key: string): boolean {
-    return this.#fills.has(key);
+    const fill = this.#fills.get(key);
+    return fill !== undefined && !fill.expired;
   }
 
-  /** Start filling `key`; the caller must call `endFill(key)` exactly once, whatever happens. */
-  beginFill(key: string): void {
-    this.#fills.set(key, []);
+  /**
+   * Take the fill of `key`. False when another fill still holds it (one whose waiters timed out):
+   * the caller then goes upstream without the lock. On true, the caller must call `endFill(key)`
+   * exactly once, whatever happens.
+   */
+  beginFill(key: string): boolean {
+    if (this.#fills.has(key)) return false;
+    this.#fills.set(key, new FillState());
+    return true;
   }
 
-  /** Resolves when the fill of `key` ends (stored or not). */
+  /** Resolves when the fill of `key` ends (stored or not), or after FILL_WAIT_MS at most. */
   waitForFill(key: string): Promise<void> {
-    const waiters = this.#fills.get(key);
-    if (waiters === undefined) return Promise.resolve();
-    return new Promise<void>((resolve) => waiters.push(resolve));
+    const fill = this.#fills.get(key);
+    if (fill === undefined || fill.expired) return Promise.resolve();
+    if (fill.timer === null) {
+      // One timer per fill, armed by its first waiter, not one per waiting request.
+      fill.timer = setTimeout(releaseWaiters, this.#fillWaitMs, fill);
+      fill.timer.unref();
+    }
+    return new Promise<void>((resolve) => fill.waiters.push(resolve));
   }
 
   endFill(key: string): void {
-    const waiters = this.#fills.get(key);
-    if (waiters === undefined) return;
+    const fill = this.#fills.get(key);
+    if (fill === undefined) return;
     this.#fills.delete(key);
-    for (let i = 0; i < waiters.length; i++) waiters[i]();
+    if (fill.timer !== null) clearTimeout(fill.timer);
+    releaseWaiters(fill);
   }
 
   clear(): void {
