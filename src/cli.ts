@@ -57,6 +57,8 @@ Options for start:
                                (default inline)
       --ratelimit-slots N      capacity of the node-wide rate-limit counter table, 64 bytes a
                                slot, rounded up to a power of two; never grows (default 65536)
+      --mem-cache-size SIZE    bytes each proxy-cache memory dictionary holds per worker, LRU beyond
+                               that; bytes or 512k, 128m (Kong's mem_cache_size; default 128m)
       --admin-listen HOST:PORT admin API listener, or off (default 127.0.0.1:8001)
       --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
                                /healthz and /ready stay open for load balancers
@@ -79,6 +81,15 @@ function intOption(value: string | undefined, name: string, fallback: number, mi
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${value}"`);
   return n;
+}
+
+/** Kong's size notation: bytes, or a number with k or m (g too): 128m. */
+function sizeOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const m = /^(\d+)([kmg]?)$/i.exec(value.trim());
+  if (m === null || Number(m[1]) < 1) fail(`--${name} must be a size such as 1048576, 512k or 128m, got "${value}"`);
+  const unit = m[2].toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1);
 }
 
 function parseListen(value: string | undefined, flag = 'listen'): { host: string; port: number } {
@@ -160,6 +171,7 @@ function start(argv: string[]): void {
       'dns-resolver': { type: 'string' },
       'jwt-verify': { type: 'string' },
       'ratelimit-slots': { type: 'string' },
+      'mem-cache-size': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
       metrics: { type: 'string' },
@@ -191,6 +203,7 @@ function start(argv: string[]): void {
     metrics: onOffOption(values.metrics, 'metrics', defaultSettings.metrics),
     metricsConsumerLabels: values['metrics-consumer-labels'] ?? defaultSettings.metricsConsumerLabels,
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
+    memCacheSize: sizeOption(values['mem-cache-size'], 'mem-cache-size', defaultSettings.memCacheSize!),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });

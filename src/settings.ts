@@ -76,6 +76,8 @@ export interface NodeSettings {
    * a power of two). It never grows; see src/ratelimit/shared-table.ts for what happens when full.
    */
   readonly rateLimitSlots: number;
+  /** --mem-cache-size: bytes each proxy-cache memory dictionary may hold per worker (Kong's mem_cache_size). */
+  readonly memCacheSize?: number;
   /**
    * --dns-resolver HOST:PORT: the DNS server the primary asks for upstream target names (A, then
    * AAAA, honouring TTLs); null = the system's resolv.conf servers. Names it cannot answer fall
@@ -105,4 +107,5 @@ export const defaultSettings: NodeSettings = {
   metrics: true,
   metricsConsumerLabels: false,
   rateLimitSlots: 65_536,
+  memCacheSize: 128 * 1024 * 1024,
 };

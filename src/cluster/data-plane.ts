@@ -20,6 +20,7 @@ import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './message
 import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
+import { DEFAULT_MEM_CACHE_BYTES, setMemCacheSize } from '../plugins/proxy-cache/store';
 
 /**
  * On the v20.30 fallback (no App.close()), uWS closes idle HTTP connections only after its 10 s
@@ -53,6 +54,7 @@ export class DataPlane {
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
+    setMemCacheSize(boot.settings.memCacheSize ?? DEFAULT_MEM_CACHE_BYTES);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;
     this.#version = boot.configVersion;

@@ -59,22 +59,37 @@ export interface PluginContext {
   /** Upstream response status, valid from `onResponse` on (0 before). */
   readonly responseStatus: number;
 
-  /** Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after. */
-  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void;
+  /**
+   * Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after.
+   * A Buffer body is sent as is (proxy-cache replays stored bytes). Called from `onResponse`, it
+   * replaces the upstream's response, whose head is not written yet (Kong's exit in header_filter).
+   */
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void;
   /** The request has a body (a Content-Length above 0 or Transfer-Encoding). */
   readonly hasRequestBody: boolean;
-  /**
-   * The whole request body in memory, as Kong's `kong.request.get_raw_body()`: an empty buffer
-   * when there is none, `null` when it is larger than `maxBytes` (or the client went away). After
-   * `null` the body can no longer be forwarded, so the caller must answer locally. Only in
-   * onRequest; the upstream then receives the buffered bytes. Only plugins that need the bytes
-   * should call it: it turns a streamed request into a buffered one.
-   */
-  readRequestBody(maxBytes: number): Promise<Buffer | null>;
   /** Set (replace) a header on the request sent upstream. */
   setUpstreamHeader(name: string, value: string): void;
   /** Remove a header from the request sent upstream. */
   removeUpstreamHeader(name: string): void;
+  /**
+   * Send this path upstream instead of the one the route and service make (request-transformer's
+   * replace.uri, Kong's set_path). Unescaped, starting with '/'; onRequest only.
+   */
+  setUpstreamPath(path: string): void;
+  /** Send another method upstream (request-transformer's http_method); onRequest only. */
+  setUpstreamMethod(method: string): void;
+  /**
+   * Read the whole client request body (onRequest, async plugins only), as Kong's
+   * `kong.request.get_raw_body()`. Resolves with the bytes (empty when there is no body), or
+   * `null` once more than `maxBytes` arrived or the client went away: what was read is then gone,
+   * so the plugin must answer locally. A body read this way is sent upstream as read (and can be
+   * replayed on a retry), unless `setUpstreamBody` replaces it. A second reader gets the same
+   * bytes. It turns a streamed request into a buffered one: only plugins that need the bytes
+   * should call it.
+   */
+  readRequestBody(maxBytes: number): Promise<Buffer | null>;
+  /** Replace the body sent upstream (after `readRequestBody`); Content-Length follows it. */
+  setUpstreamBody(body: Buffer): void;
   /**
    * Replace the query string sent upstream (without `?`; '' sends none). Valid in `onRequest`
    * and `onUpstreamRequest`; `request.query` keeps what the client sent.
@@ -85,6 +100,26 @@ export interface PluginContext {
    * reaches a later local reply) through `onResponse`.
    */
   setResponseHeader(name: string, value: string): void;
+  /** Add one more value of a response header, keeping the others (Kong's add_header). */
+  addResponseHeader(name: string, value: string): void;
+  /** Drop a response header, the upstream's copies included (Kong's clear_header); onResponse. */
+  removeResponseHeader(name: string): void;
+  /**
+   * The upstream response's header value (first one), from `onResponse` on; `undefined` when
+   * absent or for a local reply. `name` must be lower-case. Plugin edits are not reflected.
+   */
+  responseHeader(name: string): string | undefined;
+  /**
+   * The upstream response's headers as received, flat `[name, value, ...]` with lower-case names
+   * (duplicates kept); empty for a local reply. Allocates: for cache fills, not every request.
+   */
+  upstreamResponseHeaders(): string[];
+  /**
+   * From `onResponse`: see the response body as it streams (Pingora's response_body_filter).
+   * `rewrites: true` means the filter may change the bytes, so the response goes out chunked
+   * without the upstream's Content-Length. Costs nothing to routes whose plugins never call it.
+   */
+  filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void;
 
   /** The authenticated (or anonymous) consumer, once an auth plugin has set one; else `null`. */
   readonly consumer: ConsumerConfig | null;
@@ -129,6 +164,17 @@ export interface PluginContext {
    * per request and shared by all log plugins: treat it as read-only.
    */
   serializeLog(): LogRecord;
+}
+
+/**
+ * A per-request response body filter, registered from `onResponse`. Synchronous. Filters run in
+ * registration order, each seeing what the previous one returned.
+ */
+export interface ResponseBodyFilter {
+  /** One upstream chunk (only valid during the call: copy to keep). Returns what to send on; null sends nothing now. */
+  onChunk(chunk: Buffer): Buffer | null;
+  /** The upstream body ended. Returns the last bytes to send, or null. Not called on abort or error. */
+  onEnd(): Buffer | null;
 }
 
 /** What a plugin instance may use besides its own config: built once per snapshot. */

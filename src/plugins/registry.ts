@@ -17,6 +17,13 @@ import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
 import { prometheus } from './prometheus';
 import { hmacAuth } from './hmac-auth';
+import { proxyCache } from './proxy-cache';
+import { requestTransformer } from './request-transformer';
+import { responseTransformer } from './response-transformer';
+import { requestSizeLimiting } from './request-size-limiting';
+import { responseRateLimiting } from './response-ratelimiting';
+import { botDetection } from './bot-detection';
+import { redirect } from './redirect';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
@@ -25,7 +32,18 @@ const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog,
 /** Kong plugins of issue 13 (prometheus, hmac-auth): appended separately, as above. */
 const kongCompat: readonly PluginDefinition<any>[] = [prometheus, hmacAuth];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat].map((d) => [d.name, d]));
+/** Kong's traffic and transformation plugins (issue 13): their own list, for the same reason. */
+const traffic: readonly PluginDefinition<any>[] = [
+  proxyCache,
+  requestTransformer,
+  responseTransformer,
+  requestSizeLimiting,
+  responseRateLimiting,
+  botDetection,
+  redirect,
+];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat, ...traffic].map((d) => [d.name, d]));
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);

@@ -13,7 +13,7 @@
  * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
  */
 import type { Dispatcher } from 'undici';
-import { Verdict, type PluginContext } from '../plugins/api';
+import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
 import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
@@ -98,6 +98,8 @@ function corkedLocalReply(): void {
 function corkedFinish(): void {
   const ctx = corked!;
   if (ctx.headPending) ctx.writeHead();
+  // The last bytes a response body filter held back (see filterResponseBody).
+  if (corkedChunk !== null && corkedChunk.length > 0) ctx.writeChunk(corkedChunk);
   ctx.finishBody();
 }
 
@@ -166,8 +168,6 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #upstreamPath = '';
   #reencodedHeaders = false;
   #upstreamRemovals: string[] | null = null;
-  /** The request body once a plugin read it whole (readRequestBody): sent upstream instead of the stream. */
-  #bufferedBody: Buffer | null = null;
   /** A plugin's replacement for the query sent upstream (setUpstreamQuery); null = the client's. */
   #upstreamQuery: string | null = null;
   #responseHeaderEdits: string[] | null = null;
@@ -177,8 +177,17 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #localContentType = '';
   #localHeaders: readonly string[] | null = null;
   /** A local reply's body and whether to close after it, held only while `respond` corks. */
-  #localBody = '';
+  #localBody: string | Buffer = '';
   #localClose = false;
+  /** Plugin edits of the upstream request: method, and a body read and possibly replaced. */
+  #upstreamMethod: string | null = null;
+  #upstreamPathOverride: string | null = null;
+  #upstreamBody: Buffer | null = null;
+  /** Response body filters (filterResponseBody); `#rewritesBody` drops the upstream's Content-Length. */
+  #bodyFilters: ResponseBodyFilter[] | null = null;
+  #rewritesBody = false;
+  /** Running the onResponse phase: a `respond` from there must not run it again. */
+  #inResponsePhase = false;
   #logRecord: LogRecord | null = null;
   #mode = BodyMode.None;
   #total = 0;
@@ -258,17 +267,18 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#chainIndex = next.resumeAt;
   }
 
-  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void {
     if (this.aborted || this.done || this.headSent) return;
     this.headSent = true;
     this.done = true;
     this.responseStatus = status;
-    this.responseBytes = Buffer.byteLength(body);
+    this.responseBytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     this.#localContentType = contentType;
     this.#localHeaders = headers;
     this.#cancelUpstream();
-    // As in Kong, response plugins (CORS headers, for one) see local replies too.
-    const phase = this.chain.onResponse;
+    // As in Kong, response plugins (CORS headers, for one) see local replies too; a reply made
+    // from onResponse itself replaces the upstream's and the phase is not run twice.
+    const phase = this.#inResponsePhase ? null : this.chain.onResponse;
     if (phase !== null) {
       for (let i = 0; i < phase.length; i++) {
         try {
@@ -300,7 +310,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (edits !== null) {
       for (let i = 0; i + 1 < edits.length; i += 2) {
         // The replying plugin's own headers win over what response plugins add.
-        if (headers === null || !hasFlatIgnoreCase(headers, edits[i])) res.writeHeader(edits[i], edits[i + 1]);
+        if (edits[i + 1] !== REMOVED_HEADER && (headers === null || !hasFlatIgnoreCase(headers, edits[i]))) res.writeHeader(edits[i], edits[i + 1]);
       }
     }
     const idHeader = this.server.requestIdHeader;
@@ -333,38 +343,83 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     return this.body !== null;
   }
 
+  setUpstreamPath(path: string): void {
+    this.#upstreamPathOverride = path;
+  }
+
+  setUpstreamMethod(method: string): void {
+    this.#upstreamMethod = method;
+  }
+
   readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    // A second reader (request-size-limiting, then request-transformer or hmac-auth) gets what
+    // the first one read, as replaced since: the stream itself is consumed.
+    const read = this.#upstreamBody;
+    if (read !== null) return Promise.resolve(read.length > maxBytes ? null : read);
     const body = this.body;
     if (body === null) return Promise.resolve(EMPTY_BODY);
-    if (this.#bufferedBody !== null) return Promise.resolve(this.#bufferedBody);
     if (this.request.contentLength > maxBytes) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (chunk: Buffer): void => {
-        size += chunk.length;
-        if (size <= maxBytes) {
-          chunks.push(chunk);
-          return;
-        }
-        // Too large: stop reading (the caller answers locally, and the unread rest closes the connection).
-        body.off('data', onData);
-        body.pause();
-        resolve(null);
-      };
-      body.on('data', onData);
-      body.once('end', () => {
-        if (size > maxBytes) return;
-        this.#bufferedBody = Buffer.concat(chunks, size);
-        resolve(this.#bufferedBody);
-      });
-      // An abort destroys the stream; a promise resolves once, so 'close' after 'end' is harmless.
-      body.once('close', () => resolve(null));
+    return readWholeBody(body, maxBytes).then((bytes) => {
+      if (bytes !== null) this.setUpstreamBody(bytes);
+      return bytes;
     });
   }
 
+  setUpstreamBody(body: Buffer): void {
+    this.#upstreamBody = body;
+    // The client's Content-Length (forwarded as is) would no longer match; a chunked body gets one.
+    this.setUpstreamHeader('content-length', String(body.length));
+  }
+
   setResponseHeader(name: string, value: string): void {
-    (this.#responseHeaderEdits ??= []).push(name.toLowerCase(), value);
+    const lower = name.toLowerCase();
+    const edits = this.#responseHeaderEdits;
+    if (edits === null) {
+      this.#responseHeaderEdits = [lower, value];
+      return;
+    }
+    // Replace, as documented: a second set of the same name (Miss, then Bypass) leaves one header.
+    removeFlat(edits, lower);
+    edits.push(lower, value);
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    const edits = (this.#responseHeaderEdits ??= []);
+    // An edit replaces the upstream's copies on the wire: carry them over once so they are kept.
+    if (!hasFlat(edits, lower)) {
+      const raw = this.#rawHeaders;
+      if (raw !== null) for (let i = 0; i + 1 < raw.length; i += 2) if (nameIs(raw[i], lower)) edits.push(lower, raw[i + 1].toString('latin1'));
+    }
+    removeFlatValue(edits, lower, REMOVED_HEADER);
+    edits.push(lower, value);
+  }
+
+  removeResponseHeader(name: string): void {
+    const lower = name.toLowerCase();
+    const edits = (this.#responseHeaderEdits ??= []);
+    removeFlat(edits, lower);
+    // Kept as an edit whose value is never written: it hides the upstream's copies.
+    edits.push(lower, REMOVED_HEADER);
+  }
+
+  responseHeader(name: string): string | undefined {
+    const raw = this.#localContentType === '' ? this.#loggedRawHeaders : null;
+    if (raw === null) return undefined;
+    for (let i = 0; i + 1 < raw.length; i += 2) if (nameIs(raw[i], name)) return raw[i + 1].toString('latin1');
+    return undefined;
+  }
+
+  upstreamResponseHeaders(): string[] {
+    const out: string[] = [];
+    const raw = this.#localContentType === '' ? this.#loggedRawHeaders : null;
+    if (raw !== null) for (let i = 0; i + 1 < raw.length; i += 2) out.push(raw[i].toString('latin1').toLowerCase(), raw[i + 1].toString('latin1'));
+    return out;
+  }
+
+  filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void {
+    (this.#bodyFilters ??= []).push(filter);
+    if (rewrites) this.#rewritesBody = true;
   }
 
   /** Answer with one of the error table's entries, as JSON `{"message": ...}`. */
@@ -435,7 +490,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
     const head = this.request;
     const cfg = route.config;
-    let path = escapePath(upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
+    const override = this.#upstreamPathOverride;
+    let path = escapePath(override !== null ? override : upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
     const query = this.#upstreamQuery ?? head.query;
     if (query !== '') path = path + '?' + query;
 
@@ -489,7 +545,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     // undici calls onConnect when it writes the request to a socket: from then on it reached the upstream.
     const reached = this.#upstreamAbort !== null;
     // A body a plugin read whole is a buffer that can be sent again.
-    const body = this.#bufferedBody !== null ? null : this.body;
+    const body = this.#upstreamBody !== null ? null : this.body;
     if (reached) {
       if (body !== null || !isIdempotent(this.request.method)) return false;
     } else if (body !== null && body.started) {
@@ -538,9 +594,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       this.target!.pool.dispatch(
         {
           path: this.#upstreamPath,
-          method: this.request.method as Dispatcher.HttpMethod,
+          method: (this.#upstreamMethod ?? this.request.method) as Dispatcher.HttpMethod,
           headers: this.#upstreamHeaders,
-          body: this.#bufferedBody ?? this.body,
+          body: this.#upstreamBody ?? this.body,
           headersTimeout: readTimeout,
           bodyTimeout: readTimeout,
         },
@@ -678,7 +734,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#rawHeaders = rawHeaders;
     this.#loggedRawHeaders = rawHeaders;
     const phase = this.chain.onResponse;
-    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
+    if (phase !== null) {
+      this.#inResponsePhase = true;
+      for (let i = 0; i < phase.length && !this.done; i++) phase[i].onResponse!(this);
+      this.#inResponsePhase = false;
+      // A plugin answered instead (respond from onResponse): the upstream exchange is cancelled.
+      if (this.done) return false;
+    }
     this.headPending = true;
     this.server.deferHead(this);
     return true;
@@ -694,6 +756,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   onData(chunk: Buffer): boolean {
     if (this.aborted || this.done) return false;
+    if (this.#bodyFilters !== null) {
+      const out = this.#filterChunk(chunk, false);
+      if (out === null || out.length === 0) return !this.done;
+      chunk = out;
+    }
     corked = this;
     corkedChunk = chunk;
     this.res.cork(corkedWriteChunk);
@@ -703,10 +770,47 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   onComplete(): void {
-    if (this.aborted || this.done) return;
+    if (this.aborted) return;
+    if (this.done) {
+      // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
+      if (this.#bodyFilters !== null && !this.#rewritesBody && this.error === null) this.#filterChunk(null, true);
+      return;
+    }
+    const tail = this.#bodyFilters === null ? null : this.#filterChunk(null, true);
+    if (this.done) return;
     corked = this;
+    corkedChunk = tail;
     this.res.cork(corkedFinish);
     corked = null;
+    corkedChunk = null;
+  }
+
+  /**
+   * Run the response body filters on one chunk (or, with `end`, their tails). A filter that throws
+   * costs this response (the connection is cut, as for any failure after the head), not the worker.
+   */
+  #filterChunk(chunk: Buffer | null, end: boolean): Buffer | null {
+    const filters = this.#bodyFilters!;
+    let data = chunk;
+    for (let i = 0; i < filters.length; i++) {
+      try {
+        if (!end) {
+          if (data === null) break;
+          data = filters[i].onChunk(data);
+        } else {
+          // At the end each filter first gets what the earlier ones released, then its own tail.
+          const passed: Buffer | null = data !== null && data.length > 0 ? filters[i].onChunk(data) : null;
+          const tail = filters[i].onEnd();
+          data = passed === null ? tail : tail === null ? passed : Buffer.concat([passed, tail]);
+        }
+      } catch (err) {
+        this.server.logger.error({ err, route: this.routeName }, 'plugin failed in a response body filter');
+        this.error = Errors.internal;
+        this.#closeDownstream();
+        return null;
+      }
+    }
+    return data;
   }
 
   onError(err: Error): void {
@@ -762,13 +866,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           break;
       }
     }
-    if (edits !== null) for (let i = 0; i < edits.length; i += 2) res.writeHeader(edits[i], edits[i + 1]);
+    if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
     if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, this.requestId);
     this.#rawHeaders = null;
     if (this.request.method === 'HEAD' || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
       this.#total = contentLength;
-    } else if (contentLength >= 0) {
+    } else if (contentLength >= 0 && !this.#rewritesBody) {
       this.#mode = BodyMode.Sized;
       this.#total = contentLength;
     } else {
@@ -913,7 +1017,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (edits !== null) {
       for (let i = 0; i + 1 < edits.length; i += 2) {
         const at = names.indexOf(edits[i]);
-        if (at >= 0) values[at] = edits[i + 1];
+        if (edits[i + 1] === REMOVED_HEADER) {
+          if (at >= 0) names.splice(at, 1), values.splice(at, 1);
+        } else if (at >= 0) values[at] = edits[i + 1];
         else names.push(edits[i]), values.push(edits[i + 1]);
       }
     }
@@ -931,6 +1037,55 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const phase = this.chain.onLog;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
   }
+}
+
+/** The value of a response-header edit that hides the header instead of writing it. */
+const REMOVED_HEADER = '\u0000removed';
+
+/** Collect a request body up to `maxBytes`; null once it is larger (the rest is not read). */
+function readWholeBody(body: RequestBody, maxBytes: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      body.pause();
+    };
+    // An abort destroys the stream before its end: the caller gets null, as for a body too large.
+    const onClose = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
+/** Drop the entries of `name` whose value is `value`. */
+function removeFlatValue(out: string[], name: string, value: string): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name && out[i + 1] === value) out.splice(i, 2);
 }
 
 function setFlat(out: string[], name: string, value: string): void {
