@@ -15,12 +15,16 @@ import { correlationId } from './correlation-id';
 import { httpLog } from './http-log';
 import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
+import { concurrencyLimit } from './concurrency-limit';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
 const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability].map((d) => [d.name, d]));
+/** Overload protection (issue 11): appended separately, as above. */
+const overload: readonly PluginDefinition<any>[] = [concurrencyLimit];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...overload].map((d) => [d.name, d]));
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);
