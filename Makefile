@@ -120,6 +120,15 @@ bench-trace-ids: build
 bench-ratelimit: build bench-tools test-deps
 	$(NODE) dist/bench/ratelimit/main.js
 
+# The latency curve past saturation (issue 11): saturation S found by autocannon, then open-loop
+# paced load at 50/90/100/130% of S against the gateway with shedding off and with --shed-lag-ms,
+# interleaved, medians of 3 rounds (bench/overload/main.ts); about 6 min. NGINX upstream when
+# installed. Env: OVERLOAD_ROUNDS DURATION_S WARMUP_S SAT_S CONNS SHED_LAG_MS LEVELS WORKERS
+# (each prefixed OVERLOAD_). Report: stdout and bench/results/overload-<date>.md (+ .json).
+.PHONY: bench-overload
+bench-overload: build bench-tools
+	$(NODE) dist/bench/overload/main.js
+
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
 #   loadtest-capacity  keep-alive connections up to the open-file limit, memory per connection (~5 min)
