@@ -40,7 +40,8 @@ export interface NodeSettings {
   readonly traceContext: boolean;
   readonly logLevel: string;
   /**
-   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`). Off unless
+   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`), or stall its
+   * event loop for `x-floodgate-fault-ms` (`x-floodgate-fault: block-loop`, for --shed-lag-ms). Off unless
    * the FLOODGATE_FAULT_INJECTION=1 environment variable is set; never enable in production.
    */
   readonly faultInjection: boolean;
