@@ -120,7 +120,7 @@ bench-trace-ids: build
 bench-ratelimit: build bench-tools test-deps
 	$(NODE) dist/bench/ratelimit/main.js
 
-# The latency curve past saturation (issue 11): saturation S found by autocannon, then open-loop
+# The latency curve past saturation (issue 11): saturation S = what a flood of 1000 connections gets served, then open-loop
 # paced load at 50/90/100/130% of S against the gateway with shedding off and with --shed-lag-ms,
 # interleaved, medians of 3 rounds (bench/overload/main.ts); about 6 min. NGINX upstream when
 # installed. Env: OVERLOAD_ROUNDS DURATION_S WARMUP_S SAT_S CONNS SHED_LAG_MS LEVELS WORKERS

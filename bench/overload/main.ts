@@ -4,11 +4,14 @@
  *   make bench-overload
  *   OVERLOAD_DURATION_S=3 OVERLOAD_WARMUP_S=1 OVERLOAD_SAT_S=3 node dist/bench/overload/main.js   # smoke
  *
- * 1. Saturation: autocannon, closed loop (OVERLOAD_SAT_CONNS=100 connections, no pacing), against a
- *    gateway without any limit: the req/s it completes is S, this machine's saturation point.
+ * 1. Saturation: the same client as below, asked for far more than anyone can serve (every
+ *    connection sends again as soon as it has its answer: closed loop over OVERLOAD_CONNS
+ *    connections) against the gateway without any limit: the 2xx/s it completes is S, the most
+ *    this gateway, with this client beside it, serves. (A closed-loop autocannon with 100
+ *    connections measured less than the paced client then got through, so its S was too low.)
  * 2. For each load level (50%, 90%, 100%, 130% of S) and each contender, interleaved:
  *    - off: the gateway with no admission flag;
- *    - shed: the same with --shed-lag-ms OVERLOAD_SHED_LAG_MS (default 10);
+ *    - shed: the same with --shed-lag-ms OVERLOAD_SHED_LAG_MS (default 20);
  *    an open-loop paced load (loadtest/lib/raw-http.ts, 'next-idle' over OVERLOAD_CONNS=1000
  *    keep-alive connections, one 2 ms timer) at that rate for OVERLOAD_DURATION_S after
  *    OVERLOAD_WARMUP_S. Open loop matters: a closed-loop generator (wrk, autocannon without a
@@ -22,13 +25,12 @@
  * The load generator shares the machine with the gateway (2 cores here), so S is what the gateway
  * gets with one core's worth of client next to it; the curve's shape, not S, is the result.
  * Env: OVERLOAD_WORKERS (1), OVERLOAD_ROUNDS (3), OVERLOAD_DURATION_S (10), OVERLOAD_WARMUP_S (2),
- * OVERLOAD_SAT_S (10), OVERLOAD_SAT_CONNS (100), OVERLOAD_CONNS (1000), OVERLOAD_SHED_LAG_MS (10),
+ * OVERLOAD_SAT_S (10), OVERLOAD_CONNS (1000), OVERLOAD_SHED_LAG_MS (20),
  * OVERLOAD_LEVELS (0.5,0.9,1,1.3), LOADTEST_UPSTREAM (nginx|echo). Report: stdout and
  * bench/results/overload-<date>.{md,json}.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { ROOT, envNumber, envString, fileStamp, fmtInt, fmtMs, log, mdTable, median, newHistogram, recordMs, sleep, summarize, type LatencySummary } from '../../loadtest/lib/common';
 import { installSafetyNet, startGateway, startUpstream, type Gateway } from '../../loadtest/lib/processes';
 import { RawPool, diffCounters } from '../../loadtest/lib/raw-http';
@@ -47,12 +49,8 @@ interface Run {
   latency: LatencySummary;
 }
 
-async function saturation(url: string, connections: number, duration: number, headers: Record<string, string>): Promise<number> {
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    autocannon({ url, connections, duration, pipelining: 1, timeout: 10, headers }, (err, r) => (err ? reject(err) : resolve(r)));
-  });
-  return result.requests.average;
-}
+/** Offered far above capacity, the paced client degenerates into a closed loop over its connections. */
+const FLOOD_RATE = 1_000_000;
 
 async function paced(gw: Gateway, requestPath: string, headers: Record<string, string>, rate: number, conns: number, warmupS: number, durationS: number): Promise<Omit<Run, 'contender' | 'level' | 'round'>> {
   const pool = new RawPool({ host: '127.0.0.1', port: gw.port, localAddresses: [], path: requestPath, headers, requestTimeoutMs: 30_000 });
@@ -88,9 +86,8 @@ async function main(): Promise<number> {
   const duration = envNumber('OVERLOAD_DURATION_S', 10, 1, 300);
   const warmup = envNumber('OVERLOAD_WARMUP_S', 2, 0, 60);
   const satS = envNumber('OVERLOAD_SAT_S', 10, 1, 120);
-  const satConns = envNumber('OVERLOAD_SAT_CONNS', 100, 1, 5000);
   const conns = envNumber('OVERLOAD_CONNS', 1000, 10, 10_000);
-  const lagMs = envNumber('OVERLOAD_SHED_LAG_MS', 10, 1, 10_000);
+  const lagMs = envNumber('OVERLOAD_SHED_LAG_MS', 20, 1, 10_000);
   const levels = envString('OVERLOAD_LEVELS', '0.5,0.9,1,1.3')
     .split(',')
     .map(Number)
@@ -109,9 +106,9 @@ async function main(): Promise<number> {
   const runs: Run[] = [];
   let sat = 0;
   try {
-    const url = `http://127.0.0.1:${gateways.get('off')!.port}${upstream.requestPath}`;
-    sat = await saturation(url, satConns, satS, upstream.requestHeaders);
-    log(`saturation: ${fmtInt(sat)} req/s (autocannon, ${satConns} connections, ${satS} s, closed loop)`);
+    const flood = await paced(gateways.get('off')!, upstream.requestPath, upstream.requestHeaders, FLOOD_RATE, conns, warmup, satS);
+    sat = flood.served;
+    log(`saturation: ${fmtInt(sat)} req/s (${conns} connections, each sending again as soon as answered, ${satS} s; p99 ${fmtMs(flood.latency.p99Ms)})`);
     for (let round = 1; round <= rounds; round++) {
       for (const level of levels) {
         for (const c of round % 2 === 1 ? contenders : [...contenders].reverse()) {
@@ -156,7 +153,7 @@ async function main(): Promise<number> {
     '',
     `Run ${startedAt.toISOString()} with \`make bench-overload\` (bench/overload/main.ts). Gateway: ${workers} worker(s), ` +
       `\`--access-log off\`; "shed" adds \`--shed-lag-ms ${lagMs}\`. Upstream: ${upstream.version}. Saturation S = ${fmtInt(sat)} req/s ` +
-      `(autocannon, ${satConns} connections, ${satS} s, closed loop). Each cell: open-loop paced load over ${conns} keep-alive ` +
+      `(the paced client flooding ${conns} connections for ${satS} s, i.e. closed loop). Each cell: open-loop paced load over ${conns} keep-alive ` +
       `connections, ${duration} s after ${warmup} s warm-up, median of ${rounds} interleaved round(s). Latency is of 2xx answers.`,
     '',
     mdTable(['load', 'contender', 'offered req/s', 'served 2xx/s', '503/s', 'p50', 'p99', 'p99.9', 'max', 'shortfall', 'errors'], rows),
