@@ -78,7 +78,8 @@ export class BodyRateGuard {
       const w = list[i];
       const ctx = w.ctx;
       const body = ctx.body;
-      if (ctx.aborted || ctx.done || body === null || body.readableEnded) continue;
+      // Done, or already answering (the upstream replied before the body ended): not judged.
+      if (ctx.aborted || ctx.done || ctx.headSent || body === null || body.readableEnded) continue;
       const declared = ctx.request.contentLength;
       if (declared > 0 && ctx.bodyBytes >= declared) continue; // all arrived
       if (body.readableLength > 0) {
