@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { ConcurrencyGate, type GateWaiter } from '../../src/proxy/concurrency-gate';
 import { LagMonitor } from '../../src/proxy/lag-monitor';
 import { FilteredConnections } from '../../src/proxy/connection-limit';
+import { BodyRateGuard } from '../../src/proxy/body-rate';
 import { Verdict } from '../../src/plugins/api';
 import { FakeContext, pluginFromYaml } from '../helpers/fake-context';
 import type { HttpResponse } from '../../src/proxy/uws';
@@ -284,4 +285,55 @@ test('connection filter: tighter header and idle timeouts close only idle connec
   assert.equal(conns.closedHeaderTimeout, 1);
   assert.equal(conns.closedIdleTimeout, 1);
   conns.stop();
+});
+
+/** Just the RequestContext fields the body-rate sweep reads, and the reply it makes. */
+class FakeBodyCtx {
+  aborted = false;
+  done = false;
+  headSent = false;
+  bodyBytes = 0;
+  startedAt = 0;
+  error: unknown = null;
+  reply: { status: number; body: string } | null = null;
+  request = { contentLength: 100_000 };
+  body = { readableEnded: false, readableLength: 0 };
+  respond(status: number, body: string): void {
+    this.reply = { status, body };
+    this.done = true;
+  }
+}
+
+test('body rate: a body slower than the minimum over a 2 s window gets 408; a fast one does not', () => {
+  const guard = new BodyRateGuard(1000, now);
+  const slow = new FakeBodyCtx();
+  const fast = new FakeBodyCtx();
+  guard.watch(slow as unknown as RequestContext);
+  guard.watch(fast as unknown as RequestContext);
+  for (let s = 1; s <= 2; s++) {
+    slow.bodyBytes += 300; // 300 B/s
+    fast.bodyBytes += 5000;
+    advance(1000);
+  }
+  assert.equal(slow.reply?.status, 408);
+  assert.equal(JSON.parse(slow.reply!.body).reason, 'client_body_min_rate');
+  assert.equal(fast.reply, null);
+  assert.equal(guard.tooSlow, 1);
+  assert.equal(guard.watching, 1, 'the refused one is no longer watched');
+  guard.stop();
+});
+
+test('body rate: time the gateway spends not reading (bytes buffered) is not held against the client', () => {
+  const guard = new BodyRateGuard(1000, now);
+  const ctx = new FakeBodyCtx();
+  guard.watch(ctx as unknown as RequestContext);
+  ctx.bodyBytes = 64 * 1024;
+  ctx.body.readableLength = 64 * 1024; // the upstream is slow: nothing more is read from the client
+  advance(5000);
+  assert.equal(ctx.reply, null);
+  ctx.body.readableLength = 0;
+  ctx.bodyBytes = 100_000; // all arrived
+  advance(5000);
+  assert.equal(ctx.reply, null, 'a complete body is never judged');
+  assert.equal(guard.watching, 0);
 });
