@@ -22,7 +22,7 @@ import type { NodeSettings } from '../settings';
 import { workerCollectors, type MetricFamily } from '../metrics/registry';
 import { ConcurrencyGate, type GateWaiter } from './concurrency-gate';
 import { LagMonitor } from './lag-monitor';
-import type { ProxyError } from './errors';
+import { Errors, type ProxyError } from './errors';
 import type { RequestContext } from './request-context';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -164,7 +164,9 @@ export class Admission {
     try {
       ctx.runRequestPhase();
     } catch (err) {
+      // As in the uWS handler: a bug costs this request (a 500), not the worker.
       this.#logger.error({ err }, 'unexpected error starting a queued request');
+      if (!ctx.aborted && !ctx.done) ctx.fail(Errors.internal);
     }
   }
 
