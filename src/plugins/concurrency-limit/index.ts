@@ -122,6 +122,7 @@ class ConcurrencyLimit implements PluginInstance {
 }
 
 workerCollectors.register('concurrency-limit', (): MetricFamily[] => {
+  if (entries.size === 0) return []; // no series on nodes that do not use the plugin
   const refused = [];
   const active = [];
   const queued = [];
