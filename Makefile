@@ -141,11 +141,21 @@ bench-trace-ids: build
 bench-ratelimit: build bench-tools test-deps
 	$(NODE) dist/bench/ratelimit/main.js
 
+# The latency curve past saturation (issue 11): saturation S = what a flood of 1000 connections gets served, then open-loop
+# paced load at 50/90/100/130% of S against the gateway with shedding off and with --shed-lag-ms,
+# interleaved, medians of 3 rounds (bench/overload/main.ts); about 6 min. NGINX upstream when
+# installed. Env: OVERLOAD_ROUNDS DURATION_S WARMUP_S SAT_S CONNS SHED_LAG_MS LEVELS WORKERS
+# (each prefixed OVERLOAD_). Report: stdout and bench/results/overload-<date>.md (+ .json).
+.PHONY: bench-overload
+bench-overload: build bench-tools
+	$(NODE) dist/bench/overload/main.js
+
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
 #   loadtest-capacity  keep-alive connections up to the open-file limit, memory per connection (~5 min)
 #   loadtest-scaling   req/s with 1 and 2 workers, autocannon, 3 interleaved rounds (~3 min)
-#   loadtest-soak      10 min at 2000 req/s, RSS slope (SOAK_MINUTES overrides)
+#   loadtest-soak      30 min at 2000 req/s, 2 workers: RSS, per-worker heap and external memory,
+#                      slopes over minutes 5-30 and a PNG plot (SOAK_MINUTES overrides); = `make soak`
 # `loadtest` runs all three, in order, even if one fails, and fails if any did.
 .PHONY: loadtest loadtest-capacity loadtest-scaling loadtest-soak
 
@@ -164,6 +174,12 @@ loadtest-scaling: build
 
 loadtest-soak: build
 	$(NODE) dist/loadtest/soak.js
+
+# The memory soak of issue 11 (not in CI): 30 minutes (SOAK_MINUTES overrides), 2 workers, a steady
+# 2000 req/s. Report, figures and plot: loadtest/results/soak-<date>.{md,json,png}.
+.PHONY: soak
+soak: build
+	SOAK_WORKERS=$${SOAK_WORKERS:-2} SOAK_MINUTES=$${SOAK_MINUTES:-30} $(NODE) dist/loadtest/soak.js
 
 # A clinic flamegraph of one data plane under autocannon load (bench/flame.sh says how).
 flame: build

@@ -59,6 +59,21 @@ Options for start:
                                slot, rounded up to a power of two; never grows (default 65536)
       --mem-cache-size SIZE    bytes each proxy-cache memory dictionary holds per worker, LRU beyond
                                that; bytes or 512k, 128m (Kong's mem_cache_size; default 128m)
+      --max-connections N      downstream connections per worker; past it 503 + close (default 0 = off)
+      --max-in-flight N        requests in progress per worker; past it wait, then 503 (default 0 = off)
+      --in-flight-queue N      requests that may wait for an --max-in-flight slot (default 0)
+      --in-flight-queue-timeout MS
+                               longest wait for a slot before the 503 (default 1000)
+      --shed-lag-ms MS         refuse new requests (503) while the worker's event loop is later
+                               than this; 0 = off (default 0)
+      --client-header-timeout MS
+                               a connection must send a full request head within this; at most
+                               10000, uWS's own fixed limit (default 10000)
+      --client-idle-timeout MS idle keep-alive connections are closed after this; at most 10000
+                               (default 10000)
+      --client-body-min-rate BYTES/S
+                               request bodies slower than this get 408 and a closed connection
+                               (default 0 = off)
       --admin-listen HOST:PORT admin API listener, or off (default 127.0.0.1:8001)
       --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
                                /healthz and /ready stay open for load balancers
@@ -90,6 +105,13 @@ function sizeOption(value: string | undefined, name: string, fallback: number): 
   if (m === null || Number(m[1]) < 1) fail(`--${name} must be a size such as 1048576, 512k or 128m, got "${value}"`);
   const unit = m[2].toLowerCase();
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1);
+}
+
+/** uWS closes a connection with no full head, or idle, after a fixed 10 s: we can only tighten that. */
+function clientTimeoutOption(value: string | undefined, name: string): number {
+  const ms = intOption(value, name, 10_000, 100);
+  if (ms > 10_000) fail(`--${name} must be at most 10000: uWebSockets.js closes such connections itself after 10 s, got "${value}"`);
+  return ms;
 }
 
 function parseListen(value: string | undefined, flag = 'listen'): { host: string; port: number } {
@@ -172,6 +194,14 @@ function start(argv: string[]): void {
       'jwt-verify': { type: 'string' },
       'ratelimit-slots': { type: 'string' },
       'mem-cache-size': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-in-flight': { type: 'string' },
+      'in-flight-queue': { type: 'string' },
+      'in-flight-queue-timeout': { type: 'string' },
+      'shed-lag-ms': { type: 'string' },
+      'client-header-timeout': { type: 'string' },
+      'client-idle-timeout': { type: 'string' },
+      'client-body-min-rate': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
       metrics: { type: 'string' },
@@ -205,6 +235,14 @@ function start(argv: string[]): void {
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
     memCacheSize: sizeOption(values['mem-cache-size'], 'mem-cache-size', defaultSettings.memCacheSize!),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
+    maxConnections: intOption(values['max-connections'], 'max-connections', 0),
+    maxInFlight: intOption(values['max-in-flight'], 'max-in-flight', 0),
+    inFlightQueue: intOption(values['in-flight-queue'], 'in-flight-queue', 0),
+    inFlightQueueTimeoutMs: intOption(values['in-flight-queue-timeout'], 'in-flight-queue-timeout', 1000, 1),
+    shedLagMs: intOption(values['shed-lag-ms'], 'shed-lag-ms', 0),
+    clientHeaderTimeoutMs: clientTimeoutOption(values['client-header-timeout'], 'client-header-timeout'),
+    clientIdleTimeoutMs: clientTimeoutOption(values['client-idle-timeout'], 'client-idle-timeout'),
+    clientBodyMinRate: intOption(values['client-body-min-rate'], 'client-body-min-rate', 0),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 

@@ -40,7 +40,8 @@ export interface NodeSettings {
   readonly traceContext: boolean;
   readonly logLevel: string;
   /**
-   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`). Off unless
+   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`), or stall its
+   * event loop for `x-floodgate-fault-ms` (`x-floodgate-fault: block-loop`, for --shed-lag-ms). Off unless
    * the FLOODGATE_FAULT_INJECTION=1 environment variable is set; never enable in production.
    */
   readonly faultInjection: boolean;
@@ -84,6 +85,24 @@ export interface NodeSettings {
    * back to the system lookup (/etc/hosts). See balancer/dns-resolver.ts.
    */
   readonly dnsResolver?: string | null;
+  // ---- Overload protection and slow clients (proxy/admission.ts, connection-limit.ts, body-rate.ts).
+  // Optional so that settings built before these existed (tests, benches) mean "off".
+  /** --max-connections: downstream connections per worker; past it 503 + close. 0 = unlimited. */
+  readonly maxConnections?: number;
+  /** --max-in-flight: requests in progress per worker; past it wait or 503. 0 = unlimited. */
+  readonly maxInFlight?: number;
+  /** --in-flight-queue: requests that may wait for an --max-in-flight slot; 0 = refuse at once. */
+  readonly inFlightQueue?: number;
+  /** --in-flight-queue-timeout: the longest such a wait lasts before the 503. */
+  readonly inFlightQueueTimeoutMs?: number;
+  /** --shed-lag-ms: refuse new requests while the worker's event loop is this late; 0 = off. */
+  readonly shedLagMs?: number;
+  /** --client-header-timeout: a connection must complete a request head within this (<= 10000). */
+  readonly clientHeaderTimeoutMs?: number;
+  /** --client-idle-timeout: an idle keep-alive connection is closed after this (<= 10000). */
+  readonly clientIdleTimeoutMs?: number;
+  /** --client-body-min-rate: request bodies slower than this (bytes/s) get 408; 0 = off. */
+  readonly clientBodyMinRate?: number;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -108,4 +127,12 @@ export const defaultSettings: NodeSettings = {
   metricsConsumerLabels: false,
   rateLimitSlots: 65_536,
   memCacheSize: 128 * 1024 * 1024,
+  maxConnections: 0,
+  maxInFlight: 0,
+  inFlightQueue: 0,
+  inFlightQueueTimeoutMs: 1000,
+  shedLagMs: 0,
+  clientHeaderTimeoutMs: 10_000,
+  clientIdleTimeoutMs: 10_000,
+  clientBodyMinRate: 0,
 };

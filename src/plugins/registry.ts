@@ -24,6 +24,7 @@ import { requestSizeLimiting } from './request-size-limiting';
 import { responseRateLimiting } from './response-ratelimiting';
 import { botDetection } from './bot-detection';
 import { redirect } from './redirect';
+import { concurrencyLimit } from './concurrency-limit';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
@@ -43,7 +44,10 @@ const traffic: readonly PluginDefinition<any>[] = [
   redirect,
 ];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat, ...traffic].map((d) => [d.name, d]));
+/** Overload protection (issue 11): appended separately, as above. */
+const overload: readonly PluginDefinition<any>[] = [concurrencyLimit];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat, ...traffic, ...overload].map((d) => [d.name, d]));
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);

@@ -12,6 +12,7 @@
  * uWS rules this file lives by: every write after the handler returns happens inside
  * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
  */
+import type { GateWaiter } from './concurrency-gate';
 import type { Dispatcher } from 'undici';
 import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
 import type { ConsumerConfig } from '../config/types';
@@ -148,6 +149,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** Retries done so far (the service's `retries` caps them). */
   retriesDone = 0;
+  /** Admission control (proxy/admission.ts): holds an --max-in-flight slot / waits for one. */
+  holdsAdmission = false;
+  admissionWait: GateWaiter | null = null;
+  /** Close the connection after a local reply (a refusal under --max-connections). */
+  closeAfterReply = false;
 
   /** The next onRequest plugin to run in `chain` (the running one is at #chainIndex - 1). */
   #chainIndex = 0;
@@ -289,7 +295,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       }
     }
     // A body we did not read would be parsed as the next request: close instead.
-    this.#localClose = this.server.draining || (this.body !== null && !this.body.readableEnded);
+    this.#localClose = this.server.draining || this.closeAfterReply || (this.body !== null && !this.body.readableEnded);
     this.#localBody = body;
     this.body?.detach();
     corked = this;

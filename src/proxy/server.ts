@@ -16,6 +16,9 @@ import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
 import { Errors, type ProxyError } from './errors';
+import { Admission } from './admission';
+import { BodyRateGuard } from './body-rate';
+import { attachConnectionLimits, type FilteredConnections } from './connection-limit';
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
@@ -78,6 +81,12 @@ export class ProxyServer {
   lastRequestAt = 0;
   /** Per-route counters and latency histograms; `null` with --metrics off. */
   metrics: WorkerMetrics | null = null;
+  /** Overload protection (admission.ts); null when no limit is set, so the default path skips it. */
+  readonly admission: Admission | null;
+  /** --client-body-min-rate (body-rate.ts); null when off. */
+  readonly bodyRate: BodyRateGuard | null;
+  /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
+  readonly #connectionTracker: FilteredConnections | null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -97,6 +106,11 @@ export class ProxyServer {
     this.portString = String(settings.listenPort);
     this.requestIdHeader = settings.requestIdHeader ?? 'x-floodgate-request-id';
     this.#app = uws.App().any('/*', this.#handle);
+    const connections = attachConnectionLimits(this.#app, settings, logger, workerId);
+    this.#connectionTracker = connections.tracker;
+    this.admission = Admission.needed(settings) ? new Admission(settings, logger) : null;
+    if (this.admission !== null) this.admission.connections = connections.limit;
+    this.bodyRate = (settings.clientBodyMinRate ?? 0) > 0 ? new BodyRateGuard(settings.clientBodyMinRate!) : null;
   }
 
   listen(): Promise<void> {
@@ -194,6 +208,7 @@ export class ProxyServer {
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
+    if (this.#connectionTracker !== null) this.#connectionTracker.requestStarted(ctx);
     try {
       this.#start(ctx, res, req, head);
     } catch (err) {
@@ -217,6 +232,11 @@ export class ProxyServer {
     const invalid = this.#validate(head);
     if (invalid !== null) return ctx.fail(invalid);
 
+    if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'block-loop') {
+      // Lets tests stall this worker's event loop, as a CPU-bound plugin or a GC pause would.
+      const until = performance.now() + Number(head.header('x-floodgate-fault-ms') ?? 100);
+      while (performance.now() < until);
+    }
     if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'crash-worker') {
       ctx.respond(200, messageBody('crashing worker'), JSON_TYPE, null);
       setImmediate(() => {
@@ -240,8 +260,10 @@ export class ProxyServer {
       ctx.body = new RequestBody(res, writeTimeout, () => ctx.fail(Errors.upstreamWriteTimeout));
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
+      if (this.bodyRate !== null) this.bodyRate.watch(ctx);
     }
-    ctx.runRequestPhase();
+    if (this.admission !== null) this.admission.admit(ctx);
+    else ctx.runRequestPhase();
   }
 
   /**
@@ -271,6 +293,8 @@ export class ProxyServer {
   /** Called exactly once per request: on end, on local reply, on abort. */
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
+    if (this.admission !== null) this.admission.finished(ctx);
+    if (this.#connectionTracker !== null) this.#connectionTracker.requestEnded(ctx);
     ctx.releaseUpstream();
     ctx.finishedAt = performance.now();
     try {
