@@ -7,7 +7,7 @@ TSC   := node_modules/.bin/tsc
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-ratelimit bench-balancer clean
+.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-proxy-cache bench-ratelimit bench-balancer clean
 
 all: build
 
@@ -19,10 +19,16 @@ node_modules/.installed: package.json package-lock.json
 deps: node_modules/.installed
 
 # The N-API addon (native/README.md). Node's headers ship with Node; nothing is downloaded.
-native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) | deps
+native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) $(wildcard native/src/*.h) | deps
 	sh native/build.sh
 
-native: native/build/Release/floodgate_native.node
+# uWebSockets.js v20.57 on this glibc (native/uws-compat/prepare.js): nothing to do on glibc >= 2.38;
+# below it, a copy of the binary whose GLIBC_2.38 need is relaxed for the three C23 functions the
+# addon provides. Says in one line why when it falls back to v20.30.
+native/build/uws/status.json: native/build/Release/floodgate_native.node native/uws-compat/prepare.js native/uws-compat/elf-versions.js node_modules/.installed
+	$(NODE) native/uws-compat/prepare.js
+
+native: native/build/Release/floodgate_native.node native/build/uws/status.json
 
 build: deps native
 	$(TSC) -p tsconfig.json
@@ -112,6 +118,21 @@ bench-auth: build bench-tools
 # CONNS THREADS WORKERS ROUTES. Report: stdout and bench/results/metrics-<date>.md.
 bench-metrics: build bench-tools
 	$(NODE) dist/bench/metrics/main.js
+
+# What Kong's prometheus plugin costs: a global prometheus entry (all switches but per_consumer)
+# vs none, 1 worker each, NGINX upstream, wrk -t1 -c50, 5 interleaved rounds x 5 s, medians,
+# ratio on/off; about 1 min. Env: ROUNDS DURATION WARMUP CONNS THREADS WORKERS.
+# Report: stdout and bench/results/prometheus-<date>.md.
+.PHONY: bench-prometheus
+bench-prometheus: build bench-tools
+	$(NODE) dist/bench/prometheus/main.js
+
+# proxy-cache hit vs NGINX proxy_cache hit, and request-transformer vs no plugin, in one run: 4
+# contenders, 1 worker each, NGINX upstream, wrk -t1 -c50, 5 interleaved rounds x 5 s, medians;
+# about 2 min. Env: ROUNDS DURATION WARMUP CONNS THREADS WORKERS. Report: stdout and
+# bench/results/proxy-cache-<date>.md.
+bench-proxy-cache: build bench-tools
+	$(NODE) dist/bench/proxy-cache/main.js
 # What access logs, sampling, file-log, http-log and opentelemetry cost, as a ratio to the access
 # log off; 7 gateways (1 worker each), interleaved. Env: ROUNDS=5 DURATION=5 CONNS=50 (~3.5 min).
 .PHONY: bench-logging
@@ -138,11 +159,21 @@ bench-tls: build bench-tools
 bench-ratelimit: build bench-tools test-deps
 	$(NODE) dist/bench/ratelimit/main.js
 
+# The latency curve past saturation (issue 11): saturation S = what a flood of 1000 connections gets served, then open-loop
+# paced load at 50/90/100/130% of S against the gateway with shedding off and with --shed-lag-ms,
+# interleaved, medians of 3 rounds (bench/overload/main.ts); about 6 min. NGINX upstream when
+# installed. Env: OVERLOAD_ROUNDS DURATION_S WARMUP_S SAT_S CONNS SHED_LAG_MS LEVELS WORKERS
+# (each prefixed OVERLOAD_). Report: stdout and bench/results/overload-<date>.md (+ .json).
+.PHONY: bench-overload
+bench-overload: build bench-tools
+	$(NODE) dist/bench/overload/main.js
+
 # Load tests (loadtest/README.md), never part of `make test`. Upstream: NGINX when installed
 # (`make bench-tools`), else the Node echo upstream. Reports: stdout and loadtest/results/.
 #   loadtest-capacity  keep-alive connections up to the open-file limit, memory per connection (~5 min)
 #   loadtest-scaling   req/s with 1 and 2 workers, autocannon, 3 interleaved rounds (~3 min)
-#   loadtest-soak      10 min at 2000 req/s, RSS slope (SOAK_MINUTES overrides)
+#   loadtest-soak      30 min at 2000 req/s, 2 workers: RSS, per-worker heap and external memory,
+#                      slopes over minutes 5-30 and a PNG plot (SOAK_MINUTES overrides); = `make soak`
 # `loadtest` runs all three, in order, even if one fails, and fails if any did.
 .PHONY: loadtest loadtest-capacity loadtest-scaling loadtest-soak
 
@@ -161,6 +192,12 @@ loadtest-scaling: build
 
 loadtest-soak: build
 	$(NODE) dist/loadtest/soak.js
+
+# The memory soak of issue 11 (not in CI): 30 minutes (SOAK_MINUTES overrides), 2 workers, a steady
+# 2000 req/s. Report, figures and plot: loadtest/results/soak-<date>.{md,json,png}.
+.PHONY: soak
+soak: build
+	SOAK_WORKERS=$${SOAK_WORKERS:-2} SOAK_MINUTES=$${SOAK_MINUTES:-30} $(NODE) dist/loadtest/soak.js
 
 # A clinic flamegraph of one data plane under autocannon load (bench/flame.sh says how).
 flame: build

@@ -1,10 +1,12 @@
 /**
- * Soak: a steady request rate for SOAK_MINUTES (10) against a 2-worker gateway, watching the
- * gateway's RSS (V8 heaps are not visible from outside the process; RSS is what we can measure
- * and what the OOM killer sees), its fds, errors and latency, minute by minute.
+ * Soak: a steady request rate for SOAK_MINUTES (30) against a 2-worker gateway, watching the
+ * gateway's RSS (what the OOM killer sees), each worker's V8 heap in use and external memory
+ * (Buffers, ArrayBuffers; scraped from the admin API's /metrics, which each worker fills from its
+ * own isolate: RSS alone cannot say which worker or which kind of memory grows), its fds, errors
+ * and latency, minute by minute. It draws the memory series as a PNG (lib/png-plot.ts).
  *
- *   make loadtest-soak
- *   SOAK_MINUTES=1 node dist/loadtest/soak.js        # smoke run (not judged: too short)
+ *   make soak                                        # 30 minutes, 2 workers
+ *   SOAK_MINUTES=2 node dist/loadtest/soak.js        # smoke run (not judged: too short)
  *
  * Load: the raw paced client (lib/raw-http.ts), SOAK_CONNECTIONS (64) keep-alive connections,
  * SOAK_RATE (2000) requests per second issued from a 2 ms timer to the next idle connection.
@@ -12,8 +14,10 @@
  * can and then waits for the next second (a 1 Hz square wave, not a steady rate).
  *
  * Verdict (runs of at least 6 minutes; shorter ones are reported but not judged):
- *   RSS slope: least squares over the 10 s samples after warm-up (minutes 2..end of a 10-minute
- *   run), in MiB per hour. PASS when |slope| < SOAK_SLOPE_LIMIT_MIB_H (default 20).
+ *   RSS slope: least squares over the 10 s samples after warm-up (the last 5/6 of the run:
+ *   minutes 5..30 of a 30-minute run), in MiB per hour. PASS when |slope| <
+ *   SOAK_SLOPE_LIMIT_MIB_H (default 20). The same slope is reported for each worker's heap in use
+ *   and external memory (not judged: they say where a failing RSS slope comes from).
  *   Why 20 MiB/h:
  *   - What it must catch: a per-request leak. At 2000 req/s an hour is 7.2 M requests, so
  *     20 MiB/h is ~2.9 bytes per request; a leak that keeps one 32-byte object every ten
@@ -30,15 +34,17 @@
  *   because every connection was busy ("client shortfall") are reported, not failed.
  *   fds are reported (a growing count means leaked sockets) with a warning above +50.
  *
- * Env: SOAK_MINUTES (10), SOAK_RATE (2000), SOAK_CONNECTIONS (64), SOAK_SAMPLE_S (10),
- * SOAK_WARMUP_MINUTES (2; a fifth of the run when shorter than 6 minutes),
- * SOAK_SLOPE_LIMIT_MIB_H (20), SOAK_WORKERS (gateway default), LOADTEST_UPSTREAM (nginx|echo).
+ * Env: SOAK_MINUTES (30), SOAK_RATE (2000), SOAK_CONNECTIONS (64), SOAK_SAMPLE_S (10),
+ * SOAK_WARMUP_MINUTES (a sixth of the run: 5 of 30), SOAK_SLOPE_LIMIT_MIB_H (20),
+ * SOAK_WORKERS (2), LOADTEST_UPSTREAM (nginx|echo).
  */
 import { performance } from 'node:perf_hooks';
 
+import { writeFileSync } from 'node:fs';
 import {
   MiB,
   countFds,
+  freePort,
   envNumber,
   fmtInt,
   fmtMiB,
@@ -59,6 +65,7 @@ import {
 import { installSafetyNet, startGateway, startUpstream } from './lib/processes';
 import { RawPool, diffCounters, type Counters } from './lib/raw-http';
 import { describeMachine, machineMarkdown, writeResults } from './lib/report';
+import { lineChart, type Rgb, type Series } from './lib/png-plot';
 
 interface RssSample {
   /** Seconds since the load started. */
@@ -66,12 +73,69 @@ interface RssSample {
   rss: number;
   rssAnon: number;
   fds: number;
+  /** Per worker id: V8 heap in use and external memory, bytes (missing when the scrape failed). */
+  workers: Map<string, WorkerMemory>;
 }
+
+interface WorkerMemory {
+  heapUsed: number;
+  external: number;
+}
+
+/**
+ * Each worker's heap in use and external memory, from the admin API's /metrics
+ * (floodgate_worker_heap_used_bytes / floodgate_worker_external_memory_bytes, one sample per
+ * `worker` label; src/metrics/node-collectors.ts). An empty map when the scrape fails.
+ */
+async function scrapeWorkerMemory(adminPort: number): Promise<Map<string, WorkerMemory>> {
+  const out = new Map<string, WorkerMemory>();
+  try {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const line = /^(floodgate_worker_heap_used_bytes|floodgate_worker_external_memory_bytes)\{[^}]*worker="([^"]+)"[^}]*\} (\S+)$/gm;
+    for (const m of text.matchAll(line)) {
+      const w = out.get(m[2]) ?? { heapUsed: NaN, external: NaN };
+      if (m[1] === 'floodgate_worker_heap_used_bytes') w.heapUsed = Number(m[3]);
+      else w.external = Number(m[3]);
+      out.set(m[2], w);
+    }
+  } catch {
+    /* reported as gaps */
+  }
+  return out;
+}
+
+interface MemorySlope {
+  series: string;
+  miBPerHour: number;
+  stdErrMiBPerHour: number;
+  theilSenMiBPerHour: number;
+  first: number;
+  last: number;
+}
+
+function slopeOf(name: string, points: readonly (readonly [number, number])[]): MemorySlope {
+  const xs = points.map((p) => p[0] / 3600);
+  const ys = points.map((p) => p[1] / MiB);
+  const fit = leastSquares(xs, ys);
+  return { series: name, miBPerHour: fit.slope, stdErrMiBPerHour: fit.slopeStdErr, theilSenMiBPerHour: theilSen(xs, ys), first: ys[0] ?? NaN, last: ys[ys.length - 1] ?? NaN };
+}
+
+const PALETTE: readonly Rgb[] = [
+  [30, 90, 200],
+  [20, 150, 160],
+  [130, 60, 200],
+  [230, 130, 20],
+  [90, 90, 90],
+  [200, 60, 150],
+];
 
 interface MinuteRow {
   minute: number;
   reqPerSec: number;
   rssMiB: number;
+  /** "w1 41.2/3.1, w2 ..." heap used / external MiB per worker at the minute's last sample. */
+  workerMiB: string;
   fds: number;
   cpuCores: number;
   latency: LatencySummary;
@@ -81,14 +145,13 @@ interface MinuteRow {
 }
 
 async function main(): Promise<number> {
-  const minutes = envNumber('SOAK_MINUTES', 10, 0.1, 24 * 60);
+  const minutes = envNumber('SOAK_MINUTES', 30, 0.1, 24 * 60);
   const rate = envNumber('SOAK_RATE', 2000, 1, 50_000);
   const connections = envNumber('SOAK_CONNECTIONS', 64, 1, 5000);
   const sampleS = envNumber('SOAK_SAMPLE_S', 10, 1, 60);
   const limit = envNumber('SOAK_SLOPE_LIMIT_MIB_H', 20, 0.1, 10_000);
-  const warmupMin = envNumber('SOAK_WARMUP_MINUTES', minutes >= 6 ? 2 : minutes / 5, 0, minutes);
-  const workersEnv = process.env.SOAK_WORKERS;
-  const workers = workersEnv === undefined || workersEnv === '' ? undefined : envNumber('SOAK_WORKERS', 2, 0, 64);
+  const warmupMin = envNumber('SOAK_WARMUP_MINUTES', minutes / 6, 0, minutes);
+  const workers = envNumber('SOAK_WORKERS', 2, 0, 64);
   const judged = minutes >= 6 && minutes - warmupMin >= 4;
 
   const durationS = minutes * 60;
@@ -97,7 +160,8 @@ async function main(): Promise<number> {
   const startedAt = new Date();
 
   const upstream = await startUpstream();
-  const gateway = await startGateway({ upstreamPort: upstream.port, workers });
+  const adminPort = await freePort();
+  const gateway = await startGateway({ upstreamPort: upstream.port, workers, extraArgs: ['--admin-listen', `127.0.0.1:${adminPort}`] });
   const pid = gateway.pid;
 
   const pool = new RawPool({
@@ -125,11 +189,13 @@ async function main(): Promise<number> {
 
   const samples: RssSample[] = [];
   const rows: MinuteRow[] = [];
-  const take = () => {
+  const take = async () => {
+    const t = (performance.now() - t0) / 1000;
     const m = readProcMemory(pid);
-    samples.push({ t: (performance.now() - t0) / 1000, rss: m.rss, rssAnon: m.rssAnon, fds: countFds(pid) });
+    const fds = countFds(pid);
+    samples.push({ t, rss: m.rss, rssAnon: m.rssAnon, fds, workers: await scrapeWorkerMemory(adminPort) });
   };
-  take();
+  await take();
   let minuteStart = { t: performance.now(), c: pool.counters(), cpu: readCpuSeconds(pid) };
   const endAt = t0 + durationS * 1000;
   let nextSample = t0 + sampleS * 1000;
@@ -139,7 +205,7 @@ async function main(): Promise<number> {
     await sleep(Math.max(0, wake - performance.now()));
     const now = performance.now();
     if (now >= nextSample || now >= endAt) {
-      take();
+      await take();
       nextSample += sampleS * 1000;
     }
     if (now >= nextMinute || now >= endAt) {
@@ -152,6 +218,7 @@ async function main(): Promise<number> {
         minute: Math.round((now - t0) / 6000) / 10,
         reqPerSec: d.completed / wall,
         rssMiB: Math.round((last.rss / MiB) * 10) / 10,
+        workerMiB: [...last.workers].sort((a, b) => Number(a[0]) - Number(b[0])).map(([w, v]) => `w${w} ${(v.heapUsed / MiB).toFixed(1)}/${(v.external / MiB).toFixed(1)}`).join(', '),
         fds: last.fds,
         cpuCores: (cpu - minuteStart.cpu) / wall,
         latency: summarize(minuteHist),
@@ -162,7 +229,7 @@ async function main(): Promise<number> {
       rows.push(row);
       log(
         `minute ${row.minute}: ${fmtInt(row.reqPerSec)} req/s, RSS ${row.rssMiB} MiB, ${row.fds} fds, ` +
-          `p50 ${fmtMs(row.latency.p50Ms)} p99 ${fmtMs(row.latency.p99Ms)}, errors ${row.errors + row.non2xx}`,
+          `heap/external MiB ${row.workerMiB}, p50 ${fmtMs(row.latency.p50Ms)} p99 ${fmtMs(row.latency.p99Ms)}, errors ${row.errors + row.non2xx}`,
       );
       minuteHist = newHistogram();
       minuteStart = { t: now, c, cpu };
@@ -192,6 +259,14 @@ async function main(): Promise<number> {
     win.map((s) => s.t / 3600),
     win.map((s) => s.rss / MiB),
   );
+  // Per-worker heap and external slopes over the same window: where RSS growth would come from.
+  const workerIds = [...new Set(samples.flatMap((s) => [...s.workers.keys()]))].sort((a, b) => Number(a) - Number(b));
+  const seriesOf = (list: readonly RssSample[], w: string, k: keyof WorkerMemory) =>
+    list.filter((s) => Number.isFinite(s.workers.get(w)?.[k])).map((s) => [s.t, s.workers.get(w)![k]] as const);
+  const memorySlopes: MemorySlope[] = [
+    slopeOf('RSS (process)', win.map((s) => [s.t, s.rss] as const)),
+    ...workerIds.flatMap((w) => [slopeOf(`worker ${w} heap used`, seriesOf(win, w, 'heapUsed')), slopeOf(`worker ${w} external`, seriesOf(win, w, 'external'))]),
+  ];
   const fdDelta = win.length > 1 ? win[win.length - 1]!.fds - win[0]!.fds : 0;
   const rssDelta = win.length > 1 ? win[win.length - 1]!.rss - win[0]!.rss : 0;
   const slopeOk = Math.abs(fit.slope) < limit;
@@ -233,23 +308,29 @@ async function main(): Promise<number> {
       judged,
       pass: judged ? slopeOk : null,
     },
+    memorySlopes,
     fds: { deltaOverWindow: fdDelta, warning: fdDelta > 50 },
     requests: { ...cAll, seconds: wallS, reqPerSec: cAll.completed / wallS, latency: lat },
     gatewayCpuCores: cpuAll,
     gatewayPeakRss: hwm,
     minutes: rows,
-    samples: samples.map((s) => ({ t: Math.round(s.t), rssMiB: Math.round((s.rss / MiB) * 100) / 100, fds: s.fds })),
+    samples: samples.map((s) => ({
+      t: Math.round(s.t),
+      rssMiB: Math.round((s.rss / MiB) * 100) / 100,
+      fds: s.fds,
+      workers: Object.fromEntries([...s.workers].map(([w, v]) => [w, { heapUsedMiB: Math.round((v.heapUsed / MiB) * 100) / 100, externalMiB: Math.round((v.external / MiB) * 100) / 100 }])),
+    })),
     gatewayStop: stopped,
     warnings: warnings.slice(-20),
   };
 
   const md = [
-    '# Soak: steady load, RSS over time',
+    '# Soak: steady load, memory over time',
     '',
-    `Run ${startedAt.toISOString()} with \`make loadtest-soak\` (loadtest/soak.ts): ${minutes} min at ${fmtInt(rate)} req/s over ` +
+    `Run ${startedAt.toISOString()} with \`make soak\` (loadtest/soak.ts): ${minutes} min at ${fmtInt(rate)} req/s over ` +
       `${open.opened} keep-alive connections, gateway with ${gateway.workers} workers, ${upstream.version} upstream.`,
     '',
-    `**Verdict: ${verdict}.** RSS slope over minutes ${warmupMin}–${minutes}: **${fit.slope.toFixed(1)} ± ${fit.slopeStdErr.toFixed(1)} MiB/h** ` +
+    `**Verdict: ${verdict}.** RSS slope over minutes ${+warmupMin.toFixed(1)}–${minutes}: **${fit.slope.toFixed(1)} ± ${fit.slopeStdErr.toFixed(1)} MiB/h** ` +
       `(limit ±${limit} MiB/h; ${fit.n} samples, ${sampleS} s apart; Theil–Sen ${robust.toFixed(1)} MiB/h; ` +
       `anonymous memory ${fitAnon.slope.toFixed(1)} MiB/h). ` +
       `Errors: ${errText(cAll)}.`,
@@ -270,17 +351,30 @@ async function main(): Promise<number> {
     `Slope limit: ${limit} MiB/h ≈ ${((limit * MiB) / (3600 * rate)).toFixed(1)} bytes per request at ${fmtInt(rate)} req/s ` +
       `(${fmtInt(rate * 3600)} requests per hour), so a leak that keeps a small object every few requests fails. ` +
       'It is not tighter because RSS moves in steps (V8 heap growth, malloc chunks): least squares reads one step of h MiB in the ' +
-      'middle of an 8-minute window as ~11·h MiB/h. Theil–Sen (median of pairwise slopes) is barely moved by one step: least ' +
+      `middle of a window of T hours as ~1.5·h/T MiB/h (here T = ${((minutes - warmupMin) / 60).toFixed(2)} h: ` +
+      `~${(1.5 / Math.max(0.01, (minutes - warmupMin) / 60)).toFixed(1)}·h MiB/h). Theil–Sen (median of pairwise slopes) is barely moved by one step: least ` +
       'squares over the limit with Theil–Sen near 0 means a step, not a trend. Runs under 6 minutes are not judged.',
+    '',
+    '## Memory slopes',
+    '',
+    `Over minutes ${+warmupMin.toFixed(1)}–${minutes}, least squares (± standard error) and Theil–Sen, MiB/h. Only the RSS slope is judged; ` +
+      'the per-worker series say which isolate and which kind of memory a growing RSS comes from. ' +
+      'Plot: the `.png` file of the same name as this report.',
+    '',
+    mdTable(
+      ['series', 'first → last (MiB)', 'slope (MiB/h)', 'Theil–Sen (MiB/h)'],
+      memorySlopes.map((m) => [m.series, `${m.first.toFixed(1)} → ${m.last.toFixed(1)}`, `${m.miBPerHour.toFixed(1)} ± ${m.stdErrMiBPerHour.toFixed(1)}`, m.theilSenMiBPerHour.toFixed(1)]),
+    ),
     '',
     '## Minute by minute',
     '',
     mdTable(
-      ['minute', 'req/s', 'RSS (MiB)', 'fds', 'gateway CPU', 'p50', 'p99', 'max', 'errors', 'shortfall'],
+      ['minute', 'req/s', 'RSS (MiB)', 'heap used / external per worker (MiB)', 'fds', 'gateway CPU', 'p50', 'p99', 'max', 'errors', 'shortfall'],
       rows.map((r) => [
         r.minute,
         fmtInt(r.reqPerSec),
         r.rssMiB,
+        r.workerMiB,
         r.fds,
         r.cpuCores.toFixed(2),
         fmtMs(r.latency.p50Ms),
@@ -297,7 +391,25 @@ async function main(): Promise<number> {
   ].join('\n');
 
   const files = writeResults(judged ? 'soak' : 'soak-smoke', result, md);
-  process.stdout.write(`\n${md}\n\nwritten: ${files.json}\n         ${files.md}\n`);
+  const plot = files.md.replace(/\.md$/, '.png');
+  const series: Series[] = [
+    { name: 'RSS (process)', color: [200, 30, 30], points: samples.map((s) => [s.t / 60, s.rss / MiB] as const) },
+    ...workerIds.flatMap((w, i) => [
+      { name: `heap used w${w}`, color: PALETTE[(2 * i) % PALETTE.length], points: seriesOf(samples, w, 'heapUsed').map(([t, v]) => [t / 60, v / MiB] as const) },
+      { name: `external w${w}`, color: PALETTE[(2 * i + 1) % PALETTE.length], points: seriesOf(samples, w, 'external').map(([t, v]) => [t / 60, v / MiB] as const) },
+    ]),
+  ];
+  writeFileSync(
+    plot,
+    lineChart({
+      title: `Soak ${startedAt.toISOString().slice(0, 16)}: ${fmtInt(rate)} req/s, ${gateway.workers} workers, RSS slope ${fit.slope.toFixed(1)} MiB/h`,
+      xLabel: 'minutes since the load started',
+      yLabel: 'MiB',
+      series,
+      marker: { x: warmupMin, label: `slopes from minute ${+warmupMin.toFixed(1)}` },
+    }),
+  );
+  process.stdout.write(`\n${md}\n\nwritten: ${files.json}\n         ${files.md}\n         ${plot}\n`);
   return verdict.startsWith('FAIL') ? 1 : 0;
 }
 

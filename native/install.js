@@ -55,6 +55,9 @@ function main() {
   } else {
     notice(['built native/build/Release/floodgate_native.node']);
   }
+  // uWebSockets.js v20.57 on this glibc: stock, patched copy, or the v20.30 fallback (says why).
+  const prepared = spawnSync(process.execPath, [path.join(here, 'uws-compat', 'prepare.js')], { cwd: path.dirname(here), stdio: 'inherit' });
+  if (prepared.error) notice([`could not prepare uWebSockets.js: ${prepared.error.message}`]);
 }
 
 try {

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { formatConfigErrors, loadConfigFile } from './config/load';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
 import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings } from './settings';
@@ -25,7 +25,9 @@ const VERSION: string = (require('../../package.json') as { version: string }).v
 
 const USAGE = `Usage:
   floodgate start -c FILE [options]   run the gateway
-  floodgate check FILE                validate FILE and print the compiled route table
+  floodgate check FILE [--format text|json]
+                                      validate FILE and print the compiled route table; json:
+                                      errors and warnings with file, line, column, entity, field
   floodgate version                   print the version
 
 Options for start:
@@ -66,6 +68,23 @@ Options for start:
                                (default inline)
       --ratelimit-slots N      capacity of the node-wide rate-limit counter table, 64 bytes a
                                slot, rounded up to a power of two; never grows (default 65536)
+      --mem-cache-size SIZE    bytes each proxy-cache memory dictionary holds per worker, LRU beyond
+                               that; bytes or 512k, 128m (Kong's mem_cache_size; default 128m)
+      --max-connections N      downstream connections per worker; past it 503 + close (default 0 = off)
+      --max-in-flight N        requests in progress per worker; past it wait, then 503 (default 0 = off)
+      --in-flight-queue N      requests that may wait for an --max-in-flight slot (default 0)
+      --in-flight-queue-timeout MS
+                               longest wait for a slot before the 503 (default 1000)
+      --shed-lag-ms MS         refuse new requests (503) while the worker's event loop is later
+                               than this; 0 = off (default 0)
+      --client-header-timeout MS
+                               a connection must send a full request head within this; at most
+                               10000, uWS's own fixed limit (default 10000)
+      --client-idle-timeout MS idle keep-alive connections are closed after this; at most 10000
+                               (default 10000)
+      --client-body-min-rate BYTES/S
+                               request bodies slower than this get 408 and a closed connection
+                               (default 0 = off)
       --admin-listen HOST:PORT admin API listener, or off (default 127.0.0.1:8001)
       --admin-token-file FILE  bearer token the admin API requires (also FLOODGATE_ADMIN_TOKEN);
                                /healthz and /ready stay open for load balancers
@@ -88,6 +107,22 @@ function intOption(value: string | undefined, name: string, fallback: number, mi
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${value}"`);
   return n;
+}
+
+/** Kong's size notation: bytes, or a number with k or m (g too): 128m. */
+function sizeOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const m = /^(\d+)([kmg]?)$/i.exec(value.trim());
+  if (m === null || Number(m[1]) < 1) fail(`--${name} must be a size such as 1048576, 512k or 128m, got "${value}"`);
+  const unit = m[2].toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1);
+}
+
+/** uWS closes a connection with no full head, or idle, after a fixed 10 s: we can only tighten that. */
+function clientTimeoutOption(value: string | undefined, name: string): number {
+  const ms = intOption(value, name, 10_000, 100);
+  if (ms > 10_000) fail(`--${name} must be at most 10000: uWebSockets.js closes such connections itself after 10 s, got "${value}"`);
+  return ms;
 }
 
 function parseListen(value: string | undefined, flag = 'listen'): { host: string; port: number } {
@@ -149,8 +184,22 @@ function requestIdHeaderOption(value: string | undefined): string {
   return value.toLowerCase();
 }
 
+/**
+ * node:util parseArgs, with its errors (an unknown flag, a missing value) as one line and the
+ * usage, exit 2, instead of a stack trace.
+ */
+function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!code.startsWith('ERR_PARSE_ARGS_')) throw err;
+    fail(`${(err as Error).message.split('\n')[0]}\n\n${USAGE}`);
+  }
+}
+
 function start(argv: string[]): void {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       config: { type: 'string', short: 'c' },
@@ -171,6 +220,15 @@ function start(argv: string[]): void {
       'dns-resolver': { type: 'string' },
       'jwt-verify': { type: 'string' },
       'ratelimit-slots': { type: 'string' },
+      'mem-cache-size': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-in-flight': { type: 'string' },
+      'in-flight-queue': { type: 'string' },
+      'in-flight-queue-timeout': { type: 'string' },
+      'shed-lag-ms': { type: 'string' },
+      'client-header-timeout': { type: 'string' },
+      'client-idle-timeout': { type: 'string' },
+      'client-body-min-rate': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
       'listen-tls': { type: 'string' },
@@ -207,6 +265,7 @@ function start(argv: string[]): void {
     metrics: onOffOption(values.metrics, 'metrics', defaultSettings.metrics),
     metricsConsumerLabels: values['metrics-consumer-labels'] ?? defaultSettings.metricsConsumerLabels,
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
+    memCacheSize: sizeOption(values['mem-cache-size'], 'mem-cache-size', defaultSettings.memCacheSize!),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
     tls: tlsOption(values['listen-tls'], values['tls-cert'], values['tls-key']),
     websocket: {
@@ -214,6 +273,14 @@ function start(argv: string[]): void {
       maxMessageBytes: intOption(values['ws-max-message-bytes'], 'ws-max-message-bytes', defaultWebSocketSettings.maxMessageBytes, 1),
       idleTimeoutSeconds: wsIdleOption(values['ws-idle-timeout']),
     },
+    maxConnections: intOption(values['max-connections'], 'max-connections', 0),
+    maxInFlight: intOption(values['max-in-flight'], 'max-in-flight', 0),
+    inFlightQueue: intOption(values['in-flight-queue'], 'in-flight-queue', 0),
+    inFlightQueueTimeoutMs: intOption(values['in-flight-queue-timeout'], 'in-flight-queue-timeout', 1000, 1),
+    shedLagMs: intOption(values['shed-lag-ms'], 'shed-lag-ms', 0),
+    clientHeaderTimeoutMs: clientTimeoutOption(values['client-header-timeout'], 'client-header-timeout'),
+    clientIdleTimeoutMs: clientTimeoutOption(values['client-idle-timeout'], 'client-idle-timeout'),
+    clientBodyMinRate: intOption(values['client-body-min-rate'], 'client-body-min-rate', 0),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
 
@@ -235,6 +302,13 @@ function start(argv: string[]): void {
   else logger.info(nofileLog, 'open-file limit');
   const fallback = nativeFallbackWarning();
   if (fallback !== null) logger.warn(fallback);
+  // uWS answers a head over UWS_HTTP_MAX_HEADERS_SIZE (4 KiB by default in v20.57) with its own
+  // HTML 431 before our handler runs, and reads it when the library loads: set it first, to twice
+  // --max-header-bytes, so our JSON 431 answers heads between the two.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(settings.maxHeaderBytes * 2);
+  const { uwsBuild } = require('./proxy/uws') as typeof import('./proxy/uws');
+  if (uwsBuild.warning !== null) logger.warn(uwsBuild.warning);
+  else logger.info({ version: uwsBuild.version, variant: uwsBuild.variant }, 'uWebSockets.js');
   if (settings.cpuAffinity.mode !== 'off') {
     logger.info({ cpuAffinity: describeCpuAffinity(settings.cpuAffinity) }, 'CPU affinity requested; each worker pins itself and logs the result');
     startThreadPoolUnpinned(); // before any worker pins itself; see cpu-affinity.ts for why
@@ -249,7 +323,7 @@ function start(argv: string[]): void {
   });
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    supervisor.shutdown().then(() => (supervisor.inline ? process.exit(0) : exitProcess(0)));
+    supervisor.shutdown().then((closedEverything) => (supervisor.inline || closedEverything ? process.exit(0) : exitProcess(0)));
   };
   // logrotate's postrotate: every worker reopens its access log and file-log files by path.
   process.on('SIGUSR1', () => {
@@ -304,22 +378,66 @@ function startAdmin(listen: AdminOptions, supervisor: import('./cluster/primary'
   );
 }
 
+/** One error or warning of `check --format json`: where (file, line, column, entity, field) and what. */
+interface CheckProblem {
+  readonly file: string;
+  readonly line: number | null;
+  readonly column: number | null;
+  readonly entity: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+function asProblems(errors: readonly ConfigError[], file: string): CheckProblem[] {
+  return errors.map((e) => ({ file, line: e.line, column: e.column, entity: e.entity, field: e.field, message: e.message }));
+}
+
+/**
+ * floodgate check FILE [--format text|json]. Exit 0 when the file loads and compiles, 1 when it
+ * does not, 2 on a usage error. Text goes to stderr (problems) and stdout (the route table); JSON
+ * is one object on stdout either way, for CI pipelines.
+ */
 function check(argv: string[]): void {
-  const file = argv[0];
-  if (file === undefined) fail('check needs FILE');
-  const loaded = loadConfigFile(file);
-  if (!loaded.ok) {
-    process.stderr.write(`${formatConfigErrors(loaded.errors, file)}\n`);
-    process.exit(1);
+  let parsed: ReturnType<typeof parseCheckArgs>;
+  try {
+    parsed = parseCheckArgs(argv);
+  } catch (err) {
+    fail(`check: ${(err as Error).message}`);
   }
-  const problem = compileCheck(loaded.config);
-  if (problem !== null) {
-    process.stderr.write(`${file}: ${problem}\n`);
+  const { file, format } = parsed;
+  if (file === undefined) fail('check needs FILE');
+  if (format !== 'text' && format !== 'json') fail(`check: --format must be text or json, got "${format}"`);
+  const json = format === 'json';
+  const loaded = loadConfigFile(file);
+  const warnings = asProblems(loaded.warnings, file);
+  const problem = loaded.ok ? compileCheck(loaded.config) : null;
+  if (!loaded.ok || problem !== null) {
+    const errors = loaded.ok
+      ? [{ file, line: null, column: null, entity: 'document', field: '', message: problem! }]
+      : asProblems(loaded.errors, file);
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, file, errors, warnings }, null, 2)}\n`);
+    else {
+      if (loaded.warnings.length > 0) process.stderr.write(`${formatWarnings(loaded.warnings, file)}\n`);
+      process.stderr.write(loaded.ok ? `${file}: ${problem}\n` : `${formatConfigErrors(loaded.errors, file)}\n`);
+    }
     process.exit(1);
   }
   const c = loaded.config;
   const services = new Map(c.services.map((s) => [s.id, s]));
   const rows = compileRouter(c.routes).describe();
+  const counts = {
+    services: c.services.length,
+    routes: c.routes.length,
+    upstreams: c.upstreams.length,
+    consumers: c.consumers.length,
+    plugins: c.plugins.length,
+    certificates: c.certificates.length,
+  };
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ok: true, file, errors: [], warnings, counts }, null, 2)}\n`);
+    return;
+  }
+  if (loaded.warnings.length > 0) process.stderr.write(`${formatWarnings(loaded.warnings, file)}\n`);
   const table = [['#', 'route', 'service', 'methods', 'hosts', 'paths', 'headers', 'priority']];
   for (const r of rows) {
     const svc = r.serviceId === null ? undefined : services.get(r.serviceId);
@@ -337,9 +455,36 @@ function check(argv: string[]): void {
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   const out = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
   process.stdout.write(
-    `${file}: OK (${c.services.length} services, ${c.routes.length} routes, ${c.upstreams.length} upstreams, ` +
-      `${c.consumers.length} consumers, ${c.plugins.length} plugins)\n\n${out}\n`,
+    `${file}: OK (${counts.services} services, ${counts.routes} routes, ${counts.upstreams} upstreams, ` +
+      `${counts.consumers} consumers, ${counts.plugins} plugins, ${counts.certificates} certificates)\n\n${out}\n`,
   );
+}
+
+/** Which uWebSockets.js build `start` would run, and why (src/proxy/uws.ts). */
+function describeUws(): string {
+  try {
+    const { uwsBuild } = require('./proxy/uws') as typeof import('./proxy/uws');
+    const how =
+      uwsBuild.variant === 'patched'
+        ? `patched copy for this glibc (${uwsBuild.binary})`
+        : uwsBuild.variant === 'stock'
+          ? 'stock binary'
+          : `FALLBACK: ${uwsBuild.reason}`;
+    return `uWebSockets.js ${uwsBuild.version} (${how})`;
+  } catch (err) {
+    return `uWebSockets.js: no build loads (${(err as Error).message})`;
+  }
+}
+
+function parseCheckArgs(argv: string[]): { file: string | undefined; format: string } {
+  const { values, positionals } = parseArgs({ args: argv, options: { format: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (positionals.length > 1) throw new Error(`one FILE expected, got ${positionals.length}`);
+  return { file: positionals[0], format: values.format ?? 'text' };
+}
+
+/** Warnings read like errors, with "warning:" in front of the message. */
+function formatWarnings(warnings: readonly ConfigError[], file: string): string {
+  return formatConfigErrors(warnings.map((w) => ({ ...w, message: `warning: ${w.message}` })), file);
 }
 
 function main(argv: string[]): void {
@@ -352,7 +497,7 @@ function main(argv: string[]): void {
     case 'version':
     case '--version':
     case '-v':
-      process.stdout.write(`floodgate ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
+      process.stdout.write(`floodgate ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n${describeUws()}\n`);
       return;
     case undefined:
     case 'help':

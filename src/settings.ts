@@ -42,7 +42,8 @@ export interface NodeSettings {
   readonly traceContext: boolean;
   readonly logLevel: string;
   /**
-   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`). Off unless
+   * Lets tests crash a worker on purpose (header `x-floodgate-fault: crash-worker`), or stall its
+   * event loop for `x-floodgate-fault-ms` (`x-floodgate-fault: block-loop`, for --shed-lag-ms). Off unless
    * the FLOODGATE_FAULT_INJECTION=1 environment variable is set; never enable in production.
    */
   readonly faultInjection: boolean;
@@ -78,6 +79,8 @@ export interface NodeSettings {
    * a power of two). It never grows; see src/ratelimit/shared-table.ts for what happens when full.
    */
   readonly rateLimitSlots: number;
+  /** --mem-cache-size: bytes each proxy-cache memory dictionary may hold per worker (Kong's mem_cache_size). */
+  readonly memCacheSize?: number;
   /**
    * --dns-resolver HOST:PORT: the DNS server the primary asks for upstream target names (A, then
    * AAAA, honouring TTLs); null = the system's resolv.conf servers. Names it cannot answer fall
@@ -88,6 +91,24 @@ export interface NodeSettings {
   readonly tls?: TlsSettings;
   /** --ws-max-message-bytes, --ws-idle-timeout: proxied WebSockets (src/websocket/). */
   readonly websocket?: WebSocketSettings;
+  // ---- Overload protection and slow clients (proxy/admission.ts, connection-limit.ts, body-rate.ts).
+  // Optional so that settings built before these existed (tests, benches) mean "off".
+  /** --max-connections: downstream connections per worker; past it 503 + close. 0 = unlimited. */
+  readonly maxConnections?: number;
+  /** --max-in-flight: requests in progress per worker; past it wait or 503. 0 = unlimited. */
+  readonly maxInFlight?: number;
+  /** --in-flight-queue: requests that may wait for an --max-in-flight slot; 0 = refuse at once. */
+  readonly inFlightQueue?: number;
+  /** --in-flight-queue-timeout: the longest such a wait lasts before the 503. */
+  readonly inFlightQueueTimeoutMs?: number;
+  /** --shed-lag-ms: refuse new requests while the worker's event loop is this late; 0 = off. */
+  readonly shedLagMs?: number;
+  /** --client-header-timeout: a connection must complete a request head within this (<= 10000). */
+  readonly clientHeaderTimeoutMs?: number;
+  /** --client-idle-timeout: an idle keep-alive connection is closed after this (<= 10000). */
+  readonly clientIdleTimeoutMs?: number;
+  /** --client-body-min-rate: request bodies slower than this (bytes/s) get 408; 0 = off. */
+  readonly clientBodyMinRate?: number;
 }
 
 export const defaultSettings: NodeSettings = {
@@ -113,4 +134,13 @@ export const defaultSettings: NodeSettings = {
   rateLimitSlots: 65_536,
   tls: defaultTlsSettings,
   websocket: defaultWebSocketSettings,
+  memCacheSize: 128 * 1024 * 1024,
+  maxConnections: 0,
+  maxInFlight: 0,
+  inFlightQueue: 0,
+  inFlightQueueTimeoutMs: 1000,
+  shedLagMs: 0,
+  clientHeaderTimeoutMs: 10_000,
+  clientIdleTimeoutMs: 10_000,
+  clientBodyMinRate: 0,
 };

@@ -12,9 +12,17 @@ import { routesView, servicesView, upstreamsView } from './compiled-view';
 import { configTextFromBody } from './config-body';
 import { AdminRouter, type AdminReply, type AdminRequest } from './router';
 import { registerUpstreamHealth } from './upstream-health';
+import { nodeInfo } from './node-info';
+import { uwsBuild } from '../proxy/uws';
+
+function packageVersion(): string {
+  return (require('../../../package.json') as { version: string }).version;
+}
 
 export function adminRoutes(supervisor: Supervisor, logger?: Logger): AdminRouter {
   const router = new AdminRouter();
+  // Kong's GET /: node id, version, available and enabled plugins.
+  router.add('GET', '/', () => ({ status: 200, body: nodeInfo(supervisor, packageVersion(), uwsBuild) }));
   // Liveness: the primary answers, so the process is up.
   router.add('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }));
   // Readiness: every worker listens and the node is not draining. A load balancer stops sending

@@ -25,8 +25,12 @@ import { TlsListener } from '../tls/listener';
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { registerWebSocketCollector } from '../websocket/stats';
 import { readDefaultCertificate } from '../tls/settings';
+import { DEFAULT_MEM_CACHE_BYTES, setMemCacheSize } from '../plugins/proxy-cache/store';
 
-/** uWS closes idle HTTP connections after 10 s; a retiring worker waits a little longer. */
+/**
+ * On the v20.30 fallback (no App.close()), uWS closes idle HTTP connections only after its 10 s
+ * idle timeout; a retiring worker waits a little longer than that before it ends.
+ */
 const RETIRE_QUIET_MS = 12_000;
 
 export class DataPlane {
@@ -56,6 +60,7 @@ export class DataPlane {
     registerWorkerCollectors();
     registerWebSocketCollector();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
+    setMemCacheSize(boot.settings.memCacheSize ?? DEFAULT_MEM_CACHE_BYTES);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;
     this.#version = boot.configVersion;
@@ -159,23 +164,32 @@ export class DataPlane {
           // Counts admitted locally under sync_rate reach redis before the connection closes.
           await Promise.race([flushSyncedBudgets(), new Promise((r) => setTimeout(r, 1000))]);
           closeRedisStores();
-          this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight });
+          // v20.57: close the idle keep-alive connections too, so the thread can end normally.
+          const closed = server.closeConnections();
+          this.#send({ type: 'drained', workerId, clean, inFlight: server.inFlight, closed });
         });
         break;
     }
   }
 
   /**
-   * After an uncaught error: stop accepting, finish what is in flight, and resolve once no request
-   * has arrived for longer than uWS's idle timeout, i.e. once uWS has closed every connection.
+   * After an uncaught error: stop accepting, finish what is in flight (up to --drain-timeout), then
+   * close every connection with App.close() and resolve, so the thread can end. On the v20.30
+   * fallback there is no App.close(): wait instead until no request has arrived for longer than
+   * uWS's idle timeout, i.e. until uWS has closed every connection itself.
    */
   async retire(): Promise<void> {
     const server = this.#server;
     if (server !== null) {
       server.lastRequestAt = Date.now();
-      await server.drain(Infinity);
-      while (server.inFlight > 0 || Date.now() - server.lastRequestAt < RETIRE_QUIET_MS) {
-        await new Promise((r) => setTimeout(r, 1000));
+      if (server.closeConnectionsAvailable) {
+        await server.drain(this.#boot.settings.drainTimeoutMs);
+        server.closeConnections();
+      } else {
+        await server.drain(Infinity);
+        while (server.inFlight > 0 || Date.now() - server.lastRequestAt < RETIRE_QUIET_MS) {
+          await new Promise((r) => setTimeout(r, 1000));
+        }
       }
       server.closeLogs();
     }

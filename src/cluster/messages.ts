@@ -34,7 +34,8 @@ export type WorkerToPrimary =
   | { readonly type: 'config-applied'; readonly workerId: number; readonly version: number }
   | { readonly type: 'config-failed'; readonly workerId: number; readonly version: number; readonly error: string }
   /** Drained and logs flushed; the worker now idles until the process exits. */
-  | { readonly type: 'drained'; readonly workerId: number; readonly clean: boolean; readonly inFlight: number }
+  /** `closed`: the worker closed all its connections (App.close()), so its thread can end normally. */
+  | { readonly type: 'drained'; readonly workerId: number; readonly clean: boolean; readonly inFlight: number; readonly closed: boolean }
   /**
    * An uncaught error: the worker has stopped accepting and must be replaced. It finishes what it
    * has, then exits by itself once its connections are gone (see cluster/worker.ts).

@@ -19,6 +19,7 @@ import { RouteAggregate } from '../metrics/aggregate';
 import { countEstablished } from '../metrics/connections';
 import { mergeFamilies, renderMetrics } from '../metrics/exposition';
 import { primaryCollectors } from '../metrics/registry';
+import { withKongFamilies, type KongNodeInput } from '../plugins/prometheus/node-metrics';
 import { registerPrimaryCollectors } from '../metrics/node-collectors';
 import type { WorkerMetricsSnapshot } from '../metrics/snapshot-types';
 
@@ -89,6 +90,8 @@ export class Supervisor {
   /** Workers that hit an uncaught error and are finishing their last connections. */
   readonly #retired = new Set<WorkerHandle>();
   readonly #drainedWorkers = new Set<number>();
+  /** Drained workers that could not close their connections (the uWS v20.30 fallback). */
+  #workersHoldingSockets = 0;
   #onDrained: (() => void) | null = null;
   readonly #startedAt = Date.now();
   /**
@@ -121,6 +124,11 @@ export class Supervisor {
     this.#topology = topology;
     const msg: PrimaryToWorker = { type: 'topology', topology };
     for (const slot of this.#slots) slot.worker?.postMessage(msg);
+  }
+
+  /** The node's settings (read-only; the admin API's GET / reports some). */
+  get settings(): NodeSettings {
+    return this.#settings;
   }
 
   /** `--workers 0`: one data plane on the main thread and no worker threads. */
@@ -233,8 +241,15 @@ export class Supervisor {
       downstreamConnections: connections,
       startedAtMs: this.#startedAt,
       draining: this.#shuttingDown,
-      extra: mergeFamilies(snapshots, primary),
+      extra: withKongFamilies(mergeFamilies(snapshots, primary), this.#kongNodeInput(routes, connections)),
     });
+  }
+
+  /** What the prometheus plugin's node-level families need (plugins/prometheus/node-metrics.ts). */
+  #kongNodeInput(routes: RouteAggregate, connections: number | null): KongNodeInput {
+    let requestsTotal = 0;
+    for (const cell of routes.cells.values()) for (const n of cell.codes.values()) requestsTotal += n;
+    return { config: this.#config, requestsTotal, activeConnections: connections, targets: this.upstreamHealth.targetHealth() };
   }
 
   /** Resolve target names first (bounded by the resolver's timeouts), then spawn the workers. */
@@ -303,6 +318,7 @@ export class Supervisor {
       case 'drained':
         if (!msg.clean) this.#logger.warn({ worker: slot.id, inFlight: msg.inFlight }, 'drain deadline passed with requests in flight');
         this.#drainedWorkers.add(slot.id);
+        if (!msg.closed) this.#workersHoldingSockets++;
         this.#onDrained?.();
         break;
       case 'fatal': {
@@ -446,10 +462,12 @@ export class Supervisor {
 
   /**
    * SIGTERM/SIGINT: stop accepting everywhere, let requests finish up to the deadline, flush logs,
-   * then end the process (util/process-exit.ts explains why not by ending each worker thread).
+   * and close every connection. Resolves true when every worker closed its sockets, so the process
+   * may end normally; false when one could not (the uWS v20.30 fallback, or a worker that missed
+   * the deadline), and the caller ends the process with _exit (util/process-exit.ts says why).
    */
-  async shutdown(): Promise<void> {
-    if (this.#shuttingDown) return;
+  async shutdown(): Promise<boolean> {
+    if (this.#shuttingDown) return false;
     this.#shuttingDown = true;
     this.upstreamHealth.stop();
     this.#logger.info({ deadlineMs: this.#settings.drainTimeoutMs }, 'draining');
@@ -468,7 +486,8 @@ export class Supervisor {
       this.#onDrained();
     });
     const hardStop = new Promise<void>((resolve) => setTimeout(resolve, this.#settings.drainTimeoutMs + 3_000).unref());
-    await Promise.race([allDrained, hardStop]);
+    const drained = await Promise.race([allDrained.then(() => true), hardStop.then(() => false)]);
     this.#logger.info('stopped');
+    return drained && this.#workersHoldingSockets === 0;
   }
 }

@@ -1,11 +1,12 @@
 /**
  * Worker thread entry: runs one DataPlane and relays messages to and from the primary.
  *
- * Crashes: a thread that dies while holding uWS sockets takes the whole process down (uWS.js
- * v20.30 has no App.close(); Node aborts on uv_loop_close with open handles). So an uncaught
- * error does not end the thread. The worker "retires" instead: it stops accepting (the kernel
- * sends new connections to the other workers and to its replacement), tells the primary to
- * replace it, finishes its in-flight requests, and exits once uWS has closed its connections.
+ * Crashes: a thread that dies while holding uWS sockets takes the whole process down (Node aborts
+ * on uv_loop_close with open handles). So an uncaught error does not end the thread at once. The
+ * worker "retires" instead: it stops accepting (the kernel sends new connections to the other
+ * workers and to its replacement), tells the primary to replace it, finishes its in-flight
+ * requests (up to --drain-timeout), closes its connections with App.close() and exits. On the
+ * uWS v20.30 fallback, which has no App.close(), it waits for uWS to close them by idle timeout.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemLogger } from '../util/logger';

@@ -15,7 +15,7 @@ export function compileCheck(config: NormalizedConfig, trustedIps: readonly stri
   } catch (err) {
     return `router: ${err instanceof Error ? err.message : String(err)}`;
   }
-  const env = { consumers: new ConsumerDirectory(config), trustedIps };
+  const env = { consumers: new ConsumerDirectory(config), trustedIps, config };
   for (const p of config.plugins) {
     try {
       getPluginDefinition(p.name)!.create(p.config, env, p);

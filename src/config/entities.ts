@@ -14,10 +14,22 @@ export const CREDENTIAL_KINDS = {
   basicauth_credential: { collection: 'basicauth_credentials', idPrefix: 'basicauth', what: 'basic-auth credential' },
   jwt_secret: { collection: 'jwt_secrets', idPrefix: 'jwt', what: 'jwt secret' },
   acl: { collection: 'acls', idPrefix: 'acl', what: 'acl' },
+  hmacauth_credential: { collection: 'hmacauth_credentials', idPrefix: 'hmacauth', what: 'hmac-auth credential' },
 } as const;
 export type CredentialKind = keyof typeof CREDENTIAL_KINDS;
 
-export type EntityKind = 'service' | 'route' | 'upstream' | 'target' | 'consumer' | 'plugin' | CredentialKind;
+export type EntityKind =
+  | 'service'
+  | 'route'
+  | 'upstream'
+  | 'target'
+  | 'consumer'
+  | 'plugin'
+  | 'certificate'
+  | 'sni'
+  | 'ca_certificate'
+  | 'vault'
+  | CredentialKind;
 
 export function isCredentialKind(kind: EntityKind): kind is CredentialKind {
   return Object.hasOwn(CREDENTIAL_KINDS, kind);
@@ -36,6 +48,10 @@ const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, Entit
     targets: 'target',
     consumers: 'consumer',
     plugins: 'plugin',
+    certificates: 'certificate',
+    snis: 'sni',
+    ca_certificates: 'ca_certificate',
+    vaults: 'vault',
     ...CREDENTIAL_COLLECTIONS,
   },
   service: { routes: 'route', plugins: 'plugin' },
@@ -44,10 +60,15 @@ const COLLECTIONS: Record<EntityKind | 'document', Readonly<Record<string, Entit
   upstream: { targets: 'target' },
   target: {},
   plugin: {},
+  certificate: { snis: 'sni' },
+  sni: {},
+  ca_certificate: {},
+  vault: {},
   keyauth_credential: {},
   basicauth_credential: {},
   jwt_secret: {},
   acl: {},
+  hmacauth_credential: {},
 };
 
 export interface Entity {
@@ -146,10 +167,15 @@ const LABEL_FIELDS: Record<EntityKind, readonly string[]> = {
   target: ['target', 'id'],
   consumer: ['username', 'custom_id', 'id'],
   plugin: ['name', 'id'],
+  certificate: ['id'],
+  sni: ['name', 'id'],
+  ca_certificate: ['id'],
+  vault: ['prefix', 'id'],
   keyauth_credential: ['id', 'consumer'],
   basicauth_credential: ['username', 'id', 'consumer'],
   jwt_secret: ['id', 'consumer'],
   acl: ['group', 'id', 'consumer'],
+  hmacauth_credential: ['username', 'id', 'consumer'],
 };
 
 /** `paths[0]`, `healthchecks.active.http_path`, `headers["x.y"]`. */

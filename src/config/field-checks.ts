@@ -12,12 +12,14 @@ import { CREDENTIAL_KINDS, type CredentialKind, type Entity } from './entities';
 import type { Issue, Path } from './errors';
 import { SUPPORTED_PROTOCOLS } from './schema/common';
 import type { ConsumerInput } from './schema/consumer';
-import type { JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
+import type { HmacAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
 import type { PluginInput } from './schema/plugin';
 import type { RouteInput } from './schema/route';
 import type { ServiceInput } from './schema/service';
 import type { TargetInput } from './schema/target';
 import type { UpstreamInput } from './schema/upstream';
+import type { CaCertificateInput, CertificateInput, SniInput } from './schema/certificate';
+import { checkCaCertificate, checkCertificate, checkSni } from './tls-checks';
 import {
   isHmacAlgorithm,
   isKongProtocol,
@@ -64,9 +66,24 @@ export function checkFields(entities: readonly Entity[], isClean: (e: Entity) =>
         checkCredentialConsumer(e, report);
         checkJwtSecret(e.data as JwtSecretInput, report);
         break;
+      case 'hmacauth_credential':
+        checkCredentialConsumer(e, report);
+        if ((e.data as HmacAuthCredentialInput).secret === undefined) {
+          report(['secret'], 'is required: Floodgate does not generate secrets (Kong would make up a random one, which a declarative file could not tell its clients)');
+        }
+        break;
       case 'basicauth_credential':
       case 'acl':
         checkCredentialConsumer(e, report);
+        break;
+      case 'certificate':
+        checkCertificate(e.data as CertificateInput, report);
+        break;
+      case 'sni':
+        checkSni(e.data as SniInput, e.parent?.kind === 'certificate', report);
+        break;
+      case 'ca_certificate':
+        checkCaCertificate(e.data as CaCertificateInput, report);
         break;
     }
   }
@@ -74,10 +91,9 @@ export function checkFields(entities: readonly Entity[], isClean: (e: Entity) =>
 }
 
 function checkService(s: ServiceInput, report: Report): void {
+  // Kong: `url` is shorthand for protocol, host, port and path and overrides them when both are
+  // written (decK dumps often carry both), so the separate fields are not checked then.
   if (s.url !== undefined) {
-    for (const field of ['protocol', 'host', 'port', 'path'] as const) {
-      if (s[field] !== undefined) report([field], `cannot be used together with "url" (the url already sets protocol, host, port and path)`, 'key');
-    }
     const url = parseServiceUrl(s.url);
     if (!url.ok) report(['url'], url.error);
     return;
@@ -191,6 +207,13 @@ function checkPlugin(p: PluginInput, parent: Entity | null, report: Report): voi
       report([scope], `must not be set on a plugin nested in a ${scope} (the plugin applies to that ${scope})`, 'key');
     }
   }
+  const onConsumer = parent?.kind === 'consumer' || (p.consumer !== undefined && p.consumer !== null);
+  if (onConsumer && NO_CONSUMER_PLUGINS.has(p.name)) {
+    report(
+      parent?.kind === 'consumer' ? ['name'] : ['consumer'],
+      `plugin "${p.name}" cannot be applied to a consumer: Kong forbids it (its schema requires "consumer" to be null); put it on a service, a route or globally`,
+    );
+  }
   // Kong's default lists grpc too, so Kong protocols Floodgate lacks are dropped rather than
   // refused, unless nothing is left and the plugin could never run.
   p.protocols.forEach((x, i) => {
@@ -241,3 +264,26 @@ function checkJwtSecret(j: JwtSecretInput, report: Report): void {
   const parsed = parseJwtPublicKey(j.rsa_public_key!, j.algorithm);
   if (!parsed.ok) report(['rsa_public_key'], parsed.error);
 }
+
+/**
+ * Bundled Kong plugins whose schema has `consumer = typedefs.no_consumer` (Kong 3.9): the
+ * authentication plugins identify the consumer, so they cannot depend on it, and a few others
+ * run before a consumer is known.
+ */
+export const NO_CONSUMER_PLUGINS: ReadonlySet<string> = new Set([
+  'acl',
+  'acme',
+  'ai-request-transformer',
+  'basic-auth',
+  'bot-detection',
+  'cors',
+  'hmac-auth',
+  'jwt',
+  'key-auth',
+  'ldap-auth',
+  'oauth2',
+  'post-function',
+  'pre-function',
+  'session',
+  'standard-webhooks',
+]);

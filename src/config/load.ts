@@ -6,6 +6,9 @@
  *
  * The stages, each stopping the load when it finds errors because the next one relies on it:
  *   1. YAML syntax (JSON is YAML, so .json files go through the same parser and keep line numbers)
+ *   1b. Kong's input adapted: pre-3.0 files migrated (kong-format.ts), vault references resolved
+ *      (vault-refs.ts), and Kong's extra, null, deprecated and unimplemented fields sorted out
+ *      (kong-compat.ts); warnings from here are returned with the result
  *   2. per-entity validity: the schemas (Kong's defaults are written in as a side effect), each
  *      plugin's own config schema, and field checks that need code (regexes, hosts, url...)
  *   3. cross-entity checks: references, duplicates
@@ -13,8 +16,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { collectEntities, splitPath, type Entity } from './entities';
-import { dedupeErrors, formatConfigErrors, sortErrors, type ConfigError, type Issue } from './errors';
-import { checkCertificates } from './certificates';
+import { dedupeErrors, formatConfigErrors, sortErrors, type ConfigError, type Issue, type Path } from './errors';
+import { adaptKongInput, expandNestedSnis } from './kong-compat';
+import { migrateFormat } from './kong-format';
+import { resolveVaultReferences } from './vault-refs';
 import { checkFields } from './field-checks';
 import { Model } from './model';
 import { normalize } from './normalize';
@@ -30,7 +35,13 @@ import { validateDocument } from './validate-schema';
 export type { ConfigError } from './errors';
 export { formatConfigErrors };
 
-export type LoadResult = { ok: true; config: NormalizedConfig } | { ok: false; errors: ConfigError[] };
+/**
+ * `warnings` are things Kong accepts and Floodgate loads, but that the user should change
+ * (deprecated fields, an old format version); each is reported once, at load.
+ */
+export type LoadResult =
+  | { ok: true; config: NormalizedConfig; warnings: ConfigError[] }
+  | { ok: false; errors: ConfigError[]; warnings: ConfigError[] };
 
 export function loadConfigFile(file: string): LoadResult {
   let text: string;
@@ -56,10 +67,9 @@ export function loadConfigText(text: string, sourceName: string): LoadResult {
   }
 }
 
-function load(raw: string): LoadResult {
+function load(text: string): LoadResult {
   // 1. Syntax.
-  const text = raw.replace(/^\uFEFF/, '');
-  const { source, problems } = Source.parse(text);
+  const { source, problems } = Source.parse(text.replace(/^\uFEFF/, ''));
   if (problems.length > 0) {
     return fail(problems.map((p) => ({ entity: 'document', field: '', line: p.position?.line ?? null, column: p.position?.column ?? null, message: `invalid YAML: ${p.message}` })));
   }
@@ -72,20 +82,31 @@ function load(raw: string): LoadResult {
   if (data === null || data === undefined) {
     return fail([{ entity: 'document', field: '', line: null, column: null, message: `the config is empty (expected at least _format_version: "${FORMAT_VERSION}")` }]);
   }
+  // 1b. Kong's input, adapted. Resolved vault values are secrets like credentials.
+  const offsetOf = (path: Path) => source.offsetOf(path);
+  const formatWarnings = migrateFormat(data);
+  const vault = resolveVaultReferences(data);
+  expandNestedSnis(data);
+  const compat = adaptKongInput(collectEntities(data, offsetOf));
+
   // Every check keeps credential secrets out of its messages; scrubbing the known values from
   // the final errors is the second line of defense.
-  const secrets = collectSecrets(data);
-  const report = (issues: readonly Issue[]) => fail(scrubSecrets(toConfigErrors(issues, source, data), secrets));
+  const secrets = [...collectSecrets(data), ...vault.secrets].sort((a, b) => b.length - a.length);
+  const located = (issues: readonly Issue[]) => scrubSecrets(toConfigErrors(issues, source, data), secrets);
+  const warnings = sortErrors(located([...formatWarnings, ...compat.warnings]));
+  const report = (issues: readonly Issue[]) => fail(located(issues), warnings);
+  if (vault.issues.length > 0) return report(vault.issues);
 
   // 2. Each entity on its own.
-  const schemaIssues = validateDocument(data);
-  const entities = collectEntities(data, (path) => source.offsetOf(path));
-  const pluginIssues = checkPluginConfigs(entities);
-  const fieldIssues = checkFields(entities, cleanFilter([...schemaIssues, ...pluginIssues]));
-  const entityIssues = [...schemaIssues, ...pluginIssues, ...fieldIssues];
+  // An issue kong-compat raised about a value (e.g. hash_on "uri_capture") is the better message.
+  const compatPaths = new Set(compat.issues.map((i) => key(i.path)));
+  const notCompat = (i: Issue) => !compatPaths.has(key(i.path));
+  const schemaIssues = validateDocument(data).filter(notCompat);
+  const entities = collectEntities(data, offsetOf);
+  const pluginIssues = checkPluginConfigs(entities).filter(notCompat);
+  const fieldIssues = checkFields(entities, cleanFilter([...compat.issues, ...schemaIssues, ...pluginIssues]));
+  const entityIssues = [...compat.issues, ...schemaIssues, ...pluginIssues, ...fieldIssues];
   if (entityIssues.length > 0) return report(entityIssues);
-  const tls = checkCertificates(data as DocumentInput, source, text);
-  if (tls.errors.length > 0) return fail(tls.errors);
 
   // 3. Across entities.
   const model = new Model(entities);
@@ -93,8 +114,7 @@ function load(raw: string): LoadResult {
   if (referenceIssues.length > 0) return report(referenceIssues);
 
   // 4. The result.
-  const config = normalize(data as DocumentInput, model);
-  return { ok: true, config: tls.certificates.length > 0 ? { ...config, certificates: tls.certificates } : config };
+  return { ok: true, config: normalize(data as DocumentInput, model), warnings };
 }
 
 /** An entity is clean when no issue belongs to it (issues in its nested entities do not count). */
@@ -107,6 +127,6 @@ function key(path: readonly (string | number)[]): string {
   return JSON.stringify(path);
 }
 
-function fail(errors: ConfigError[]): LoadResult {
-  return { ok: false, errors: sortErrors(dedupeErrors(errors)) };
+function fail(errors: ConfigError[], warnings: ConfigError[] = []): LoadResult {
+  return { ok: false, errors: sortErrors(dedupeErrors(errors)), warnings };
 }

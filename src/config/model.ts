@@ -19,6 +19,10 @@ export class Model {
   readonly targets: readonly Entity[];
   readonly consumers: readonly Entity[];
   readonly plugins: readonly Entity[];
+  readonly certificates: readonly Entity[];
+  /** SNIs nested in certificates and top-level ones, in the order they are written. */
+  readonly snis: readonly Entity[];
+  readonly caCertificates: readonly Entity[];
   /** Credentials of each kind, nested and top-level, in the order they are written. */
   readonly credentials: Readonly<Record<CredentialKind, readonly Entity[]>>;
 
@@ -35,11 +39,15 @@ export class Model {
     this.targets = ofKind('target');
     this.consumers = ofKind('consumer');
     this.plugins = ofKind('plugin');
+    this.certificates = ofKind('certificate');
+    this.snis = ofKind('sni');
+    this.caCertificates = ofKind('ca_certificate');
     this.credentials = {
       keyauth_credential: ofKind('keyauth_credential'),
       basicauth_credential: ofKind('basicauth_credential'),
       jwt_secret: ofKind('jwt_secret'),
       acl: ofKind('acl'),
+      hmacauth_credential: ofKind('hmacauth_credential'),
     };
 
     this.#assignIds(this.services, 'service', (e) => str(e.data.name));
@@ -47,6 +55,9 @@ export class Model {
     this.#assignIds(this.upstreams, 'upstream', (e) => str(e.data.name));
     this.#assignIds(this.consumers, 'consumer', (e) => str(e.data.username));
     this.#assignIds(this.plugins, 'plugin', () => null); // plugin names are not unique
+    this.#assignIds(this.certificates, 'certificate', () => null);
+    this.#assignIds(this.snis, 'sni', (e) => str(e.data.name));
+    this.#assignIds(this.caCertificates, 'ca-certificate', () => null);
     for (const kind of Object.keys(CREDENTIAL_KINDS) as CredentialKind[]) {
       this.#assignIds(this.credentials[kind], CREDENTIAL_KINDS[kind].idPrefix, () => null);
     }
@@ -99,6 +110,14 @@ export class Model {
     const part = (kind: 'service' | 'route' | 'consumer') =>
       parent?.kind === kind ? parent : this.resolve(kind, plugin.data[kind] as RefValue);
     return { service: part('service'), route: part('route'), consumer: part('consumer') };
+  }
+
+  /** The certificate an SNI belongs to: its parent, or the certificate its `certificate` names by id. */
+  certificateOf(sni: Entity): Entity | null {
+    if (sni.parent?.kind === 'certificate') return sni.parent;
+    const ref = sni.data.certificate;
+    const id = typeof ref === 'string' ? ref : typeof (ref as { id?: unknown } | undefined)?.id === 'string' ? (ref as { id: string }).id : null;
+    return id === null ? null : (this.certificates.find((c) => c.data.id === id) ?? null);
   }
 
   /** The consumer a credential belongs to: its parent, or its `consumer` reference. */

@@ -3,11 +3,14 @@
  * resolved to ids, Kong's defaults applied (the schema wrote most of them; the ones that depend
  * on other fields are applied here), and only plain data in the result.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Entity } from './entities';
+import type { CaCertificateInput, CertificateInput } from './schema/certificate';
+import { caDigest } from './tls-checks';
 import type { Model } from './model';
 import { hashPassword, newSalt } from './password-hash';
 import type { ConsumerInput } from './schema/consumer';
-import type { AclInput, BasicAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
+import type { AclInput, BasicAuthCredentialInput, HmacAuthCredentialInput, JwtSecretInput, KeyAuthCredentialInput } from './schema/credentials';
 import type { DocumentInput } from './schema/document';
 import type { PluginInput } from './schema/plugin';
 import type { RouteInput } from './schema/route';
@@ -17,8 +20,11 @@ import type { UpstreamInput } from './schema/upstream';
 import type {
   AclConfig,
   BasicAuthCredentialConfig,
+  CaCertificateConfig,
+  CertificateConfig,
   ConsumerConfig,
   CredentialsConfig,
+  HmacAuthCredentialConfig,
   JwtSecretConfig,
   KeyAuthCredentialConfig,
   NormalizedConfig,
@@ -42,7 +48,28 @@ export function normalize(doc: DocumentInput, model: Model): NormalizedConfig {
     consumers: model.consumers.map((e) => consumer(e, model)),
     credentials: credentials(model),
     plugins: model.plugins.map((e) => plugin(e, model)),
+    certificates: model.certificates.map((e) => certificate(e, model)),
+    caCertificates: model.caCertificates.map((e) => caCertificate(e, model)),
   };
+}
+
+function certificate(e: Entity, model: Model): CertificateConfig {
+  const c = e.data as CertificateInput;
+  return {
+    id: model.idOf(e),
+    cert: c.cert,
+    key: c.key,
+    certAlt: c.cert_alt ?? null,
+    keyAlt: c.key_alt ?? null,
+    snis: model.snis.filter((s) => model.certificateOf(s) === e).map((s) => String(s.data.name).toLowerCase()),
+    tags: [...c.tags],
+  };
+}
+
+function caCertificate(e: Entity, model: Model): CaCertificateConfig {
+  const c = e.data as CaCertificateInput;
+  // tls-checks.ts parsed it already.
+  return { id: model.idOf(e), cert: c.cert, certDigest: caDigest(new X509Certificate(c.cert)), tags: [...c.tags] };
 }
 
 function service(e: Entity, model: Model, upstreamNames: ReadonlySet<string>): ServiceConfig {
@@ -159,6 +186,7 @@ function plugin(e: Entity, model: Model): PluginConfig {
   return {
     id: model.idOf(e),
     name: p.name,
+    instanceName: p.instance_name ?? null,
     enabled: p.enabled,
     service: idOf(scope.service),
     route: idOf(scope.route),
@@ -180,8 +208,13 @@ function credentials(model: Model): CredentialsConfig {
     if (consumer === null) throw new Error(`normalize: unchecked consumer reference at ${e.path.join('.')}`);
     return { id: model.idOf(e), consumer: model.idOf(consumer), tags: [...(e.data as { tags: readonly string[] }).tags] };
   };
-  const { keyauth_credential, basicauth_credential, jwt_secret, acl } = model.credentials;
+  const { keyauth_credential, basicauth_credential, jwt_secret, acl, hmacauth_credential } = model.credentials;
   return {
+    hmacauth: hmacauth_credential.map((e): HmacAuthCredentialConfig => {
+      const { id, consumer, tags } = common(e);
+      const h = e.data as HmacAuthCredentialInput;
+      return { id, consumer, username: h.username, secret: h.secret!, tags };
+    }),
     keyauth: keyauth_credential.map((e): KeyAuthCredentialConfig => {
       const { id, consumer, tags } = common(e);
       return { id, consumer, key: (e.data as KeyAuthCredentialInput).key!, tags };

@@ -14,21 +14,19 @@ export const REDACTED = '[REDACTED]';
 /** A deep copy; the input is not touched. A jwt secret that is `null` (asymmetric) stays `null`. */
 export function redactConfig(config: NormalizedConfig): unknown {
   const copy = structuredClone(config);
-  const { keyauth, basicauth, jwt, acls } = copy.credentials;
+  const { keyauth, basicauth, jwt, acls, hmacauth } = copy.credentials;
   return {
     ...copy,
     plugins: copy.plugins.map((p) => ({ ...p, config: redactSecretFields(p.config) })),
+    certificates: (copy.certificates ?? []).map((c) => ({ ...c, key: REDACTED, keyAlt: c.keyAlt === null ? null : REDACTED })),
     upstreams: copy.upstreams.map((u) => ({ ...u, healthchecks: redactSecretFields(u.healthchecks) })),
     credentials: {
       keyauth: keyauth.map((k) => ({ ...k, key: REDACTED })),
       basicauth: basicauth.map((b) => ({ ...b, salt: REDACTED, passwordHash: REDACTED })),
       jwt: jwt.map((j) => ({ ...j, secret: j.secret === null ? null : REDACTED })),
       acls,
+      hmacauth: (hmacauth ?? []).map((h) => ({ ...h, secret: REDACTED })),
     },
-    // Private keys never leave the node; certificates (public) stay readable.
-    ...(copy.certificates === undefined
-      ? {}
-      : { certificates: copy.certificates.map((c) => ({ ...c, key: REDACTED, keyAlt: c.keyAlt === null ? null : REDACTED })) }),
   };
 }
 

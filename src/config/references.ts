@@ -27,6 +27,8 @@ export function checkReferences(model: Model): Issue[] {
     }
   }
   checkTargets(model, issues);
+  checkTls(model, issues);
+  checkInstanceNames(model, issues);
   checkPluginScopes(model, issues);
   checkCredentials(model, issues);
   return issues;
@@ -58,7 +60,7 @@ function checkUniqueFields(model: Model, issues: Issue[]): void {
  * by checkUniqueFields, so that case is skipped here.
  */
 function checkIds(model: Model, issues: Issue[]): void {
-  for (const list of [model.services, model.routes, model.upstreams, model.consumers, model.plugins]) {
+  for (const list of [model.services, model.routes, model.upstreams, model.consumers, model.plugins, model.certificates, model.caCertificates]) {
     const first = new Map<string, Entity>();
     for (const e of list) {
       const id = model.idOf(e);
@@ -72,7 +74,7 @@ function checkIds(model: Model, issues: Issue[]): void {
         issues.push({ path: [...e.path, 'id'], message: `duplicate id "${id}"`, firstAt: [...earlier.path, 'id'] });
         continue;
       }
-      const nameField = e.kind === 'consumer' ? 'username' : 'name';
+      const nameField = e.kind === 'consumer' ? 'username' : e.kind === 'certificate' || e.kind === 'ca_certificate' ? 'id' : 'name';
       const name = e.data[nameField];
       if (!explicit && typeof name === 'string' && name === earlier.data[nameField]) continue;
       issues.push({
@@ -174,6 +176,11 @@ function checkCredentials(model: Model, issues: Issue[]): void {
     message: `duplicate basic-auth username "${String(e.data.username)}": also used by ${entityLabel(earlier)}`,
     firstAt: [...earlier.path, 'username'],
   }));
+  duplicates('hmacauth_credential', (e) => e.data.username as string, (e, earlier) => ({
+    path: [...e.path, 'username'],
+    message: `duplicate hmac-auth username "${String(e.data.username)}": also used by ${entityLabel(earlier)}`,
+    firstAt: [...earlier.path, 'username'],
+  }));
   duplicates(
     'acl',
     (e) => {
@@ -223,5 +230,33 @@ function checkCredentialIds(model: Model, kind: CredentialKind, issues: Issue[])
             firstAt: explicit ? earlier.path : [...earlier.path, 'id'],
           },
     );
+  }
+}
+
+/** SNI names are unique across certificates (Kong), and a top-level SNI names a certificate that exists. */
+function checkTls(model: Model, issues: Issue[]): void {
+  const first = new Map<string, Entity>();
+  for (const sni of model.snis) {
+    if (sni.parent === null && model.certificateOf(sni) === null) {
+      const ref = sni.data.certificate;
+      const id = typeof ref === 'string' ? ref : String((ref as { id?: unknown }).id);
+      issues.push({ path: [...sni.path, 'certificate'], message: `unknown certificate: no certificate has the id "${id}"` });
+    }
+    const name = String(sni.data.name).toLowerCase();
+    const earlier = first.get(name);
+    if (earlier === undefined) first.set(name, sni);
+    else issues.push({ path: [...sni.path, 'name'], message: `duplicate SNI name "${name}": an SNI serves one certificate`, firstAt: [...earlier.path, 'name'] });
+  }
+}
+
+/** Kong's `instance_name` is unique across all plugins. */
+function checkInstanceNames(model: Model, issues: Issue[]): void {
+  const first = new Map<string, Entity>();
+  for (const p of model.plugins) {
+    const name = p.data.instance_name;
+    if (typeof name !== 'string') continue;
+    const earlier = first.get(name);
+    if (earlier === undefined) first.set(name, p);
+    else issues.push({ path: [...p.path, 'instance_name'], message: `duplicate instance_name "${name}"`, firstAt: [...earlier.path, 'instance_name'] });
   }
 }

@@ -18,6 +18,8 @@ const SECRET_FIELDS: Readonly<Record<string, readonly string[]>> = {
   keyauth_credentials: ['key'],
   basicauth_credentials: ['password'],
   jwt_secrets: ['key', 'secret', 'rsa_public_key'],
+  certificates: ['key', 'key_alt'],
+  hmacauth_credentials: ['secret'],
 };
 
 /** Every secret value in the document (top-level and nested credentials), as text. */

@@ -188,7 +188,18 @@ export interface AclConfig {
   readonly tags: readonly string[];
 }
 
+/** hmac-auth credential (Kong's hmacauth_credentials). The secret is the HMAC key, as written. */
+export interface HmacAuthCredentialConfig {
+  readonly id: string;
+  readonly consumer: string;
+  readonly username: string;
+  readonly secret: string;
+  readonly tags: readonly string[];
+}
+
 export interface CredentialsConfig {
+  /** Optional so that configs built in code before hmac-auth existed stay valid; the loader always sets it. */
+  readonly hmacauth?: readonly HmacAuthCredentialConfig[];
   readonly keyauth: readonly KeyAuthCredentialConfig[];
   readonly basicauth: readonly BasicAuthCredentialConfig[];
   readonly jwt: readonly JwtSecretConfig[];
@@ -198,14 +209,46 @@ export interface CredentialsConfig {
 export interface PluginConfig {
   readonly id: string;
   readonly name: string;
+  /** Kong's `instance_name`: unique across plugins when set; `null` when unset. */
+  readonly instanceName: string | null;
   readonly enabled: boolean;
   /** Scope: all `null` = global. */
   readonly service: string | null;
   readonly route: string | null;
   readonly consumer: string | null;
+  /**
+   * The plugin runs only on requests whose scheme is listed (Kong's `protocols`); Kong protocols
+   * Floodgate does not serve are dropped. The snapshot compiles per-protocol chains from this.
+   */
   readonly protocols: readonly Protocol[];
   /** Validated by the plugin's own schema, with its defaults applied. */
   readonly config: Readonly<Record<string, unknown>>;
+  readonly tags: readonly string[];
+}
+
+/**
+ * A TLS certificate and the SNI names it serves (Kong's `certificates` + `snis`), kept as PEM so a
+ * TLS listener can hand them to `tls.createSecureContext` as they are. The key was checked
+ * against the certificate at load.
+ */
+export interface CertificateConfig {
+  readonly id: string;
+  readonly cert: string;
+  readonly key: string;
+  /** A second certificate/key pair of the other key type (RSA vs ECDSA), or `null`. */
+  readonly certAlt: string | null;
+  readonly keyAlt: string | null;
+  /** Lower-cased names, possibly with one leading `*.` or trailing `.*` label (Kong's wildcards). */
+  readonly snis: readonly string[];
+  readonly tags: readonly string[];
+}
+
+/** A trusted CA certificate (Kong's `ca_certificates`), PEM. */
+export interface CaCertificateConfig {
+  readonly id: string;
+  readonly cert: string;
+  /** SHA-256 of the DER certificate, lower-case hex (Kong's `cert_digest`). */
+  readonly certDigest: string;
   readonly tags: readonly string[];
 }
 
@@ -218,16 +261,7 @@ export interface NormalizedConfig {
   /** Credentials of every kind, nested or top level, each resolved to its consumer's id. */
   readonly credentials: CredentialsConfig;
   readonly plugins: readonly PluginConfig[];
-  /** Kong's `certificates`, top-level `snis` merged in (config/certificates.ts); absent = none. */
-  readonly certificates?: readonly CertificateConfig[];
-}
-
-/** One certificate for the HTTPS listener; PEM text as written, server names lower-cased. */
-export interface CertificateConfig {
-  readonly id: string;
-  readonly cert: string;
-  readonly key: string;
-  readonly certAlt: string | null;
-  readonly keyAlt: string | null;
-  readonly snis: readonly string[];
+  /** TLS certificates with their SNIs; empty when the file has none. */
+  readonly certificates: readonly CertificateConfig[];
+  readonly caCertificates: readonly CaCertificateConfig[];
 }

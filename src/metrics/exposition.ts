@@ -48,7 +48,7 @@ function formatValue(v: number): string {
 class Writer {
   readonly lines: string[] = [];
 
-  family(name: string, type: MetricType | 'histogram', help: string): void {
+  family(name: string, type: MetricType, help: string): void {
     this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`);
   }
 
@@ -155,7 +155,7 @@ export function renderMetrics(input: ExpositionInput): string {
 
   for (const f of input.extra) {
     w.family(f.name, f.type, f.help);
-    for (const s of f.samples) w.sample(f.name, s.labels, s.value);
+    for (const s of f.samples) w.sample(s.name ?? f.name, s.labels, s.value);
   }
   return w.text();
 }
@@ -165,16 +165,16 @@ export function renderMetrics(input: ExpositionInput): string {
  * maxed, or kept apart under a `worker` label, as each family's `merge` says.
  */
 export function mergeFamilies(workers: readonly WorkerMetricsSnapshot[], primary: readonly MetricFamily[]): MetricFamily[] {
-  const byName = new Map<string, { family: MetricFamily; samples: Map<string, { labels: Record<string, string>; value: number }> }>();
+  const byName = new Map<string, { family: MetricFamily; samples: Map<string, { name?: string; labels: Record<string, string>; value: number }> }>();
   const add = (f: MetricFamily, workerId: number | null) => {
     let entry = byName.get(f.name);
     if (entry === undefined) byName.set(f.name, (entry = { family: f, samples: new Map() }));
     const rule = workerId === null ? 'sum' : (f.merge ?? 'sum');
     for (const s of f.samples) {
       const labels: Record<string, string> = rule === 'per-worker' && workerId !== null ? { ...s.labels, worker: String(workerId) } : { ...s.labels };
-      const key = JSON.stringify(Object.entries(labels).sort());
+      const key = (s.name ?? '') + JSON.stringify(Object.entries(labels).sort());
       const current = entry.samples.get(key);
-      if (current === undefined) entry.samples.set(key, { labels, value: s.value });
+      if (current === undefined) entry.samples.set(key, s.name === undefined ? { labels, value: s.value } : { name: s.name, labels, value: s.value });
       else current.value = rule === 'max' ? Math.max(current.value, s.value) : current.value + s.value;
     }
   };

@@ -21,12 +21,15 @@
  *   }]);
  */
 
-export type MetricType = 'counter' | 'gauge';
+/** 'histogram': samples name their series (`_bucket` with an `le` label, `_sum`, `_count`). */
+export type MetricType = 'counter' | 'gauge' | 'histogram';
 export type MergeRule = 'sum' | 'max' | 'per-worker';
 
 export interface MetricSample {
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;
+  /** The series name when it is not the family's (a histogram's `<name>_bucket`, `_sum`, `_count`). */
+  readonly name?: string;
 }
 
 export interface MetricFamily {
@@ -63,7 +66,7 @@ export class CollectorRegistry {
         for (const f of collector()) {
           if (!NAME.test(f.name)) throw new Error(`invalid metric name "${f.name}"`);
           // Plain data only: it crosses a thread boundary.
-          out.push({ name: f.name, help: f.help, type: f.type, merge: f.merge ?? 'sum', samples: f.samples.map((s) => ({ labels: { ...s.labels }, value: s.value })) });
+          out.push({ name: f.name, help: f.help, type: f.type, merge: f.merge ?? 'sum', samples: f.samples.map((s) => (s.name === undefined ? { labels: { ...s.labels }, value: s.value } : { name: s.name, labels: { ...s.labels }, value: s.value })) });
         }
       } catch (err) {
         onError(id, err);

@@ -20,7 +20,7 @@ import type { ConsumerDirectory } from './consumer-directory';
 import type { JwsVerifier } from '../offload/jws-verifier';
 import type { LogRecord } from '../logging/serializer';
 import type { TraceContext } from '../tracing/trace-context';
-import type { PluginConfig } from '../config/types';
+import type { NormalizedConfig, PluginConfig } from '../config/types';
 import type { RateLimitRuntime } from '../ratelimit/runtime';
 
 export const enum Verdict {
@@ -61,12 +61,37 @@ export interface PluginContext {
   /** Upstream response status, valid from `onResponse` on (0 before). */
   readonly responseStatus: number;
 
-  /** Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after. */
-  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void;
+  /**
+   * Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after.
+   * A Buffer body is sent as is (proxy-cache replays stored bytes). Called from `onResponse`, it
+   * replaces the upstream's response, whose head is not written yet (Kong's exit in header_filter).
+   */
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void;
+  /** The request has a body (a Content-Length above 0 or Transfer-Encoding). */
+  readonly hasRequestBody: boolean;
   /** Set (replace) a header on the request sent upstream. */
   setUpstreamHeader(name: string, value: string): void;
   /** Remove a header from the request sent upstream. */
   removeUpstreamHeader(name: string): void;
+  /**
+   * Send this path upstream instead of the one the route and service make (request-transformer's
+   * replace.uri, Kong's set_path). Unescaped, starting with '/'; onRequest only.
+   */
+  setUpstreamPath(path: string): void;
+  /** Send another method upstream (request-transformer's http_method); onRequest only. */
+  setUpstreamMethod(method: string): void;
+  /**
+   * Read the whole client request body (onRequest, async plugins only), as Kong's
+   * `kong.request.get_raw_body()`. Resolves with the bytes (empty when there is no body), or
+   * `null` once more than `maxBytes` arrived or the client went away: what was read is then gone,
+   * so the plugin must answer locally. A body read this way is sent upstream as read (and can be
+   * replayed on a retry), unless `setUpstreamBody` replaces it. A second reader gets the same
+   * bytes. It turns a streamed request into a buffered one: only plugins that need the bytes
+   * should call it.
+   */
+  readRequestBody(maxBytes: number): Promise<Buffer | null>;
+  /** Replace the body sent upstream (after `readRequestBody`); Content-Length follows it. */
+  setUpstreamBody(body: Buffer): void;
   /**
    * Replace the query string sent upstream (without `?`; '' sends none). Valid in `onRequest`
    * and `onUpstreamRequest`; `request.query` keeps what the client sent.
@@ -77,6 +102,26 @@ export interface PluginContext {
    * reaches a later local reply) through `onResponse`.
    */
   setResponseHeader(name: string, value: string): void;
+  /** Add one more value of a response header, keeping the others (Kong's add_header). */
+  addResponseHeader(name: string, value: string): void;
+  /** Drop a response header, the upstream's copies included (Kong's clear_header); onResponse. */
+  removeResponseHeader(name: string): void;
+  /**
+   * The upstream response's header value (first one), from `onResponse` on; `undefined` when
+   * absent or for a local reply. `name` must be lower-case. Plugin edits are not reflected.
+   */
+  responseHeader(name: string): string | undefined;
+  /**
+   * The upstream response's headers as received, flat `[name, value, ...]` with lower-case names
+   * (duplicates kept); empty for a local reply. Allocates: for cache fills, not every request.
+   */
+  upstreamResponseHeaders(): string[];
+  /**
+   * From `onResponse`: see the response body as it streams (Pingora's response_body_filter).
+   * `rewrites: true` means the filter may change the bytes, so the response goes out chunked
+   * without the upstream's Content-Length. Costs nothing to routes whose plugins never call it.
+   */
+  filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void;
 
   /** The authenticated (or anonymous) consumer, once an auth plugin has set one; else `null`. */
   readonly consumer: ConsumerConfig | null;
@@ -107,10 +152,31 @@ export interface PluginContext {
   readonly upstreamHeadersAt: number;
   readonly finishedAt: number;
   /**
+   * For counting in onLog without building the log record: bytes received from the client (head
+   * and body), body bytes sent to it, the status it got (499 when it went away first), and who
+   * made the response, as Kong's `kong.response.get_source()`: 'service' (the upstream), 'error'
+   * (the gateway failed, e.g. 502) or 'exit' (a local reply such as a plugin's 401).
+   */
+  readonly requestSize: number;
+  readonly responseSize: number;
+  readonly finalStatus: number;
+  readonly responseSource: 'service' | 'error' | 'exit';
+  /**
    * Kong's log serializer (`kong.log.serialize()`), secrets redacted. Meant for onLog. Built once
    * per request and shared by all log plugins: treat it as read-only.
    */
   serializeLog(): LogRecord;
+}
+
+/**
+ * A per-request response body filter, registered from `onResponse`. Synchronous. Filters run in
+ * registration order, each seeing what the previous one returned.
+ */
+export interface ResponseBodyFilter {
+  /** One upstream chunk (only valid during the call: copy to keep). Returns what to send on; null sends nothing now. */
+  onChunk(chunk: Buffer): Buffer | null;
+  /** The upstream body ended. Returns the last bytes to send, or null. Not called on abort or error. */
+  onEnd(): Buffer | null;
 }
 
 /** What a plugin instance may use besides its own config: built once per snapshot. */
@@ -130,6 +196,8 @@ export interface PluginEnv {
    * outside a data plane (compile check): the rate-limiting plugin then uses a private table.
    */
   readonly rateLimit?: RateLimitRuntime;
+  /** The whole normalized config, for plugins that label by entity names (prometheus). */
+  readonly config?: NormalizedConfig;
 }
 
 export interface PluginInstance {
@@ -155,6 +223,11 @@ export interface PluginDefinition<Conf = Record<string, unknown>> {
    * even with `--trace-context off`.
    */
   readonly needsTraceContext?: boolean;
+  /**
+   * The plugin may call `ctx.authenticate` in `onRequest` (an auth plugin). Consumer-scoped plugins
+   * take over from such a plugin's position in the chain (proxy/snapshot.ts, Kong's iterator).
+   */
+  readonly authenticates?: boolean;
   /**
    * Optional cross-field check of a schema-valid config at load time: the problem's path is
    * relative to `config`. `null` = fine.

@@ -37,7 +37,7 @@ export class ConsumerDirectory {
   }
 
   static empty(): ConsumerDirectory {
-    return new ConsumerDirectory({ consumers: [], credentials: { keyauth: [], basicauth: [], jwt: [], acls: [] } });
+    return new ConsumerDirectory({ consumers: [], credentials: { keyauth: [], basicauth: [], jwt: [], acls: [], hmacauth: [] } });
   }
 
   /** By id, or by username (as Kong resolves `anonymous`). */

@@ -15,12 +15,39 @@ import { correlationId } from './correlation-id';
 import { httpLog } from './http-log';
 import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
+import { prometheus } from './prometheus';
+import { hmacAuth } from './hmac-auth';
+import { proxyCache } from './proxy-cache';
+import { requestTransformer } from './request-transformer';
+import { responseTransformer } from './response-transformer';
+import { requestSizeLimiting } from './request-size-limiting';
+import { responseRateLimiting } from './response-ratelimiting';
+import { botDetection } from './bot-detection';
+import { redirect } from './redirect';
+import { concurrencyLimit } from './concurrency-limit';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
 const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability].map((d) => [d.name, d]));
+/** Kong plugins of issue 13 (prometheus, hmac-auth): appended separately, as above. */
+const kongCompat: readonly PluginDefinition<any>[] = [prometheus, hmacAuth];
+
+/** Kong's traffic and transformation plugins (issue 13): their own list, for the same reason. */
+const traffic: readonly PluginDefinition<any>[] = [
+  proxyCache,
+  requestTransformer,
+  responseTransformer,
+  requestSizeLimiting,
+  responseRateLimiting,
+  botDetection,
+  redirect,
+];
+
+/** Overload protection (issue 11): appended separately, as above. */
+const overload: readonly PluginDefinition<any>[] = [concurrencyLimit];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat, ...traffic, ...overload].map((d) => [d.name, d]));
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);

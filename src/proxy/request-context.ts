@@ -12,8 +12,9 @@
  * uWS rules this file lives by: every write after the handler returns happens inside
  * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
  */
+import type { GateWaiter } from './concurrency-gate';
 import type { Dispatcher } from 'undici';
-import { Verdict, type PluginContext } from '../plugins/api';
+import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
 import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
@@ -35,6 +36,7 @@ import {
 import { DownstreamHead } from './request-head';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
+import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
 import type { us_socket_context_t } from 'uWebSockets.js';
 import type { Duplex } from 'node:stream';
@@ -56,6 +58,7 @@ const enum BodyMode {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const EMPTY_BODY = Buffer.alloc(0);
 
 /** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
 let corked: RequestContext | null = null;
@@ -100,6 +103,8 @@ function corkedLocalReply(): void {
 function corkedFinish(): void {
   const ctx = corked!;
   if (ctx.headPending) ctx.writeHead();
+  // The last bytes a response body filter held back (see filterResponseBody).
+  if (corkedChunk !== null && corkedChunk.length > 0) ctx.writeChunk(corkedChunk);
   ctx.finishBody();
 }
 
@@ -112,6 +117,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   readonly startedAt: number;
 
   route: CompiledRoute | null = null;
+  /**
+   * The plugins this request runs: the route's chain, or a consumer's chain once an auth plugin
+   * authenticated a consumer that has consumer-scoped plugins on this route (plugin-chains.ts).
+   */
+  chain: PluginChain = EMPTY_CHAIN;
   target: UpstreamTarget | null = null;
   body: RequestBody | null = null;
   bodyBytes = 0;
@@ -145,7 +155,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** Retries done so far (the service's `retries` caps them). */
   retriesDone = 0;
+  /** Admission control (proxy/admission.ts): holds an --max-in-flight slot / waits for one. */
+  holdsAdmission = false;
+  admissionWait: GateWaiter | null = null;
+  /** Close the connection after a local reply (a refusal under --max-connections). */
+  closeAfterReply = false;
 
+  /** The next onRequest plugin to run in `chain` (the running one is at #chainIndex - 1). */
   #chainIndex = 0;
   /** Bit i: target i of the balancer already failed this request. */
   #tried = 0;
@@ -173,8 +189,17 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #localContentType = '';
   #localHeaders: readonly string[] | null = null;
   /** A local reply's body and whether to close after it, held only while `respond` corks. */
-  #localBody = '';
+  #localBody: string | Buffer = '';
   #localClose = false;
+  /** Plugin edits of the upstream request: method, and a body read and possibly replaced. */
+  #upstreamMethod: string | null = null;
+  #upstreamPathOverride: string | null = null;
+  #upstreamBody: Buffer | null = null;
+  /** Response body filters (filterResponseBody); `#rewritesBody` drops the upstream's Content-Length. */
+  #bodyFilters: ResponseBodyFilter[] | null = null;
+  #rewritesBody = false;
+  /** Running the onResponse phase: a `respond` from there must not run it again. */
+  #inResponsePhase = false;
   #logRecord: LogRecord | null = null;
   #mode = BodyMode.None;
   #total = 0;
@@ -223,19 +248,49 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     else this.removeUpstreamHeader('x-credential-identifier');
     if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
     else this.removeUpstreamHeader('x-anonymous-consumer');
+    const byConsumer = this.route === null ? null : this.route.consumerChains;
+    if (byConsumer !== null) this.#applyConsumerPlugins(byConsumer, consumer.id);
   }
 
-  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
+  /**
+   * Kong re-resolves the plugins after the one that authenticated: switch to the chain compiled
+   * for this consumer and that auth plugin, and resume after the auth plugin's rank.
+   */
+  #applyConsumerPlugins(byConsumer: ReadonlyMap<string, ConsumerChains>, consumerId: string): void {
+    const current = this.chain;
+    const at = this.#chainIndex - 1;
+    // Only an onRequest plugin can change what the rest of the chain is.
+    if (current.onRequest === null || at < 0 || at >= current.onRequest.length) return;
+    const rank = current.requestRanks[at];
+    const chains = byConsumer.get(consumerId);
+    if (chains === undefined) {
+      // A second auth plugin replaced a consumer that had plugins by one without (Kong's logical OR).
+      const base = this.route!.chain;
+      if (current !== base) {
+        this.chain = base;
+        this.#chainIndex = base.resumeIndexAfter(rank);
+      }
+      return;
+    }
+    const k = chains.authRanks.indexOf(rank);
+    if (k < 0) return;
+    const next = chains.chains[k];
+    this.chain = next;
+    this.#chainIndex = next.resumeAt;
+  }
+
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void {
     if (this.aborted || this.done || this.headSent) return;
     this.headSent = true;
     this.done = true;
     this.responseStatus = status;
-    this.responseBytes = Buffer.byteLength(body);
+    this.responseBytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     this.#localContentType = contentType;
     this.#localHeaders = headers;
     this.#cancelUpstream();
-    // As in Kong, response plugins (CORS headers, for one) see local replies too.
-    const phase = this.route === null ? null : this.route.onResponse;
+    // As in Kong, response plugins (CORS headers, for one) see local replies too; a reply made
+    // from onResponse itself replaces the upstream's and the phase is not run twice.
+    const phase = this.#inResponsePhase ? null : this.chain.onResponse;
     if (phase !== null) {
       for (let i = 0; i < phase.length; i++) {
         try {
@@ -246,7 +301,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       }
     }
     // A body we did not read would be parsed as the next request: close instead.
-    this.#localClose = this.server.draining || (this.body !== null && !this.body.readableEnded);
+    this.#localClose = this.server.draining || this.closeAfterReply || (this.body !== null && !this.body.readableEnded);
     this.#localBody = body;
     this.body?.detach();
     corked = this;
@@ -267,7 +322,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (edits !== null) {
       for (let i = 0; i + 1 < edits.length; i += 2) {
         // The replying plugin's own headers win over what response plugins add.
-        if (headers === null || !hasFlatIgnoreCase(headers, edits[i])) res.writeHeader(edits[i], edits[i + 1]);
+        if (edits[i + 1] !== REMOVED_HEADER && (headers === null || !hasFlatIgnoreCase(headers, edits[i]))) res.writeHeader(edits[i], edits[i + 1]);
       }
     }
     const idHeader = this.server.requestIdHeader;
@@ -296,8 +351,87 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#upstreamQuery = query;
   }
 
+  get hasRequestBody(): boolean {
+    return this.body !== null;
+  }
+
+  setUpstreamPath(path: string): void {
+    this.#upstreamPathOverride = path;
+  }
+
+  setUpstreamMethod(method: string): void {
+    this.#upstreamMethod = method;
+  }
+
+  readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    // A second reader (request-size-limiting, then request-transformer or hmac-auth) gets what
+    // the first one read, as replaced since: the stream itself is consumed.
+    const read = this.#upstreamBody;
+    if (read !== null) return Promise.resolve(read.length > maxBytes ? null : read);
+    const body = this.body;
+    if (body === null) return Promise.resolve(EMPTY_BODY);
+    if (this.request.contentLength > maxBytes) return Promise.resolve(null);
+    return readWholeBody(body, maxBytes).then((bytes) => {
+      if (bytes !== null) this.setUpstreamBody(bytes);
+      return bytes;
+    });
+  }
+
+  setUpstreamBody(body: Buffer): void {
+    this.#upstreamBody = body;
+    // The client's Content-Length (forwarded as is) would no longer match; a chunked body gets one.
+    this.setUpstreamHeader('content-length', String(body.length));
+  }
+
   setResponseHeader(name: string, value: string): void {
-    (this.#responseHeaderEdits ??= []).push(name.toLowerCase(), value);
+    const lower = name.toLowerCase();
+    const edits = this.#responseHeaderEdits;
+    if (edits === null) {
+      this.#responseHeaderEdits = [lower, value];
+      return;
+    }
+    // Replace, as documented: a second set of the same name (Miss, then Bypass) leaves one header.
+    removeFlat(edits, lower);
+    edits.push(lower, value);
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    const edits = (this.#responseHeaderEdits ??= []);
+    // An edit replaces the upstream's copies on the wire: carry them over once so they are kept.
+    if (!hasFlat(edits, lower)) {
+      const raw = this.#rawHeaders;
+      if (raw !== null) for (let i = 0; i + 1 < raw.length; i += 2) if (nameIs(raw[i], lower)) edits.push(lower, raw[i + 1].toString('latin1'));
+    }
+    removeFlatValue(edits, lower, REMOVED_HEADER);
+    edits.push(lower, value);
+  }
+
+  removeResponseHeader(name: string): void {
+    const lower = name.toLowerCase();
+    const edits = (this.#responseHeaderEdits ??= []);
+    removeFlat(edits, lower);
+    // Kept as an edit whose value is never written: it hides the upstream's copies.
+    edits.push(lower, REMOVED_HEADER);
+  }
+
+  responseHeader(name: string): string | undefined {
+    const raw = this.#localContentType === '' ? this.#loggedRawHeaders : null;
+    if (raw === null) return undefined;
+    for (let i = 0; i + 1 < raw.length; i += 2) if (nameIs(raw[i], name)) return raw[i + 1].toString('latin1');
+    return undefined;
+  }
+
+  upstreamResponseHeaders(): string[] {
+    const out: string[] = [];
+    const raw = this.#localContentType === '' ? this.#loggedRawHeaders : null;
+    if (raw !== null) for (let i = 0; i + 1 < raw.length; i += 2) out.push(raw[i].toString('latin1').toLowerCase(), raw[i + 1].toString('latin1'));
+    return out;
+  }
+
+  filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void {
+    (this.#bodyFilters ??= []).push(filter);
+    if (rewrites) this.#rewritesBody = true;
   }
 
   /** Answer with one of the error table's entries, as JSON `{"message": ...}`. */
@@ -315,20 +449,21 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
   runRequestPhase(): void {
-    const plugins = this.route!.onRequest;
-    if (plugins !== null) {
-      for (let i = this.#chainIndex; i < plugins.length; i++) {
-        const verdict = plugins[i].onRequest!(this);
-        if (verdict === Verdict.Continue) continue;
-        if (verdict === Verdict.Stop) return;
-        this.#chainIndex = i + 1;
-        // Only an asynchronous plugin pays for these closures.
-        verdict.then(
-          (v) => this.#resumeAfter(v),
-          (err) => this.#pluginFailed(err),
-        );
-        return;
-      }
+    for (;;) {
+      // Re-read each time: authentication may have switched to a consumer's chain.
+      const plugins = this.chain.onRequest;
+      const i = this.#chainIndex;
+      if (plugins === null || i >= plugins.length) break;
+      this.#chainIndex = i + 1;
+      const verdict = plugins[i].onRequest!(this);
+      if (verdict === Verdict.Continue) continue;
+      if (verdict === Verdict.Stop) return;
+      // Only an asynchronous plugin pays for these closures.
+      verdict.then(
+        (v) => this.#resumeAfter(v),
+        (err) => this.#pluginFailed(err),
+      );
+      return;
     }
     this.#forward();
   }
@@ -362,12 +497,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
     this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
     this.#upstreamHeadersBuilt = true;
-    const phase = route.onUpstreamRequest;
+    const phase = this.chain.onUpstreamRequest;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
 
     const head = this.request;
     const cfg = route.config;
-    let path = escapePath(upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
+    const override = this.#upstreamPathOverride;
+    let path = escapePath(override !== null ? override : upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
     const query = this.#upstreamQuery ?? head.query;
     if (query !== '') path = path + '?' + query;
 
@@ -420,7 +556,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
     // undici calls onConnect when it writes the request to a socket: from then on it reached the upstream.
     const reached = this.#upstreamAbort !== null;
-    const body = this.body;
+    // A body a plugin read whole is a buffer that can be sent again.
+    const body = this.#upstreamBody !== null ? null : this.body;
     if (reached) {
       if (body !== null || !isIdempotent(this.request.method)) return false;
     } else if (body !== null && body.started) {
@@ -469,9 +606,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       this.target!.pool.dispatch(
         {
           path: this.#upstreamPath,
-          method: this.request.method as Dispatcher.HttpMethod,
+          method: (this.#upstreamMethod ?? this.request.method) as Dispatcher.HttpMethod,
           headers: this.#upstreamHeaders,
-          body: this.body,
+          body: this.#upstreamBody ?? this.body,
           headersTimeout: readTimeout,
           bodyTimeout: readTimeout,
           upgrade: this.wsContext === null ? null : 'websocket',
@@ -609,8 +746,14 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#upstreamResume = resume;
     this.#rawHeaders = rawHeaders;
     this.#loggedRawHeaders = rawHeaders;
-    const phase = this.route!.onResponse;
-    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onResponse!(this);
+    const phase = this.chain.onResponse;
+    if (phase !== null) {
+      this.#inResponsePhase = true;
+      for (let i = 0; i < phase.length && !this.done; i++) phase[i].onResponse!(this);
+      this.#inResponsePhase = false;
+      // A plugin answered instead (respond from onResponse): the upstream exchange is cancelled.
+      if (this.done) return false;
+    }
     this.headPending = true;
     this.server.deferHead(this);
     return true;
@@ -626,6 +769,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   onData(chunk: Buffer): boolean {
     if (this.aborted || this.done) return false;
+    if (this.#bodyFilters !== null) {
+      const out = this.#filterChunk(chunk, false);
+      if (out === null || out.length === 0) return !this.done;
+      chunk = out;
+    }
     corked = this;
     corkedChunk = chunk;
     this.res.cork(corkedWriteChunk);
@@ -635,10 +783,47 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   onComplete(): void {
-    if (this.aborted || this.done) return;
+    if (this.aborted) return;
+    if (this.done) {
+      // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
+      if (this.#bodyFilters !== null && !this.#rewritesBody && this.error === null) this.#filterChunk(null, true);
+      return;
+    }
+    const tail = this.#bodyFilters === null ? null : this.#filterChunk(null, true);
+    if (this.done) return;
     corked = this;
+    corkedChunk = tail;
     this.res.cork(corkedFinish);
     corked = null;
+    corkedChunk = null;
+  }
+
+  /**
+   * Run the response body filters on one chunk (or, with `end`, their tails). A filter that throws
+   * costs this response (the connection is cut, as for any failure after the head), not the worker.
+   */
+  #filterChunk(chunk: Buffer | null, end: boolean): Buffer | null {
+    const filters = this.#bodyFilters!;
+    let data = chunk;
+    for (let i = 0; i < filters.length; i++) {
+      try {
+        if (!end) {
+          if (data === null) break;
+          data = filters[i].onChunk(data);
+        } else {
+          // At the end each filter first gets what the earlier ones released, then its own tail.
+          const passed: Buffer | null = data !== null && data.length > 0 ? filters[i].onChunk(data) : null;
+          const tail = filters[i].onEnd();
+          data = passed === null ? tail : tail === null ? passed : Buffer.concat([passed, tail]);
+        }
+      } catch (err) {
+        this.server.logger.error({ err, route: this.routeName }, 'plugin failed in a response body filter');
+        this.error = Errors.internal;
+        this.#closeDownstream();
+        return null;
+      }
+    }
+    return data;
   }
 
   onError(err: Error): void {
@@ -706,13 +891,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           break;
       }
     }
-    if (edits !== null) for (let i = 0; i < edits.length; i += 2) res.writeHeader(edits[i], edits[i + 1]);
+    if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
     if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, this.requestId);
     this.#rawHeaders = null;
     if (this.request.method === 'HEAD' || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
       this.#total = contentLength;
-    } else if (contentLength >= 0) {
+    } else if (contentLength >= 0 && !this.#rewritesBody) {
       this.#mode = BodyMode.Sized;
       this.#total = contentLength;
     } else {
@@ -810,6 +995,20 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   // ---------------------------------------------------------------- log phase
 
+  get requestSize(): number {
+    return this.request.headBytes + this.bodyBytes;
+  }
+  get responseSize(): number {
+    return this.responseBytes;
+  }
+  get finalStatus(): number {
+    return this.aborted ? 499 : this.responseStatus;
+  }
+  get responseSource(): 'service' | 'error' | 'exit' {
+    if (this.error !== null) return 'error';
+    return this.upstreamHeadersAt !== 0 ? 'service' : 'exit';
+  }
+
   /** The path and query sent upstream ('' when the request never got that far). */
   get upstreamUri(): string {
     return this.#upstreamPath;
@@ -843,7 +1042,9 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (edits !== null) {
       for (let i = 0; i + 1 < edits.length; i += 2) {
         const at = names.indexOf(edits[i]);
-        if (at >= 0) values[at] = edits[i + 1];
+        if (edits[i + 1] === REMOVED_HEADER) {
+          if (at >= 0) names.splice(at, 1), values.splice(at, 1);
+        } else if (at >= 0) values[at] = edits[i + 1];
         else names.push(edits[i]), values.push(edits[i + 1]);
       }
     }
@@ -858,10 +1059,58 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
 
   /** onLog phase: after the end, an abort or an error. */
   runLogPhase(): void {
-    const route = this.route;
-    const phase = route === null ? null : route.onLog;
+    const phase = this.chain.onLog;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
   }
+}
+
+/** The value of a response-header edit that hides the header instead of writing it. */
+const REMOVED_HEADER = '\u0000removed';
+
+/** Collect a request body up to `maxBytes`; null once it is larger (the rest is not read). */
+function readWholeBody(body: RequestBody, maxBytes: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      body.pause();
+    };
+    // An abort destroys the stream before its end: the caller gets null, as for a body too large.
+    const onClose = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
+/** Drop the entries of `name` whose value is `value`. */
+function removeFlatValue(out: string[], name: string, value: string): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name && out[i + 1] === value) out.splice(i, 2);
 }
 
 function setFlat(out: string[], name: string, value: string): void {

@@ -20,11 +20,14 @@ import { defaultWebSocketSettings, type WebSocketBridge, type WebSocketSettings 
 import { prepareUpgradeHead, webSocketBehavior, type BridgeRef } from '../websocket/upgrade';
 import { Errors, type ProxyError } from './errors';
 import { answerPlainHttp, httpsOnly } from './https-only';
+import { Admission } from './admission';
+import { BodyRateGuard } from './body-rate';
+import { attachConnectionLimits, type FilteredConnections } from './connection-limit';
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
 import type { Snapshot } from './snapshot';
-import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
+import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
@@ -95,6 +98,12 @@ export class ProxyServer {
   lastRequestAt = 0;
   /** Per-route counters and latency histograms; `null` with --metrics off. */
   metrics: WorkerMetrics | null = null;
+  /** Overload protection (admission.ts); null when no limit is set, so the default path skips it. */
+  readonly admission: Admission | null;
+  /** --client-body-min-rate (body-rate.ts); null when off. */
+  readonly bodyRate: BodyRateGuard | null;
+  /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
+  readonly #connectionTracker: FilteredConnections | null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -119,6 +128,11 @@ export class ProxyServer {
     this.wsBehavior = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, false, context));
     this.wsBehaviorSecure = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, true, context));
     this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
+    const connections = attachConnectionLimits(this.#app, settings, logger, workerId);
+    this.#connectionTracker = connections.tracker;
+    this.admission = Admission.needed(settings) ? new Admission(settings, logger) : null;
+    if (this.admission !== null) this.admission.connections = connections.limit;
+    this.bodyRate = (settings.clientBodyMinRate ?? 0) > 0 ? new BodyRateGuard(settings.clientBodyMinRate!) : null;
   }
 
   listen(): Promise<void> {
@@ -183,6 +197,27 @@ export class ProxyServer {
     this.#spareHeads = list;
   };
 
+  /**
+   * Close every connection, idle keep-alive ones included, with uWS's App.close() (v20.57). After
+   * it the worker's loop holds no uWS socket, so the thread can end normally. False on the v20.30
+   * fallback, which has no way to close its connections: the caller then keeps the thread alive
+   * and the process leaves through _exit (util/process-exit.ts).
+   */
+  get closeConnectionsAvailable(): boolean {
+    return uwsBuild.hasAppClose;
+  }
+
+  closeConnections(): boolean {
+    if (!uwsBuild.hasAppClose) return false;
+    if (this.#listenSocket !== null) {
+      uws.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = null;
+    }
+    this.#app.close();
+    this.tls?.closeConnections();
+    return true;
+  }
+
   reopenLogs(): void {
     this.#accessLog?.reopen();
   }
@@ -209,6 +244,7 @@ export class ProxyServer {
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
+    if (this.#connectionTracker !== null) this.#connectionTracker.requestStarted(ctx);
     try {
       this.#start(ctx, res, req, head);
     } catch (err) {
@@ -233,6 +269,11 @@ export class ProxyServer {
     const invalid = this.#validate(head);
     if (invalid !== null) return ctx.fail(invalid);
 
+    if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'block-loop') {
+      // Lets tests stall this worker's event loop, as a CPU-bound plugin or a GC pause would.
+      const until = performance.now() + Number(head.header('x-floodgate-fault-ms') ?? 100);
+      while (performance.now() < until);
+    }
     if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'crash-worker') {
       ctx.respond(200, messageBody('crashing worker'), JSON_TYPE, null);
       setImmediate(() => {
@@ -245,6 +286,7 @@ export class ProxyServer {
     const snapshot = ctx.snapshot;
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
+    ctx.chain = ctx.route.chain;
     // Kong answers an https-only route reached over plain HTTP before any plugin runs.
     if (head.scheme === 'http' && httpsOnly(ctx.route.config)) return answerPlainHttp(ctx, head, ctx.route.config, this.tlsPort);
     // --trace-context off: only a route whose plugins export spans starts or continues a trace.
@@ -257,8 +299,10 @@ export class ProxyServer {
       ctx.body = new RequestBody(res, writeTimeout, () => ctx.fail(Errors.upstreamWriteTimeout));
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
+      if (this.bodyRate !== null) this.bodyRate.watch(ctx);
     }
-    ctx.runRequestPhase();
+    if (this.admission !== null) this.admission.admit(ctx);
+    else ctx.runRequestPhase();
   }
 
   /**
@@ -288,6 +332,8 @@ export class ProxyServer {
   /** Called exactly once per request: on end, on local reply, on abort. */
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
+    if (this.admission !== null) this.admission.finished(ctx);
+    if (this.#connectionTracker !== null) this.#connectionTracker.requestEnded(ctx);
     ctx.releaseUpstream();
     ctx.finishedAt = performance.now();
     try {

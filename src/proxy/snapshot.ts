@@ -5,7 +5,8 @@
  *
  * Everything a request needs is resolved here: the router, each route's service and balancer,
  * and each route's plugin phase arrays (or `null` when a phase has no plugin, so the hot path
- * skips it with one comparison, as Fastify does with its hooks).
+ * skips it with one comparison, as Fastify does with its hooks), with the per-consumer chains
+ * that consumer-scoped plugins need (plugin-chains.ts).
  */
 import type { Pool } from 'undici';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
@@ -29,6 +30,7 @@ import { RoundRobinBalancer } from '../balancer/round-robin';
 import { SharedBalancerState } from '../balancer/shared-state';
 import { standaloneTopology, type Topology } from '../balancer/topology';
 import { UpstreamPools } from './upstream-pools';
+import { ChainBuilder, consumerScopedEntries, resolveWithoutConsumer, type ConsumerChains, type PluginChain } from './plugin-chains';
 
 /** Node-wide balancer state and the primary's resolved topology (cluster/messages.ts). */
 export interface Balancing {
@@ -88,6 +90,15 @@ export class CompiledService {
 export class CompiledRoute {
   readonly config: RouteConfig;
   readonly service: CompiledService | null;
+  /** The plugins of a request without a consumer (plugin-chains.ts). */
+  readonly chain: PluginChain;
+  /**
+   * Consumer id -> the chains to switch to once an auth plugin authenticates that consumer;
+   * `null` when no consumer-scoped plugin can apply here, so authentication skips it with one
+   * comparison.
+   */
+  readonly consumerChains: ReadonlyMap<string, ConsumerChains> | null;
+  /** The consumer-less chain's phases (aliases of `chain`'s). */
   readonly onRequest: readonly PluginInstance[] | null;
   readonly onUpstreamRequest: readonly PluginInstance[] | null;
   readonly onResponse: readonly PluginInstance[] | null;
@@ -97,20 +108,23 @@ export class CompiledRoute {
   /** A plugin on this route exports spans: it gets a trace context even with --trace-context off. */
   readonly needsTraceContext: boolean;
 
-  constructor(config: RouteConfig, service: CompiledService | null, plugins: readonly PluginInstance[], needsTraceContext = false) {
+  constructor(
+    config: RouteConfig,
+    service: CompiledService | null,
+    chain: PluginChain,
+    needsTraceContext = false,
+    consumerChains: ReadonlyMap<string, ConsumerChains> | null = null,
+  ) {
     this.config = config;
     this.service = service;
     this.needsTraceContext = needsTraceContext;
-    this.onRequest = phase(plugins, 'onRequest');
-    this.onUpstreamRequest = phase(plugins, 'onUpstreamRequest');
-    this.onResponse = phase(plugins, 'onResponse');
-    this.onLog = phase(plugins, 'onLog');
+    this.chain = chain;
+    this.consumerChains = consumerChains;
+    this.onRequest = chain.onRequest;
+    this.onUpstreamRequest = chain.onUpstreamRequest;
+    this.onResponse = chain.onResponse;
+    this.onLog = chain.onLog;
   }
-}
-
-function phase(plugins: readonly PluginInstance[], name: keyof PluginInstance): readonly PluginInstance[] | null {
-  const list = plugins.filter((p) => typeof p[name] === 'function');
-  return list.length === 0 ? null : list;
 }
 
 export class Snapshot {
@@ -205,25 +219,8 @@ function compileService(
   );
 }
 
-/**
- * Kong's precedence: for each plugin name the most specific enabled entry wins
- * (route+service > route > service > global). Consumer-scoped entries need an authenticated
- * consumer and are applied by the auth phase, not here.
- */
-function pluginsForRoute(route: RouteConfig, plugins: readonly PluginConfig[]): PluginConfig[] {
-  const chosen = new Map<string, { specificity: number; plugin: PluginConfig }>();
-  for (const p of plugins) {
-    if (!p.enabled || p.consumer !== null || !p.protocols.includes('http')) continue;
-    let specificity: number;
-    if (p.route !== null && p.service !== null) specificity = p.route === route.id && p.service === route.service ? 3 : -1;
-    else if (p.route !== null) specificity = p.route === route.id ? 2 : -1;
-    else if (p.service !== null) specificity = p.service === route.service ? 1 : -1;
-    else specificity = 0;
-    if (specificity < 0) continue;
-    const current = chosen.get(p.name);
-    if (current === undefined || current.specificity < specificity) chosen.set(p.name, { specificity, plugin: p });
-  }
-  return [...chosen.values()].map((c) => c.plugin);
+function needsTraceContext(p: PluginConfig): boolean {
+  return getPluginDefinition(p.name)?.needsTraceContext === true;
 }
 
 export function compileSnapshot(
@@ -240,30 +237,33 @@ export function compileSnapshot(
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys, balancing));
 
-  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit };
-  // One instance per plugin entry per snapshot, shared by every route it applies to.
-  const instances = new Map<string, { priority: number; instance: PluginInstance }>();
-  const instanceFor = (p: PluginConfig) => {
-    let entry = instances.get(p.id);
-    if (entry === undefined) {
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit, config };
+  // One instance per plugin entry per snapshot, shared by every route and chain it is part of.
+  const instances = new Map<string, PluginInstance>();
+  const instanceFor = (p: PluginConfig): PluginInstance => {
+    let instance = instances.get(p.id);
+    if (instance === undefined) {
       const def = getPluginDefinition(p.name);
       if (def === undefined) throw new Error(`unknown plugin "${p.name}" reached a worker`);
-      entry = { priority: def.priority, instance: def.create(p.config, { ...env, pluginId: p.id }, p) };
-      instances.set(p.id, entry);
+      instance = def.create(p.config, { ...env, pluginId: p.id }, p) as PluginInstance;
+      instances.set(p.id, instance);
     }
-    return entry;
+    return instance;
   };
+  const builder = new ChainBuilder(instanceFor);
+  const byConsumer = consumerScopedEntries(config.plugins);
 
   const routesByOrder: CompiledRoute[] = [];
   for (const r of config.routes) {
-    const configs = pluginsForRoute(r, config.plugins);
-    const needsTrace = configs.some((p) => getPluginDefinition(p.name)?.needsTraceContext === true);
-    const chain = configs
-      .map(instanceFor)
-      .sort((a, b) => b.priority - a.priority)
-      .map((e) => e.instance);
+    const base = resolveWithoutConsumer(r, config.plugins);
+    const baseEntries = [...base.values()].map((c) => c.plugin);
+    const consumerChains = builder.consumerChains(r, base, byConsumer);
+    let needsTrace = baseEntries.some(needsTraceContext);
+    if (!needsTrace && consumerChains !== null) {
+      for (const id of consumerChains.keys()) if (byConsumer.get(id)!.some(needsTraceContext)) needsTrace = true;
+    }
     const service = r.service === null ? null : (services.get(r.service) ?? null);
-    routesByOrder[r.order] = new CompiledRoute(r, service, chain, needsTrace);
+    routesByOrder[r.order] = new CompiledRoute(r, service, builder.chain(baseEntries), needsTrace, consumerChains);
   }
   return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
 }

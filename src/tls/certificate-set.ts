@@ -1,8 +1,8 @@
 /**
  * What the HTTPS listener needs to know about certificates, and nothing more: PEM text and the
  * server names each certificate answers for. It is built from two sources:
- *   - the config's Kong `certificates` / `snis` entities (normalized by config/certificates.ts;
- *     read here through `certificatesOf`, which tolerates the field being absent);
+ *   - the config's Kong `certificates` / `snis` entities (checked by config/tls-checks.ts,
+ *     normalized by config/normalize.ts, read here through `certificatesOf`);
  *   - `--tls-cert` / `--tls-key`, the default certificate, read from disk by whoever builds the set.
  *
  * Plain data, so it can be compared (`fingerprintOf`) to decide whether a reload changed anything
@@ -36,28 +36,9 @@ export interface CertificateSet {
 
 export const EMPTY_CERTIFICATE_SET: CertificateSet = { fallback: null, certificates: [] };
 
-/** The normalized `certificates` of a config; `[]` when the config has none (or predates them). */
+/** The config's normalized `certificates` (config/normalize.ts), as the listener needs them. */
 export function certificatesOf(config: NormalizedConfig): readonly TlsCertificate[] {
-  const list = (config as { certificates?: readonly unknown[] }).certificates;
-  if (!Array.isArray(list)) return [];
-  return list.map((raw, i) => toTlsCertificate(raw as Record<string, unknown>, i));
-}
-
-/** Accepts both the camelCase normalized form and Kong's snake_case field names. */
-function toTlsCertificate(c: Record<string, unknown>, index: number): TlsCertificate {
-  const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-  const snis = Array.isArray(c.snis) ? c.snis : [];
-  return {
-    id: str(c.id) ?? `certificate-${index}`,
-    cert: str(c.cert) ?? '',
-    key: str(c.key) ?? '',
-    certAlt: str(c.certAlt) ?? str(c.cert_alt),
-    keyAlt: str(c.keyAlt) ?? str(c.key_alt),
-    snis: snis
-      .map((s) => (typeof s === 'string' ? s : str((s as { name?: unknown } | null)?.name)))
-      .filter((s): s is string => s !== null)
-      .map((s) => s.toLowerCase()),
-  };
+  return (config.certificates ?? []).map((c) => ({ id: c.id, cert: c.cert, key: c.key, certAlt: c.certAlt, keyAlt: c.keyAlt, snis: c.snis }));
 }
 
 export function certificateSet(config: NormalizedConfig, cliDefault: TlsCertificate | null): CertificateSet {

@@ -136,6 +136,15 @@ export class TlsListener {
     }
   }
 
+  /**
+   * After a drain, on uWS builds with App.close() (v20.57): close every connection of every
+   * generation, so the worker thread can end. The caller checked that App.close() exists.
+   */
+  closeConnections(): void {
+    this.close();
+    for (const gen of [this.#current, ...this.#retired]) gen?.app.close();
+  }
+
   #build(set: CertificateSet): Generation {
     if (set.fallback === null) throw new Error('the TLS listener has no certificate to serve');
     const wanted = registrations(set);

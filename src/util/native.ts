@@ -13,6 +13,7 @@
  * (`nativeAffinityAvailable` is false). Rebuilding fixes it; `npm install` and `make` rebuild.
  */
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
 
 export interface NativeNofileLimit {
@@ -38,17 +39,24 @@ export const NATIVE_BUILD_COMMAND = 'sh native/build.sh';
 
 const ADDON_RELATIVE = path.join('native', 'build', 'Release', 'floodgate_native.node');
 
-/** Walks up from this file's directory to find the built addon (src/util or dist/src/util). */
-function findAddon(): string | null {
+/**
+ * Walks up from this file's directory to find a file of the repo (src/util or dist/src/util both
+ * work), or null. Build outputs under native/build are found this way.
+ */
+export function findRepoFile(relative: string): string | null {
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, ADDON_RELATIVE);
+    const candidate = path.join(dir, relative);
     if (existsSync(candidate)) return candidate;
     const parent = path.dirname(dir);
     if (parent === dir) break;
     dir = parent;
   }
   return null;
+}
+
+function findAddon(): string | null {
+  return findRepoFile(ADDON_RELATIVE);
 }
 
 function isAddon(value: unknown): value is FloodgateNativeAddon {
@@ -81,7 +89,11 @@ function load(): LoadResult {
     };
   }
   try {
-    const mod: unknown = require(file);
+    // RTLD_GLOBAL: the addon also defines glibc 2.38's C23 functions for a patched uWS binary
+    // (native/uws-compat/), which finds them in the global scope; it must be loaded first.
+    const holder = { exports: {} as unknown };
+    process.dlopen(holder, file, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
+    const mod = holder.exports;
     if (!isAddon(mod)) {
       return { addon: null, path: file, error: new Error(`${file} does not export the expected functions`) };
     }

@@ -1,12 +1,13 @@
 /**
- * How the gateway process ends once it has drained.
+ * How the gateway process ends when a worker could not close its connections.
  *
- * Node tears worker threads down on exit, and with uWebSockets.js v20.30 (no App.close(); see
- * uNetworking/uWebSockets.js#324) that teardown aborts the whole process with "uv_loop_close()
- * while having open handles" whenever a worker still holds a client connection, such as an idle
- * keep-alive one. So after draining and flushing logs we leave with _exit(2) through the native
- * addon, and let the kernel close the sockets. Without the addon, process.exit is the fallback:
- * correct when no connection is open, an abort (exit 134) otherwise.
+ * Node tears worker threads down on exit, and a worker thread that still holds uWS sockets makes
+ * that teardown abort the whole process ("uv_loop_close() while having open handles"). With uWS
+ * v20.57 every worker closes its sockets with App.close() after draining, and the process ends
+ * with a plain process.exit. This is the way out for the rest: the v20.30 fallback (no
+ * App.close(); uNetworking/uWebSockets.js#324) and a worker that missed the drain deadline. It
+ * leaves with _exit(2) through the native addon and lets the kernel close the sockets. Without
+ * the addon, process.exit: correct when no connection is open, an abort (exit 134) otherwise.
  */
 import { nativeAvailable, nativeExitImmediately } from './native';
 

@@ -5,7 +5,7 @@
 import { formatConfigErrors, loadConfigText } from '../../src/config/load';
 import type { ConsumerConfig, NormalizedConfig, PluginConfig } from '../../src/config/types';
 import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
-import type { PluginContext, PluginEnv, PluginInstance, RequestHead } from '../../src/plugins/api';
+import type { PluginContext, PluginEnv, PluginInstance, RequestHead, ResponseBodyFilter } from '../../src/plugins/api';
 import type { LogRecord } from '../../src/logging/serializer';
 import { TraceContext } from '../../src/tracing/trace-context';
 import { getPluginDefinition } from '../../src/plugins/registry';
@@ -39,6 +39,17 @@ export class FakeContext implements PluginContext {
   upstreamStartedAt = 1001;
   upstreamHeadersAt = 1005;
   finishedAt = 1006;
+  /** The request body readRequestBody() resolves with; null = the request has none. */
+  body: Buffer | null = null;
+  get hasRequestBody(): boolean {
+    return this.body !== null;
+  }
+  requestSize = 0;
+  responseSize = 0;
+  responseSource: 'service' | 'error' | 'exit' = 'service';
+  get finalStatus(): number {
+    return this.responseStatus;
+  }
   /** What serializeLog() returns: a minimal Kong-format record; tests may replace it. */
   logRecord: LogRecord | null = null;
 
@@ -60,9 +71,78 @@ export class FakeContext implements PluginContext {
     };
   }
 
-  respond(status: number, body: string, contentType: string, headers: readonly string[] | null): void {
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void {
     if (this.reply !== null) throw new Error('respond() called twice');
-    this.reply = { status, body, contentType, headers };
+    this.reply = { status, body: body.toString(), contentType, headers };
+  }
+  /** The path set by setUpstreamPath, or null. */
+  upstreamPath: string | null = null;
+  setUpstreamPath(path: string): void {
+    this.upstreamPath = path;
+  }
+  /** The method set by setUpstreamMethod, or null. */
+  upstreamMethod: string | null = null;
+  setUpstreamMethod(method: string): void {
+    this.upstreamMethod = method;
+  }
+  /** Another name for `body`, the client body readRequestBody gives (tests set either). */
+  get requestBody(): Buffer | null {
+    return this.body;
+  }
+  set requestBody(value: Buffer | null) {
+    this.body = value;
+  }
+  /** The body set by setUpstreamBody, or null when the client's goes upstream. */
+  upstreamBody: Buffer | null = null;
+  /** As the real context: a second reader gets what the first read, as replaced since. */
+  readRequestBody(maxBytes: number): Promise<Buffer | null> {
+    const body = this.upstreamBody ?? this.body ?? Buffer.alloc(0);
+    return Promise.resolve(body.length > maxBytes ? null : body);
+  }
+  setUpstreamBody(body: Buffer): void {
+    this.upstreamBody = body;
+  }
+  /** The upstream response's headers, flat lower-case pairs (tests set them before onResponse). */
+  upstreamResponse: string[] = [];
+  /** addResponseHeader calls, in order, and removeResponseHeader names. */
+  readonly addedResponseHeaders: [string, string][] = [];
+  readonly removedResponseHeaders = new Set<string>();
+  addResponseHeader(name: string, value: string): void {
+    this.addedResponseHeaders.push([name.toLowerCase(), value]);
+  }
+  removeResponseHeader(name: string): void {
+    const lower = name.toLowerCase();
+    this.removedResponseHeaders.add(lower);
+    this.responseHeaders.delete(lower);
+  }
+  responseHeader(name: string): string | undefined {
+    const h = this.upstreamResponse;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
+    return undefined;
+  }
+  upstreamResponseHeaders(): string[] {
+    return [...this.upstreamResponse];
+  }
+  readonly bodyFilters: { filter: ResponseBodyFilter; rewrites: boolean }[] = [];
+  filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void {
+    this.bodyFilters.push({ filter, rewrites });
+  }
+  /** Stream `chunks` through the registered body filters as the gateway does; returns what the client gets. */
+  runBodyFilters(chunks: Buffer[]): Buffer {
+    const out: Buffer[] = [];
+    for (const chunk of chunks) {
+      let data: Buffer | null = chunk;
+      for (const { filter } of this.bodyFilters) data = data === null ? null : filter.onChunk(data);
+      if (data !== null) out.push(data);
+    }
+    let tail: Buffer | null = null;
+    for (const { filter } of this.bodyFilters) {
+      const passed: Buffer | null = tail !== null && tail.length > 0 ? filter.onChunk(tail) : null;
+      const own = filter.onEnd();
+      tail = passed === null ? own : own === null ? passed : Buffer.concat([passed, own]);
+    }
+    if (tail !== null) out.push(tail);
+    return Buffer.concat(out);
   }
   setUpstreamHeader(name: string, value: string): void {
     this.upstreamHeaders.set(name.toLowerCase(), value);
@@ -120,6 +200,6 @@ export function pluginFromYaml(
   if (!result.ok) throw new Error(formatConfigErrors(result.errors, 'inline.yaml'));
   const config = result.config.plugins.find((p) => p.name === name);
   if (config === undefined) throw new Error(`no plugin "${name}" in the config`);
-  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], ...envOverrides };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(result.config), trustedIps: [] as string[], config: result.config, ...envOverrides };
   return { config, instance: getPluginDefinition(name)!.create(config.config, env, config), normalized: result.config };
 }

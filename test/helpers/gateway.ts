@@ -138,7 +138,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return code;
     },
   };
-  await waitForLog(/"msg":"floodgate listening"/);
-  await waitForLog(/"msg":"admin API (listening|cannot listen)"/);
+  try {
+    await waitForLog(/"msg":"floodgate listening"/);
+    await waitForLog(/"msg":"admin API (listening|cannot listen)"/);
+  } catch (err) {
+    // A gateway that never came up must not outlive the test file and hang the run.
+    proc.kill('SIGKILL');
+    throw err;
+  }
   return gateway;
 }

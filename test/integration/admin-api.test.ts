@@ -58,6 +58,22 @@ describe('admin API', () => {
     assert.equal(ok.body.workers.length, 2);
   });
 
+  test('GET / answers as Kong does: node info, version, and the plugins available and enabled', async () => {
+    assert.equal((await admin('/')).status, 401, 'the token guards it like the other endpoints');
+    const root = await admin('/', auth);
+    assert.equal(root.status, 200);
+    const pkg = require('../../../package.json') as { version: string };
+    assert.equal(root.body.version, pkg.version);
+    assert.match(root.body.node_id, /^[0-9a-f-]{36}$/);
+    assert.equal(typeof root.body.hostname, 'string');
+    assert.equal(root.body.configuration.database, 'off');
+    assert.equal(root.body.configuration.proxy_listeners[0].port, gw.port);
+    assert.match(root.body.configuration.uwebsockets, /^20\.57\.0 /);
+    assert.equal(root.body.plugins.available_on_server['key-auth'].priority, 1250);
+    assert.ok(Object.keys(root.body.plugins.available_on_server).includes('rate-limiting'));
+    assert.deepEqual(root.body.plugins.enabled_in_cluster, []);
+  });
+
   test('unknown paths get 404 and wrong methods 405 with Allow', async () => {
     assert.equal((await admin('/nope', auth)).status, 404);
     const wrong = await admin('/status', { method: 'DELETE', ...auth });

@@ -146,6 +146,11 @@ describe('upstream path and query', () => {
     assert.equal((await get(gw.url('/raw'))).json().url, '/svc');
   });
 
+  test('regression: a trailing slash reaches the upstream as Kong sends it: /raw/ -> /svc/', async () => {
+    assert.equal((await get(gw.url('/raw/'))).json().url, '/svc/');
+    assert.equal((await get(gw.url('/raw/a/'))).json().url, '/svc/a/');
+  });
+
   test('strip_path false keeps the route prefix: /keepthis -> /svc/keepthis', async () => {
     assert.equal((await get(gw.url('/keepthis'))).json().url, '/svc/keepthis');
   });

@@ -493,10 +493,10 @@ test('Kong credential kinds Floodgate lacks are named as such', () => {
     _format_version: "3.0"
     consumers:
       - username: alice
-        hmacauth_credentials: []
+        mtls_auth_credentials: []
     oauth2_credentials: []
   `)).map(([entity, field, line, message]) => [entity, field, line, message.replace(/ \(supported.*/, '')]), [
-    ['consumers[0] (username "alice")', 'hmacauth_credentials', 4, '"hmacauth_credentials" is a Kong credential that Floodgate does not support'],
+    ['consumers[0] (username "alice")', 'mtls_auth_credentials', 4, '"mtls_auth_credentials" is a Kong credential that Floodgate does not support'],
     ['document', 'oauth2_credentials', 5, '"oauth2_credentials" is a Kong credential that Floodgate does not support'],
   ]);
 });

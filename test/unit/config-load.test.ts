@@ -242,6 +242,7 @@ test('request-termination config gets its own schema defaults', () => {
   assert.deepEqual(config.plugins[0], {
     id: 'plugin-0',
     name: 'request-termination',
+    instanceName: null,
     enabled: true,
     service: null,
     route: null,

@@ -29,6 +29,9 @@ const TEXT = [
   `        rsa_public_key: ${JSON.stringify(ES256_PUB)}`,
   '    acls:',
   '      - group: admins',
+  '    hmacauth_credentials:',
+  '      - username: alice-hmac',
+  '        secret: alice-hmac-auth-secret-0001',
   '',
 ].join('\n');
 
@@ -39,7 +42,7 @@ test('redactConfig replaces keys, jwt secrets, salts and hashes, and keeps every
 
   const { salt, passwordHash } = config.credentials.basicauth[0];
   const shown = JSON.stringify(redacted);
-  for (const secret of ['alice-api-key-0001', 'alice-hmac-secret-0001', 'alice-password-0001', salt, passwordHash]) {
+  for (const secret of ['alice-api-key-0001', 'alice-hmac-secret-0001', 'alice-hmac-auth-secret-0001', 'alice-password-0001', salt, passwordHash]) {
     assert.equal(shown.includes(secret), false, `the redacted config still holds ${secret}`);
   }
   assert.deepEqual(redacted.credentials, {
@@ -51,6 +54,7 @@ test('redactConfig replaces keys, jwt secrets, salts and hashes, and keeps every
       { id: 'jwt-1', consumer: 'alice', key: 'alice-es', algorithm: 'ES256', secret: null, rsaPublicKey: ES256_PUB, tags: [] },
     ],
     acls: [{ id: 'acl-0', consumer: 'alice', group: 'admins', tags: [] }],
+    hmacauth: [{ id: 'hmacauth-0', consumer: 'alice', username: 'alice-hmac', secret: REDACTED, tags: [] }],
   });
   // Everything outside the credentials is unchanged.
   assert.deepEqual({ ...redacted, credentials: null }, { ...config, credentials: null });

@@ -22,7 +22,9 @@ test('without strip_path the whole request path is appended', () => {
 
 test('a service path ending in / is not doubled', () => {
   assert.equal(upstreamPath('/service/', '/route/req', '/route'.length, true), '/service/req');
-  assert.equal(upstreamPath('/service/', '/route', '/route'.length, true), '/service/');
+  // Kong v0: an empty postfix keeps the base's trailing slash only if the request had one.
+  assert.equal(upstreamPath('/service/', '/route', '/route'.length, true), '/service');
+  assert.equal(upstreamPath('/service/', '/route/', '/route'.length, true), '/service/');
   assert.equal(upstreamPath('/', '/route/req', '/route'.length, true), '/req');
   assert.equal(upstreamPath('/service/', '/x', 0, false), '/service/x');
 });
@@ -34,5 +36,40 @@ test('a route without paths (matchedLength 0) keeps the request path', () => {
 
 test('a regex match strips exactly the matched text', () => {
   assert.equal(upstreamPath('/svc', '/users/42/orders', '/users/42'.length, true), '/svc/orders');
-  assert.equal(upstreamPath('/svc', '/users/42/', '/users/42/'.length, true), '/svc');
+  // The whole request matched and it ended in a slash: Kong keeps that slash.
+  assert.equal(upstreamPath('/svc', '/users/42/', '/users/42/'.length, true), '/svc/');
+  assert.equal(upstreamPath('/svc', '/users/42', '/users/42'.length, true), '/svc');
+});
+
+test('regression: a request ending in a slash keeps it upstream (Kong v0, issue 13)', () => {
+  assert.equal(upstreamPath('/service', '/route/', '/route'.length, true), '/service/');
+  assert.equal(upstreamPath('/service', '/route/a/', '/route'.length, true), '/service/a/');
+  assert.equal(upstreamPath(null, '/route/', '/route'.length, true), '/');
+  assert.equal(upstreamPath('/', '/route/', '/route'.length, true), '/');
+  // A route path that itself ends in a slash leaves an empty postfix; the request's slash stays.
+  assert.equal(upstreamPath('/service', '/route/', '/route/'.length, true), '/service/');
+  assert.equal(upstreamPath('/service/', '/route/', '/route/'.length, true), '/service/');
+});
+
+test('without strip_path a trailing slash is part of the appended path', () => {
+  assert.equal(upstreamPath('/service', '/route/', '/route'.length, false), '/service/route/');
+  assert.equal(upstreamPath('/service/', '/route/', '/route'.length, false), '/service/route/');
+  assert.equal(upstreamPath('/service/', '/', 1, false), '/service/');
+});
+
+test("Kong's path_handling v0 table (service path /s)", () => {
+  // [route path, request path, strip_path, upstream path], as Kong's router documents v0.
+  const table: [string, string, boolean, string][] = [
+    ['/fv0', '/fv0req', false, '/s/fv0req'],
+    ['/fv0', '/fv0', false, '/s/fv0'],
+    ['/tv0', '/tv0req', true, '/s/req'],
+    ['/tv0', '/tv0', true, '/s'],
+    ['/fv0/', '/fv0/req', false, '/s/fv0/req'],
+    ['/fv0/', '/fv0/', false, '/s/fv0/'],
+    ['/tv0/', '/tv0/req', true, '/s/req'],
+    ['/tv0/', '/tv0/', true, '/s/'],
+  ];
+  for (const [routePath, request, strip, expected] of table) {
+    assert.equal(upstreamPath('/s', request, routePath.length, strip), expected, `${routePath} ${request} strip=${strip}`);
+  }
 });

@@ -87,17 +87,31 @@ export const AclSchema = Type.Object(
 );
 export type AclInput = Defaulted<Static<typeof AclSchema>, 'tags'>;
 
-/** The four arrays, as a consumer and the document both hold them. */
+/** hmac-auth credential (Kong's hmacauth_credentials): `username` names it in the Authorization header. */
+export const HmacAuthCredentialSchema = Type.Object(
+  {
+    id: Type.Optional(Id),
+    consumer: Type.Optional(ConsumerRef),
+    username: Type.String({ minLength: 1 }),
+    /** Optional here only so that field-checks.ts can explain why Floodgate requires it. */
+    secret: Type.Optional(Secret),
+    tags: Type.Optional(Tags),
+  },
+  entry,
+);
+export type HmacAuthCredentialInput = Defaulted<Static<typeof HmacAuthCredentialSchema>, 'tags'>;
+
+/** The credential arrays, as a consumer and the document both hold them. */
 export const CredentialCollections = {
   keyauth_credentials: Type.Optional(Type.Array(KeyAuthCredentialSchema, { sensitive: true })),
   basicauth_credentials: Type.Optional(Type.Array(BasicAuthCredentialSchema, { sensitive: true })),
   jwt_secrets: Type.Optional(Type.Array(JwtSecretSchema, { sensitive: true })),
   acls: Type.Optional(Type.Array(AclSchema)),
+  hmacauth_credentials: Type.Optional(Type.Array(HmacAuthCredentialSchema, { sensitive: true })),
 };
 
 /** Kong credential kinds Floodgate has no plugin for, so the error can say so. */
 export const UNSUPPORTED_KONG_CREDENTIALS: readonly string[] = [
-  'hmacauth_credentials',
   'oauth2_credentials',
   'mtls_auth_credentials',
 ];

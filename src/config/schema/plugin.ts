@@ -9,6 +9,10 @@ export const PluginSchema = Type.Object(
   {
     id: Type.Optional(Id),
     name: Type.String({ minLength: 1 }),
+    /** Kong's optional unique label for one plugin entry (letters, digits, ".", "-", "_", "~"). */
+    instance_name: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9._~-]+$', errorMessage: 'must contain only letters, digits, ".", "-", "_" and "~"' }),
+    ),
     enabled: Type.Optional(Type.Boolean({ default: true })),
     config: Type.Optional(Type.Object({}, { additionalProperties: true, default: {} })),
     /** Kong's default; protocols Floodgate does not proxy are dropped when normalizing. */

@@ -161,6 +161,7 @@ class BasicAuth implements PluginInstance {
 export const basicAuth: PluginDefinition<BasicAuthConfig> = {
   name: 'basic-auth',
   priority: 1100,
+  authenticates: true,
   version: '1.0.0',
   configSchema: BasicAuthSchema,
   create: (conf, env) => new BasicAuth(conf, env),

@@ -297,6 +297,7 @@ export class OffloadedJwtPlugin extends JwtCore implements PluginInstance {
 export const jwt: PluginDefinition<JwtConfig> = {
   name: 'jwt',
   priority: 1450,
+  authenticates: true,
   version: '1.0.0',
   configSchema: JwtSchema,
   create: (conf, env) =>

@@ -124,6 +124,7 @@ function countHeader(req: RequestHead, lowerName: string): ArgState {
 export const keyAuth: PluginDefinition<KeyAuthConfig> = {
   name: 'key-auth',
   priority: 1250,
+  authenticates: true,
   version: '1.0.0',
   configSchema: KeyAuthSchema,
   create: (conf, env) => new KeyAuth(conf, env),
