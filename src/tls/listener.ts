@@ -13,9 +13,17 @@
  *   - `removeServerName` deletes that router while connections negotiated with the name may still
  *     send requests through it. So a name is never removed or replaced in place: a reload that
  *     only adds names adds them; any other change builds a new app (a "generation") with the whole
- *     set, listens with it on the same port, and closes the old generation's listen socket. Open
- *     connections stay on the app they were accepted by (old certificate, new config) until they
- *     close; the retired app is kept, since uWS v20.30 cannot free one.
+ *     set. Open connections stay on the app they were accepted by (old certificate, new config)
+ *     until they close; the retired app is kept (nothing tells when its last connection ended).
+ *
+ * How a new generation starts taking connections:
+ *   - v20.57: one acceptor SSLApp owns the listen socket for the listener's whole life and hands
+ *     each accepted socket, before any TLS, to its one child app (`addChildAppDescriptor`), which
+ *     does the handshake. A swap adds the new generation as a child and removes the old one, so no
+ *     listen socket ever closes and no connection is refused.
+ *   - v20.30 (no child apps): the new generation listens on the same port (SO_REUSEPORT) and the
+ *     old one's listen socket is closed, which resets connections still in its accept queue (see
+ *     README "TLS" for how rare that is).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,6 +51,18 @@ export const TLS12_CIPHERS = [
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
+/** uWS v20.57's child-app API (not in its index.d.ts). */
+interface ChildApps {
+  addChildAppDescriptor(descriptor: number): void;
+  removeChildAppDescriptor(descriptor: number): void;
+  getDescriptor(): number;
+}
+
+function hasChildApps(app: TemplatedApp): app is TemplatedApp & ChildApps {
+  const a = app as Partial<ChildApps>;
+  return typeof a.addChildAppDescriptor === 'function' && typeof a.removeChildAppDescriptor === 'function' && typeof a.getDescriptor === 'function';
+}
+
 export type UpdateResult = 'unchanged' | 'added' | 'rebuilt' | 'failed';
 
 interface Generation {
@@ -61,6 +81,9 @@ export class TlsListener {
   readonly #ws: WebSocketBehavior<unknown> | null;
   readonly #logger: Logger;
   #current: Generation | null = null;
+  /** v20.57: the app that owns the listen socket and hands sockets to the current generation. */
+  #acceptor: (TemplatedApp & ChildApps) | null = null;
+  #acceptorSocket: us_listen_socket | null = null;
   /** Apps of earlier generations: their connections live on until the clients close them. */
   readonly #retired: Generation[] = [];
   #closed = false;
@@ -74,13 +97,27 @@ export class TlsListener {
   }
 
   get listening(): boolean {
-    return this.#current?.listenSocket != null;
+    return this.#acceptorSocket !== null || this.#current?.listenSocket != null;
+  }
+
+  /** True when generations are swapped behind one acceptor (uWS v20.57). */
+  get seamless(): boolean {
+    return this.#acceptor !== null;
   }
 
   /** Build the first generation and listen. Rejects when nothing can be served or the port is taken. */
   async start(set: CertificateSet): Promise<void> {
     const gen = this.#build(set);
-    await this.#listen(gen);
+    // The acceptor's own certificate is never used (sockets leave it before the handshake), but
+    // uWS needs one to make an SSLApp.
+    const acceptor = withPemFiles([set.fallback!], (fileOf) => uws.SSLApp(appOptions(fileOf, set.fallback!)));
+    if (hasChildApps(acceptor) && hasChildApps(gen.app)) {
+      acceptor.addChildAppDescriptor(gen.app.getDescriptor());
+      this.#acceptorSocket = await listenOn(acceptor, this.host, this.port);
+      this.#acceptor = acceptor;
+    } else {
+      gen.listenSocket = await listenOn(gen.app, this.host, this.port);
+    }
     this.#current = gen;
   }
 
@@ -101,7 +138,16 @@ export class TlsListener {
         return 'added';
       }
       const next = this.#build(set);
-      await this.#listen(next);
+      const acceptor = this.#acceptor;
+      if (acceptor !== null) {
+        // Back to back, so no socket is handed to the old generation after this.
+        acceptor.addChildAppDescriptor((next.app as TemplatedApp & ChildApps).getDescriptor());
+        acceptor.removeChildAppDescriptor((current.app as TemplatedApp & ChildApps).getDescriptor());
+        this.#current = next;
+        this.#retired.push(current);
+        return 'rebuilt';
+      }
+      next.listenSocket = await listenOn(next.app, this.host, this.port);
       if (this.#closed) {
         uws.us_listen_socket_close(next.listenSocket!);
         return 'failed';
@@ -128,6 +174,10 @@ export class TlsListener {
   /** Stop accepting (drain); connections already accepted finish their requests. */
   close(): void {
     this.#closed = true;
+    if (this.#acceptorSocket !== null) {
+      uws.us_listen_socket_close(this.#acceptorSocket);
+      this.#acceptorSocket = null;
+    }
     for (const gen of [this.#current, ...this.#retired]) {
       if (gen?.listenSocket != null) {
         uws.us_listen_socket_close(gen.listenSocket);
@@ -142,6 +192,7 @@ export class TlsListener {
    */
   closeConnections(): void {
     this.close();
+    this.#acceptor?.close();
     for (const gen of [this.#current, ...this.#retired]) gen?.app.close();
   }
 
@@ -171,19 +222,15 @@ export class TlsListener {
     if (files !== undefined) register(files);
     else withPemFiles(entries.map((e) => e.certificate), register);
   }
+}
 
-  #listen(gen: Generation): Promise<void> {
-    return new Promise((resolve, reject) => {
-      gen.app.listen(this.host, this.port, (socket) => {
-        if (socket === false) {
-          reject(new Error(`cannot listen on ${this.host}:${this.port} (TLS)`));
-          return;
-        }
-        gen.listenSocket = socket;
-        resolve();
-      });
+function listenOn(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket === false) reject(new Error(`cannot listen on ${host}:${port} (TLS)`));
+      else resolve(socket);
     });
-  }
+  });
 }
 
 /** Pattern -> pair tag, with the fallback under ''. */

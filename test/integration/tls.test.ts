@@ -139,6 +139,7 @@ describe('TLS listener', () => {
     const secure = JSON.parse((await httpsGet('a.example.com', '/xfp')).body);
     assert.equal(secure.headers['x-forwarded-proto'], 'https');
     assert.equal(secure.headers['x-forwarded-port'], String(tlsPort));
+    assert.equal(secure.headers['x-forwarded-for'], '127.0.0.1', 'the client address survives the hand-over to the generation');
     const plain = (await get(gw.url('/xfp'))).json();
     assert.equal(plain.headers['x-forwarded-proto'], 'http');
     assert.equal(plain.headers['x-forwarded-port'], String(gw.port));
