@@ -105,8 +105,12 @@ export function specificity(p: PluginConfig, route: RouteConfig, consumer: strin
   return r && s ? 4 : r ? 2 : s ? 1 : 0;
 }
 
+/**
+ * Chains are not per scheme: an entry whose `protocols` name http or https runs on both listeners.
+ * Failing closed: an auth plugin limited to https must not vanish from HTTPS requests.
+ */
 function runsHere(p: PluginConfig): boolean {
-  return p.enabled && p.protocols.includes('http');
+  return p.enabled && (p.protocols.includes('http') || p.protocols.includes('https'));
 }
 
 /** For each plugin name, the most specific entry without a consumer (levels 4, 2, 1, 0). */

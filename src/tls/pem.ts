@@ -5,7 +5,7 @@
  * not parse, so nothing may reach it unchecked.
  *
  * Problems carry the 0-based line inside the PEM text where they are, so the config error can
- * point at the exact line of a block scalar (config/certificates.ts adds the field's line).
+ * point at the exact line of a file (tls/settings.ts, for --tls-cert and --tls-key).
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 

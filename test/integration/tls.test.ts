@@ -46,6 +46,11 @@ services:
         paths: [/moved]
         protocols: [https]
         https_redirect_status_code: 301
+      - name: guarded
+        paths: [/guarded]
+        plugins:
+          - name: key-auth
+            protocols: [https]
 certificates:
 ${certEntry(exact, ['a.example.com'])}${certEntry(wildcard, ['*.example.com'])}${certEntry(suffix, ['shop.*'])}${extra}`;
 }
@@ -159,6 +164,10 @@ describe('TLS listener', () => {
     const served = await httpsGet('a.example.com', '/secure/x');
     assert.equal(served.status, 200);
     assert.equal(JSON.parse(served.body).url, '/x');
+  });
+
+  test('a plugin whose protocols list only https runs on HTTPS requests', async () => {
+    assert.equal((await httpsGet('a.example.com', '/guarded')).status, 401);
   });
 
   test('a reload swaps a certificate while a client keeps connecting; open connections keep going', async () => {
