@@ -94,7 +94,7 @@ export class DataPlane {
     const set = certificateSet(config, readDefaultCertificate(tls));
     if (set.fallback === null) return; // auto mode and no certificate yet
     if (server.tls === null) {
-      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>);
+      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter);
       await listener.start(set);
       server.tls = listener;
       this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length }, 'HTTPS listener on');

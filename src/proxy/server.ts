@@ -22,7 +22,7 @@ import { Errors, type ProxyError } from './errors';
 import { answerPlainHttp, httpsOnly } from './https-only';
 import { Admission } from './admission';
 import { BodyRateGuard } from './body-rate';
-import { attachConnectionLimits, type FilteredConnections } from './connection-limit';
+import { attachConnectionLimits, FilteredConnections } from './connection-limit';
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
@@ -104,6 +104,11 @@ export class ProxyServer {
   readonly bodyRate: BodyRateGuard | null;
   /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
   readonly #connectionTracker: FilteredConnections | null;
+  /**
+   * uWS's connection filter callback (uWS builds with App.filter), for the TLS listener's apps too,
+   * so --max-connections and the client timeouts count HTTPS connections; null when unused.
+   */
+  readonly connectionFilter: ((res: HttpResponse, count: number) => void) | null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -130,6 +135,8 @@ export class ProxyServer {
     this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
     const connections = attachConnectionLimits(this.#app, settings, logger, workerId);
     this.#connectionTracker = connections.tracker;
+    const filtered = connections.limit instanceof FilteredConnections ? connections.limit : connections.tracker;
+    this.connectionFilter = filtered === null ? null : filtered.onFilter;
     this.admission = Admission.needed(settings) ? new Admission(settings, logger) : null;
     if (this.admission !== null) this.admission.connections = connections.limit;
     this.bodyRate = (settings.clientBodyMinRate ?? 0) > 0 ? new BodyRateGuard(settings.clientBodyMinRate!) : null;

@@ -88,12 +88,23 @@ export class TlsListener {
   readonly #retired: Generation[] = [];
   #closed = false;
 
-  constructor(host: string, port: number, handler: Handler, logger: Logger, ws: WebSocketBehavior<unknown> | null = null) {
+  /** The plain listener's connection filter (--max-connections, client timeouts), or null. */
+  readonly #filter: ((res: HttpResponse, count: number) => void) | null;
+
+  constructor(
+    host: string,
+    port: number,
+    handler: Handler,
+    logger: Logger,
+    ws: WebSocketBehavior<unknown> | null = null,
+    filter: ((res: HttpResponse, count: number) => void) | null = null,
+  ) {
     this.host = host;
     this.port = port;
     this.#handler = handler;
     this.#ws = ws;
     this.#logger = logger;
+    this.#filter = filter;
   }
 
   get listening(): boolean {
@@ -201,6 +212,8 @@ export class TlsListener {
     const wanted = registrations(set);
     return withPemFiles(collectPairs(set), (fileOf) => {
       const app = uws.SSLApp(appOptions(fileOf, set.fallback!));
+      // Connections are counted where the handshake happens (the generation, not the acceptor).
+      if (this.#filter !== null) (app as unknown as { filter(cb: (res: HttpResponse, count: number) => void): unknown }).filter(this.#filter);
       app.any('/*', this.#handler);
       if (this.#ws !== null) app.ws('/*', this.#ws);
       this.#addNames(app, set, new Map(), fileOf);

@@ -11,6 +11,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { TLS12_CIPHERS } from '../../src/tls/listener';
+import { uwsBuild } from '../../src/proxy/uws';
 import { makeCertificate, yamlBlock, type TestCertificate } from '../helpers/certificates';
 import { startGateway, type Gateway } from '../helpers/gateway';
 import { get } from '../helpers/http';
@@ -254,7 +255,6 @@ describe('TLS without --tls-cert, one worker', () => {
   });
   after(async () => {
     await solo?.stop();
-    await upstream?.close();
   });
 
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -287,3 +287,32 @@ function tlsStandardName(openssl: string): string {
   const bulk = { 'AES128-GCM-SHA256': 'AES_128_GCM_SHA256', 'AES256-GCM-SHA384': 'AES_256_GCM_SHA384', 'CHACHA20-POLY1305': 'CHACHA20_POLY1305_SHA256' }[m[2]]!;
   return `TLS_ECDHE_${m[1]}_WITH_${bulk}`;
 }
+
+describe('TLS connections and --max-connections', () => {
+  let limited: Gateway;
+  let port: number;
+  before(async () => {
+    upstream ??= await startEchoUpstream();
+    port = await freePort();
+    limited = await startGateway({ config: config(exactV1), workers: 1, args: ['--listen-tls', `127.0.0.1:${port}`, '--max-connections', '2'] });
+  });
+  after(async () => {
+    await limited?.stop();
+    await upstream?.close();
+  });
+
+  test('HTTPS connections count against the limit: the third open connection gets the 503', async (t) => {
+    // The connection filter came with the same uWS builds as App.close() (v20.57 here).
+    if (!uwsBuild.hasAppClose) {
+      t.skip(`uWS ${uwsBuild.version} has no connection filter: --max-connections counts requests in progress there`);
+      return;
+    }
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 2 });
+    const held = await Promise.all([0, 1].map(() => httpsGet('a.example.com', '/', { agent } as tls.ConnectionOptions, port)));
+    assert.deepEqual(held.map((r) => r.status), [200, 200]);
+    const third = await httpsGet('a.example.com', '/', {}, port);
+    assert.equal(third.status, 503);
+    assert.match(third.body, /max_connections/);
+    agent.destroy();
+  });
+});

@@ -106,7 +106,7 @@ class OpenTelemetry implements PluginInstance {
     const status = rec.response.status;
     const server: Record<string, AttributeValue> = {
       'http.request.method': rec.request.method,
-      'url.scheme': 'http',
+      'url.scheme': ctx.request.scheme,
       'url.path': ctx.request.rawPath,
       'http.response.status_code': status,
       'server.address': ctx.request.host,
