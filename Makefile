@@ -83,6 +83,12 @@ bench: build bench-tools
 bench-quick: build bench-tools
 	$(NODE) dist/bench/peers/main.js --quick
 
+# The uWS upgrade's before and after in one run: Floodgate on v20.57 and on the v20.30 fallback
+# (FLOODGATE_UWS=legacy), NGINX as the baseline; tiny GET, 1 worker, 3 rounds: about 2 min.
+.PHONY: bench-uws
+bench-uws: build bench-tools
+	SCENARIOS=uws $(NODE) dist/bench/peers/main.js --quick
+
 # --jwt-verify inline | pool | batch under proxy load (bench/offload/main.ts): 1 worker, NGINX
 # upstream, HS256/RS256/ES256 x cache on/off, plain proxy as the baseline; about 6 min.
 # Env overrides: ROUNDS DURATION WARMUP CONNS TOKENS MODES ALGS. Report: bench/results/offload-<date>.md.

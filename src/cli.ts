@@ -66,11 +66,6 @@ Options for start:
                                longest wait for a slot before the 503 (default 1000)
       --shed-lag-ms MS         refuse new requests (503) while the worker's event loop is later
                                than this; 0 = off (default 0)
-      --client-header-timeout MS
-                               a connection must send a full request head within this; at most
-                               10000, uWS's own fixed limit (default 10000)
-      --client-idle-timeout MS idle keep-alive connections are closed after this; at most 10000
-                               (default 10000)
       --client-body-min-rate BYTES/S
                                request bodies slower than this get 408 and a closed connection
                                (default 0 = off)
@@ -105,13 +100,6 @@ function sizeOption(value: string | undefined, name: string, fallback: number): 
   if (m === null || Number(m[1]) < 1) fail(`--${name} must be a size such as 1048576, 512k or 128m, got "${value}"`);
   const unit = m[2].toLowerCase();
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1);
-}
-
-/** uWS closes a connection with no full head, or idle, after a fixed 10 s: we can only tighten that. */
-function clientTimeoutOption(value: string | undefined, name: string): number {
-  const ms = intOption(value, name, 10_000, 100);
-  if (ms > 10_000) fail(`--${name} must be at most 10000: uWebSockets.js closes such connections itself after 10 s, got "${value}"`);
-  return ms;
 }
 
 function parseListen(value: string | undefined, flag = 'listen'): { host: string; port: number } {
@@ -199,8 +187,6 @@ function start(argv: string[]): void {
       'in-flight-queue': { type: 'string' },
       'in-flight-queue-timeout': { type: 'string' },
       'shed-lag-ms': { type: 'string' },
-      'client-header-timeout': { type: 'string' },
-      'client-idle-timeout': { type: 'string' },
       'client-body-min-rate': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
@@ -240,8 +226,6 @@ function start(argv: string[]): void {
     inFlightQueue: intOption(values['in-flight-queue'], 'in-flight-queue', 0),
     inFlightQueueTimeoutMs: intOption(values['in-flight-queue-timeout'], 'in-flight-queue-timeout', 1000, 1),
     shedLagMs: intOption(values['shed-lag-ms'], 'shed-lag-ms', 0),
-    clientHeaderTimeoutMs: clientTimeoutOption(values['client-header-timeout'], 'client-header-timeout'),
-    clientIdleTimeoutMs: clientTimeoutOption(values['client-idle-timeout'], 'client-idle-timeout'),
     clientBodyMinRate: intOption(values['client-body-min-rate'], 'client-body-min-rate', 0),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
@@ -256,6 +240,8 @@ function start(argv: string[]): void {
     process.stderr.write(`floodgate: invalid config, not starting: ${problem}\n`);
     process.exit(1);
   }
+  // Deprecated Kong fields, pre-3.0 path migrations: the file loads, but the user should know.
+  if (loaded.warnings.length > 0) logger.warn({ warnings: loaded.warnings }, `config loaded with warnings:\n${formatWarnings(loaded.warnings, values.config)}`);
 
   // RLIMIT_NOFILE is per process, so raising it once here covers every worker thread.
   const nofile = raiseNofileLimit();

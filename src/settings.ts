@@ -97,10 +97,6 @@ export interface NodeSettings {
   readonly inFlightQueueTimeoutMs?: number;
   /** --shed-lag-ms: refuse new requests while the worker's event loop is this late; 0 = off. */
   readonly shedLagMs?: number;
-  /** --client-header-timeout: a connection must complete a request head within this (<= 10000). */
-  readonly clientHeaderTimeoutMs?: number;
-  /** --client-idle-timeout: an idle keep-alive connection is closed after this (<= 10000). */
-  readonly clientIdleTimeoutMs?: number;
   /** --client-body-min-rate: request bodies slower than this (bytes/s) get 408; 0 = off. */
   readonly clientBodyMinRate?: number;
 }
@@ -132,7 +128,5 @@ export const defaultSettings: NodeSettings = {
   inFlightQueue: 0,
   inFlightQueueTimeoutMs: 1000,
   shedLagMs: 0,
-  clientHeaderTimeoutMs: 10_000,
-  clientIdleTimeoutMs: 10_000,
   clientBodyMinRate: 0,
 };

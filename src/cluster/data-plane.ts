@@ -162,6 +162,10 @@ export class DataPlane {
         }
       }
       server.closeLogs();
+      // It leaves at once now (App.close()): hand over what it counted since the last scrape.
+      if (this.#metrics !== null) {
+        this.#send({ type: 'final-metrics', workerId: this.#boot.workerId, snapshot: this.#metrics.snapshot(this.#boot.workerId, server.inFlight, server.snapshot.version) });
+      }
     }
     await this.#closeJwtVerify();
     await Promise.race([this.#pools.closeAll(), new Promise((r) => setTimeout(r, 1000))]);

@@ -16,9 +16,9 @@ import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
 import { Errors, type ProxyError } from './errors';
-import { Admission } from './admission';
+import { Admission, CONNECTION_REFUSAL } from './admission';
 import { BodyRateGuard } from './body-rate';
-import { attachConnectionLimits, type FilteredConnections } from './connection-limit';
+import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter } from './connection-limit';
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
@@ -86,7 +86,8 @@ export class ProxyServer {
   /** --client-body-min-rate (body-rate.ts); null when off. */
   readonly bodyRate: BodyRateGuard | null;
   /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
-  readonly #connectionTracker: FilteredConnections | null;
+  /** Open connections from uWS's connection filter (v20.57); null on the v20.30 fallback. */
+  readonly connections: ConnectionCounter | null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -106,10 +107,11 @@ export class ProxyServer {
     this.portString = String(settings.listenPort);
     this.requestIdHeader = settings.requestIdHeader ?? 'x-floodgate-request-id';
     this.#app = uws.App().any('/*', this.#handle);
-    const connections = attachConnectionLimits(this.#app, settings, logger, workerId);
-    this.#connectionTracker = connections.tracker;
+    const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);
+    this.connections = connections.counter;
+    if (connections.counter !== null) registerConnectionGauge(connections.counter);
     this.admission = Admission.needed(settings) ? new Admission(settings, logger) : null;
-    if (this.admission !== null) this.admission.connections = connections.limit;
+    if (this.admission !== null) this.admission.attachConnections(connections.counter, connections.limit);
     this.bodyRate = (settings.clientBodyMinRate ?? 0) > 0 ? new BodyRateGuard(settings.clientBodyMinRate!) : null;
   }
 
@@ -208,7 +210,6 @@ export class ProxyServer {
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
-    if (this.#connectionTracker !== null) this.#connectionTracker.requestStarted(ctx);
     try {
       this.#start(ctx, res, req, head);
     } catch (err) {
@@ -294,7 +295,6 @@ export class ProxyServer {
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
     if (this.admission !== null) this.admission.finished(ctx);
-    if (this.#connectionTracker !== null) this.#connectionTracker.requestEnded(ctx);
     ctx.releaseUpstream();
     ctx.finishedAt = performance.now();
     try {
