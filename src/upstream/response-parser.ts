@@ -410,9 +410,6 @@ export class ResponseParser {
       this.#sink.onInformational(status);
       return;
     }
-    const keepAlive = !close && (minor === 1 || keepAliveToken);
-    const head = new ResponseHead(buf, status, minor, ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
-    this.keepAlive = keepAlive;
     let next: S;
     if (this.#noBody || status === 204 || status === 304 || status === 101) {
       next = S.Done;
@@ -434,7 +431,10 @@ export class ResponseParser {
     } else {
       next = S.BodyClose;
     }
-    if (next === S.BodyClose) this.keepAlive = false;
+    // A body delimited by the close leaves nothing to reuse.
+    const keepAlive = !close && (minor === 1 || keepAliveToken) && next !== S.BodyClose;
+    this.keepAlive = keepAlive;
+    const head = new ResponseHead(buf, status, minor, ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
     this.#state = next;
     if (next === S.Done) this.#pendingComplete = true;
     this.#sink.onHead(head);
