@@ -609,7 +609,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     // Only the target's own faults count against its health: not a full pool queue, not a
     // request we could not send, not a plugin that threw.
     if (service.passive !== null && this.responseStatus === 0 && error.source === 'upstream' && error.status !== 503) {
-      const timedOut = failure === Failure.ConnectTimeout || failure === Failure.ReadTimeout;
+      const timedOut = failure === Failure.ConnectTimeout || failure === Failure.ReadTimeout || failure === Failure.WriteTimeout;
       this.#reportPassive(service, timedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
     }
     if (this.#mayRetry(service, error)) return this.#scheduleRetry(service);
