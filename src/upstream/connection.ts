@@ -44,8 +44,9 @@ export class UpstreamConnection implements ParserSink {
   /** When the current deadline passes, on the engine's coarse clock (ms); 0 = none. */
   deadline = 0;
   deadlineKind = Deadline.None;
-  #paused = false;
   #waitingDrain = false;
+  /** socket.pause() is in effect (the client pushes back). */
+  #socketPaused = false;
   #awaitingContinue = false;
   #chunkedBody = false;
   #bodyEnded = false;
@@ -80,7 +81,6 @@ export class UpstreamConnection implements ParserSink {
     ex.conn = this;
     ex.state = ExchangeState.Active;
     this.requests++;
-    this.#paused = false;
     this.#waitingDrain = false;
     this.#awaitingContinue = false;
     this.#bodyEnded = false;
@@ -95,7 +95,6 @@ export class UpstreamConnection implements ParserSink {
   /** Wait for the next exchange, for at most the keep-alive time. */
   becomeIdle(): void {
     this.state = ConnState.Idle;
-    this.#paused = false;
     this.#arm(Deadline.Idle, this.pool.options.keepAliveMs);
   }
 
@@ -181,7 +180,7 @@ export class UpstreamConnection implements ParserSink {
     }
     ex.requestWritten = true;
     this.#detachBody(ex);
-    if (!this.parser.complete && !this.#paused) this.#arm(Deadline.Read, ex.readTimeoutMs);
+    if (!this.parser.complete && !this.parser.paused) this.#arm(Deadline.Read, ex.readTimeoutMs);
   };
 
   #onDrain = (): void => {
@@ -229,7 +228,9 @@ export class UpstreamConnection implements ParserSink {
       this.#fail(Failure.HandlerError, '', err as Error);
       return;
     }
-    if (this.#paused && this.exchange === ex) {
+    if (this.parser.paused && this.exchange === ex) {
+      // The client is slow: stop reading; no read timeout while we are the ones waiting.
+      this.#socketPaused = true;
       this.socket.pause();
       if (this.deadlineKind === Deadline.Read) this.#disarm();
     }
@@ -261,12 +262,25 @@ export class UpstreamConnection implements ParserSink {
 
   /** The client caught up: read the upstream again. */
   resumeReading(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
     const ex = this.exchange;
-    if (ex === null) return;
-    this.socket.resume();
+    if (ex === null || !this.parser.paused) return;
     if (this.deadlineKind === Deadline.None && ex.requestWritten) this.#arm(Deadline.Read, ex.readTimeoutMs);
+    try {
+      // The rest of the held read first (it may end the response), then the socket.
+      this.parser.resume();
+    } catch (err) {
+      this.#fail(Failure.HandlerError, '', err as Error);
+      return;
+    }
+    if (this.exchange === ex && this.parser.paused) {
+      if (this.deadlineKind === Deadline.Read) this.#disarm();
+      return;
+    }
+    // Reading again, for this exchange or (if it just ended) to notice the idle socket's EOF.
+    if (this.#socketPaused && this.state !== ConnState.Closed) {
+      this.#socketPaused = false;
+      this.socket.resume();
+    }
   }
 
   // ------------------------------------------------------------------ ParserSink
@@ -294,10 +308,10 @@ export class UpstreamConnection implements ParserSink {
     ex.handler.onResponseHead(head);
   }
 
-  onBody(chunk: Buffer): void {
+  onBody(chunk: Buffer): boolean {
     const ex = this.exchange;
-    if (ex === null) return;
-    if (!ex.handler.onResponseData(chunk)) this.#paused = true;
+    if (ex === null) return true;
+    return ex.handler.onResponseData(chunk);
   }
 
   onComplete(extra: boolean): void {

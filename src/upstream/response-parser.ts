@@ -18,7 +18,8 @@ export interface ParserSink {
   onInformational(status: number): void;
   /** The final head. Framing state is set before the call. */
   onHead(head: ResponseHead): void;
-  onBody(chunk: Buffer): void;
+  /** False: pause (deliver nothing more until `resume()`). */
+  onBody(chunk: Buffer): boolean;
   /** The response is complete; `extra` is true when bytes followed it in the same read. */
   onComplete(extra: boolean): void;
   onParseError(error: ParseError): void;
@@ -125,6 +126,10 @@ export class ResponseParser {
   lastError = ParseError.None;
   /** The response ended inside the current step; execute tells the sink once the offset is known. */
   #pendingComplete = false;
+  #paused = false;
+  /** The read being parsed (held while paused) and the offset reached in it. */
+  #buf: Buffer | null = null;
+  #pos = 0;
 
   constructor(sink: ParserSink, maxHeadBytes: number) {
     this.#sink = sink;
@@ -140,11 +145,15 @@ export class ResponseParser {
     this.keepAlive = false;
     this.lastError = ParseError.None;
     this.#pendingComplete = false;
+    this.#paused = false;
+    this.#buf = null;
   }
 
   /** Stop parsing (the exchange was abandoned); later input is ignored. */
   stop(): void {
     this.#state = S.Failed;
+    this.#paused = false;
+    this.#buf = null;
   }
 
   get complete(): boolean {
@@ -156,16 +165,46 @@ export class ResponseParser {
     return this.#state === S.BodyClose;
   }
 
-  /** Feed one read. Results go to the sink, synchronously. */
+  /** Feed one read. Results go to the sink, synchronously, until the sink asks for a pause. */
   execute(buf: Buffer): void {
-    const len = buf.length;
     if (this.#state === S.Done) {
-      if (len > 0) this.#fail(ParseError.ExtraBytes);
+      if (buf.length > 0) this.#fail(ParseError.ExtraBytes);
       return;
     }
-    this.bytesSeen += len;
-    let i = 0;
-    while (i < len) {
+    this.bytesSeen += buf.length;
+    this.#buf = buf;
+    this.#pos = 0;
+    this.#run();
+  }
+
+  /**
+   * The sink refused a body slice (its client is slow): nothing more, not even the end of the
+   * response, is delivered until `resume`. The rest of the read is held here, so a proxy that
+   * writes with uWS `tryEnd` never gets a second slice while the first is pending.
+   */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#buf !== null) this.#run();
+  }
+
+  #run(): void {
+    const buf = this.#buf!;
+    const len = buf.length;
+    let i = this.#pos;
+    for (;;) {
+      if (this.#paused) break;
+      // A sized body whose last bytes went out in the previous step.
+      if (this.#state === S.BodyLength && this.#remaining === 0) this.#complete();
+      if (this.#pendingComplete) {
+        this.#pendingComplete = false;
+        if ((this.#state as S) === S.Done) this.#sink.onComplete(i < len);
+      }
+      if (i >= len) break;
       switch (this.#state as S) {
         case S.Head:
           i = this.#head(buf, i);
@@ -173,38 +212,39 @@ export class ResponseParser {
         case S.BodyLength: {
           const n = Math.min(this.#remaining, len - i);
           this.#remaining -= n;
-          this.#sink.onBody(i === 0 && n === len ? buf : buf.subarray(i, i + n));
+          const slice = i === 0 && n === len ? buf : buf.subarray(i, i + n);
           i += n;
-          if (this.#remaining === 0 && this.#state === S.BodyLength) this.#complete();
+          if (!this.#sink.onBody(slice)) this.#paused = true;
           break;
         }
-        case S.BodyClose:
-          this.#sink.onBody(i === 0 ? buf : buf.subarray(i));
+        case S.BodyClose: {
+          const slice = i === 0 ? buf : buf.subarray(i);
           i = len;
+          if (!this.#sink.onBody(slice)) this.#paused = true;
           break;
+        }
         case S.ChunkData: {
           const n = Math.min(this.#remaining, len - i);
           this.#remaining -= n;
           const slice = buf.subarray(i, i + n);
           i += n;
           if (this.#remaining === 0) this.#state = S.ChunkDataCr;
-          this.#sink.onBody(slice);
+          if (!this.#sink.onBody(slice)) this.#paused = true;
           break;
         }
         case S.Done:
-          // More bytes than the framing allows, in the same read: never forwarded.
-          return;
         case S.Failed:
+          // Done: more bytes than the framing allows, in the same read (the sink was told with
+          // onComplete(extra)); they are never forwarded.
+          this.#buf = null;
           return;
         default:
           i = this.#chunkByte(buf[i], i);
           break;
       }
-      if (this.#pendingComplete) {
-        this.#pendingComplete = false;
-        if ((this.#state as S) === S.Done) this.#sink.onComplete(i < len);
-      }
     }
+    this.#pos = i;
+    if (!this.#paused) this.#buf = null;
   }
 
   /** The upstream closed the connection (EOF). True when that ended the response cleanly. */

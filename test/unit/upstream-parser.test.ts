@@ -30,8 +30,15 @@ class Collector implements ParserSink {
     this.r.keepAlive = head.keepAlive;
     for (let i = 0; i < head.count; i++) this.r.headers.push([head.nameString(i), head.valueString(i)]);
   }
-  onBody(chunk: Buffer): void {
+  /** Refuse the next `refuse` body slices (a slow client). */
+  refuse = 0;
+  onBody(chunk: Buffer): boolean {
     this.r.body += chunk.toString('latin1');
+    if (this.refuse > 0) {
+      this.refuse--;
+      return false;
+    }
+    return true;
   }
   onComplete(extra: boolean): void {
     assert.equal(this.r.complete, false, 'completed twice');
@@ -200,6 +207,37 @@ describe('upstream response parser: refusals (502 with a reason)', () => {
   test('trailers over the limit', () => {
     const raw = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: ' + 'b'.repeat(2000) + '\r\n\r\n';
     assert.equal(parse([raw], { max: 1024 }).error, ParseError.TrailersTooLarge);
+  });
+});
+
+describe('upstream response parser: pause', () => {
+  test('a refused slice holds the rest of the read, the end included, until resume', () => {
+    const sink = new Collector();
+    const parser = new ResponseParser(sink, 8192);
+    parser.reset(false);
+    sink.refuse = 1;
+    parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'));
+    assert.equal(sink.r.body, 'hello');
+    assert.equal(parser.paused, true);
+    assert.equal(sink.r.complete, false, 'completed while the client was still writing');
+    parser.resume();
+    assert.equal(sink.r.complete, true);
+    assert.equal(sink.r.extra, false);
+  });
+
+  test('chunked: nothing after a refused slice until resume, then the rest in order', () => {
+    const sink = new Collector();
+    const parser = new ResponseParser(sink, 8192);
+    parser.reset(false);
+    sink.refuse = 2;
+    parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\nEXTRA'));
+    assert.equal(sink.r.body, 'abc');
+    parser.resume();
+    assert.equal(sink.r.body, 'abcdef');
+    assert.equal(sink.r.complete, false);
+    parser.resume();
+    assert.equal(sink.r.complete, true);
+    assert.equal(sink.r.extra, true);
   });
 });
 
