@@ -113,9 +113,9 @@ export class UpstreamPool {
 
   /** A connection finished its exchange and may carry another. */
   release(conn: UpstreamConnection): void {
-    if (this.#closed) return conn.destroy();
-    conn.becomeIdle();
     const next = this.#queue.shift();
+    if (next === undefined && this.#closed) return conn.destroy();
+    conn.becomeIdle();
     if (next !== undefined) {
       conn.start(next);
       return;
@@ -131,7 +131,7 @@ export class UpstreamPool {
     all.splice(at, 1);
     const idleAt = this.#idle.indexOf(conn);
     if (idleAt >= 0) this.#idle.splice(idleAt, 1);
-    if (this.#queue.length > 0 && !this.#closed) {
+    if (this.#queue.length > 0) {
       const next = this.#queue.shift()!;
       this.#open().start(next);
     }
@@ -157,16 +157,20 @@ export class UpstreamPool {
     }
   }
 
-  /** Stop taking requests; idle connections close now, busy ones after their exchange. */
+  /**
+   * Stop taking requests (the target left the config); idle connections close now, busy ones
+   * after their exchange. Requests already waiting are still served: they belong to the old
+   * snapshot, which keeps the target until they end.
+   */
   close(): void {
     this.#closed = true;
     for (const conn of this.#idle.splice(0)) conn.destroy();
-    for (const ex of this.#queue.splice(0)) this.#refuse(ex, Failure.Closed, '');
   }
 
-  /** Close every connection now. */
+  /** Close every connection now (the worker is going away). */
   destroy(): void {
     this.close();
+    for (const ex of this.#queue.splice(0)) this.#refuse(ex, Failure.Closed, '');
     for (const conn of this.connections.slice()) conn.destroy();
   }
 }
