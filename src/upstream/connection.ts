@@ -117,6 +117,9 @@ export class UpstreamConnection implements ParserSink {
     }
     body.on('readable', this.#pumpBody);
     body.on('end', this.#onBodyEnd);
+    // Waiting for the client's body is not the upstream's fault: no deadline until we write
+    // (write timeout) or have written everything (read timeout). The client side has its own.
+    this.#disarm();
     if (ex.expectContinue) {
       ex.headWritten = true;
       this.socket.write(ex.head!);
@@ -188,7 +191,7 @@ export class UpstreamConnection implements ParserSink {
     this.#waitingDrain = false;
     const ex = this.exchange;
     if (ex === null) return;
-    this.#arm(Deadline.Read, ex.readTimeoutMs);
+    if (this.deadlineKind === Deadline.Write) this.#disarm();
     this.#pumpBody();
   };
 
@@ -288,7 +291,7 @@ export class UpstreamConnection implements ParserSink {
   onInformational(status: number): void {
     if (status === 100 && this.#awaitingContinue) {
       this.#awaitingContinue = false;
-      this.#arm(Deadline.Read, this.exchange!.readTimeoutMs);
+      this.#disarm();
       this.#pumpBody();
     }
     // Other 1xx (102, 103) are dropped, as NGINX does.
@@ -303,7 +306,12 @@ export class UpstreamConnection implements ParserSink {
     if (this.#awaitingContinue) {
       // A final answer instead of 100: the body is never sent, so the connection cannot be reused.
       this.#awaitingContinue = false;
+      this.#bodyEnded = true;
       this.#detachBody(ex);
+      this.#arm(Deadline.Read, ex.readTimeoutMs);
+    } else if (this.deadlineKind === Deadline.None) {
+      // An answer while the body is still going up: its own body is read under read_timeout.
+      this.#arm(Deadline.Read, ex.readTimeoutMs);
     }
     ex.handler.onResponseHead(head);
   }
@@ -352,12 +360,14 @@ export class UpstreamConnection implements ParserSink {
         this.#fail(Failure.ReadTimeout, '', null);
         break;
       case Deadline.Expect:
+        // No 100 in time: send the body anyway (RFC 9110 §10.1.1).
         this.#awaitingContinue = false;
-        this.#arm(Deadline.Read, this.exchange?.readTimeoutMs ?? 60_000);
+        this.#disarm();
         this.#pumpBody();
         break;
       case Deadline.Idle:
-        this.destroy();
+        if (this.exchange === null) this.destroy();
+        else this.#disarm();
         break;
       default:
         break;
@@ -399,6 +409,8 @@ export class UpstreamConnection implements ParserSink {
 
   destroy(): void {
     if (this.state === ConnState.Closed) return;
+    // Never drop an exchange silently: it fails like a reset.
+    if (this.exchange !== null) return this.#fail(Failure.Reset, '', null);
     this.state = ConnState.Closed;
     this.#disarm();
     this.parser.stop();

@@ -105,9 +105,10 @@ export class UpstreamPool {
     const socket = o.secure
       ? tls.connect({ host: o.host, port: o.port, servername: o.servername === '' ? undefined : o.servername, rejectUnauthorized: o.tlsVerify })
       : net.connect({ host: o.host, port: o.port });
+    // The clock first: a stopped clock's `now` is stale, and the connect deadline builds on it.
+    this.engine.wake();
     const conn = new UpstreamConnection(this, socket, o.maxHeadBytes);
     this.connections.push(conn);
-    this.engine.wake();
     return conn;
   }
 

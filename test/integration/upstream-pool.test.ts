@@ -112,6 +112,17 @@ describe('pools', () => {
     assert.equal((await get(gw.url('/'))).text, 'conn 2');
   });
 
+  test('after a quiet spell longer than connect_timeout, a new connection is not timed out at once (regression: stale coarse clock)', async () => {
+    const up = await countingUpstream();
+    const gw = await gateway(`    url: http://127.0.0.1:${up.port}\n    connect_timeout: 200`, ['--upstream-keepalive', '100']);
+    assert.equal((await get(gw.url('/'))).status, 200);
+    // The idle connection closes, the clock stops; then the clock must restart from now.
+    await new Promise((r) => setTimeout(r, 800));
+    const again = await get(gw.url('/?delay=100'));
+    assert.equal(again.status, 200, again.text);
+    assert.equal(up.connections, 2);
+  });
+
   test('--upstream-engine native is refused with a clear message until it exists', () => {
     const cli = path.resolve(__dirname, '../../src/cli.js');
     let stderr = '';
