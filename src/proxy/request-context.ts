@@ -552,8 +552,10 @@ export class RequestContext implements PluginContext, ExchangeHandler {
       if (!ok) return false;
       this.#pendingChunk = null;
     }
+    // Also when the last bytes just went out (done): the engine still holds the end of the
+    // response, and reading it is what returns the connection to its pool.
     const ex = this.#exchange;
-    if (ex !== null && !this.done) ex.resume();
+    if (ex !== null) ex.resume();
     return true;
   }
 
@@ -586,7 +588,9 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   }
 
   onResponseData(chunk: Buffer): boolean {
-    if (this.aborted || this.done) return false;
+    // Done (every declared byte is out): whatever is left is discarded, and the engine goes on
+    // to the end of the response so the connection can be reused.
+    if (this.aborted || this.done) return true;
     corked = this;
     corkedChunk = chunk;
     this.res.cork(corkedWriteChunk);

@@ -496,6 +496,9 @@ describe('slow clients', () => {
     assert.ok(/^b+$/.test(body.slice(0, 1000)) && /^b+$/.test(body.slice(-1000)));
     const next = await raw.exchange('GET /plain/after-big HTTP/1.1\r\nHost: gw\r\n\r\n', /answer to \/plain\/after-big$/);
     assert.match(next, /^HTTP\/1\.1 200 OK\r\n/);
+    // The engine read the response to its end after the client caught up: its connection went
+    // back to the pool instead of hanging paused.
+    assert.equal(connectionOf('/plain/after-big'), connectionOf('/case/big'));
     raw.close();
   });
 });
