@@ -292,6 +292,11 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.#upstreamQuery = query;
   }
 
+  upstreamResponseHeader(name: string): string | undefined {
+    const head = this.#loggedHead;
+    return head === null ? undefined : head.get(name.toLowerCase());
+  }
+
   setResponseHeader(name: string, value: string): void {
     (this.#responseHeaderEdits ??= []).push(name.toLowerCase(), value);
   }

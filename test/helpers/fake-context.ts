@@ -33,6 +33,8 @@ export class FakeContext implements PluginContext {
   anonymous = false;
   credentialIdentifier: string | null = null;
   readonly responseHeaders = new Map<string, string>();
+  /** What `upstreamResponseHeader` answers (lower-case names). */
+  readonly upstreamResponseHeaders = new Map<string, string>();
   requestId = 'test-request-1';
   trace: TraceContext | null = TraceContext.from(undefined, undefined);
   startedAt = 1000;
@@ -74,6 +76,10 @@ export class FakeContext implements PluginContext {
   setUpstreamQuery(query: string): void {
     this.upstreamQuery = query;
   }
+  upstreamResponseHeader(name: string): string | undefined {
+    return this.upstreamResponseHeaders.get(name.toLowerCase());
+  }
+
   setResponseHeader(name: string, value: string): void {
     this.responseHeaders.set(name.toLowerCase(), value);
   }

@@ -75,6 +75,14 @@ describe('upstream response parser: framing', () => {
     const r = everySplit('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello');
     assert.equal(r.status, 200);
     assert.deepEqual(r.headers, [['content-type', 'text/plain'], ['content-length', '5']]);
+    const sink = new Collector();
+    let kept: ResponseHead | null = null;
+    sink.onHead = (h: ResponseHead) => void (kept = h);
+    const p = new ResponseParser(sink, 8192);
+    p.reset(false);
+    p.execute(Buffer.from('HTTP/1.1 200 OK\r\nX-Mixed-Case: Value \r\nContent-Length: 0\r\n\r\n'));
+    assert.equal(kept!.get('x-mixed-case'), 'Value', 'names match in any case, values lose trailing OWS');
+    assert.equal(kept!.get('x-absent'), undefined);
     assert.equal(r.body, 'hello');
     assert.equal(r.complete, true);
     assert.equal(r.extra, false);
