@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     tlsVerify: false,
     connectTimeoutMs: 5_000,
     maxConnections: 0,
-    maxPending: 0,
+    maxPending: -1,
   });
   const undiciPool = new Pool(`http://127.0.0.1:${upstream.port}`, { connections: CONCURRENCY, pipelining: 1 });
 

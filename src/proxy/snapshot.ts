@@ -160,7 +160,7 @@ function compileService(
       tlsVerify: service.tlsVerify,
       connectTimeoutMs: service.connectTimeout,
       maxConnections: breakers?.maxConnections ?? 0,
-      maxPending: breakers?.maxPendingRequests ?? 0,
+      maxPending: breakers?.maxPendingRequests ?? -1,
     };
     const poolKey = UpstreamEngine.key(spec);
     poolKeys.add(poolKey);

@@ -30,8 +30,9 @@ export interface TargetPoolSpec {
   readonly servername: string;
   readonly tlsVerify: boolean;
   readonly connectTimeoutMs: number;
-  /** The upstream's circuit_breakers.max_connections / max_pending_requests; 0 = none. */
+  /** The upstream's circuit_breakers.max_connections; 0 = none. */
   readonly maxConnections: number;
+  /** The upstream's circuit_breakers.max_pending_requests (0 = no queue); -1 = none set. */
   readonly maxPending: number;
 }
 
@@ -67,7 +68,7 @@ export class UpstreamEngine {
         tlsVerify: spec.tlsVerify,
         connectTimeoutMs: spec.connectTimeoutMs,
         maxConnections: caps.length === 0 ? 0 : Math.min(...caps),
-        maxPending: spec.maxPending > 0 ? spec.maxPending : DEFAULT_MAX_PENDING,
+        maxPending: spec.maxPending >= 0 ? spec.maxPending : DEFAULT_MAX_PENDING,
         // Waiting for a connection is bounded like making one: by the service's connect_timeout.
         queueTimeoutMs: spec.connectTimeoutMs,
         keepAliveMs: s.upstreamKeepAliveMs,
