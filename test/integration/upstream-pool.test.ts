@@ -30,12 +30,13 @@ interface CountingUpstream {
   peakOpen: number;
   /** SNI names the TLS upstream saw. */
   readonly servernames: string[];
+  /** Connections open now. */
+  open: number;
 }
 
 /** An upstream that counts connections and answers after `?delay=MS`. */
 async function countingUpstream(tlsOptions?: https.ServerOptions): Promise<CountingUpstream> {
-  const state: CountingUpstream = { port: 0, connections: 0, peakOpen: 0, servernames: [] };
-  let open = 0;
+  const state: CountingUpstream = { port: 0, connections: 0, peakOpen: 0, servernames: [], open: 0 };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay') ?? 0);
     setTimeout(() => res.end(`conn ${(req.socket as Socket & { id?: number }).id}`), delay);
@@ -44,9 +45,9 @@ async function countingUpstream(tlsOptions?: https.ServerOptions): Promise<Count
   server.on(tlsOptions === undefined ? 'connection' : 'secureConnection', (sock: Socket) => {
     (sock as Socket & { id?: number }).id = ++state.connections;
     if (tlsOptions !== undefined) state.servernames.push(String((sock as TLSSocket).servername));
-    open++;
-    state.peakOpen = Math.max(state.peakOpen, open);
-    sock.on('close', () => open--);
+    state.open++;
+    state.peakOpen = Math.max(state.peakOpen, state.open);
+    sock.on('close', () => state.open--);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   (state as { port: number }).port = (server.address() as AddressInfo).port;
@@ -121,6 +122,31 @@ describe('pools', () => {
     const again = await get(gw.url('/?delay=100'));
     assert.equal(again.status, 200, again.text);
     assert.equal(up.connections, 2);
+  });
+
+  test('a reload that keeps a target keeps its warm connection; one that drops it closes it', async () => {
+    const up = await countingUpstream();
+    const other = await countingUpstream();
+    const gw = await gateway(`    url: http://127.0.0.1:${up.port}`);
+    assert.equal((await get(gw.url('/'))).text, 'conn 1');
+    const withExtraRoute = `_format_version: "3.0"
+services:
+  - name: svc
+    url: http://127.0.0.1:${up.port}
+    routes:
+      - name: r
+        paths: [/]
+      - name: r2
+        paths: [/two]
+`;
+    await gw.reload(withExtraRoute);
+    assert.equal((await get(gw.url('/'))).text, 'conn 1', 'the warm connection survived the reload');
+    await gw.reload(withExtraRoute.replace(String(up.port), String(other.port)));
+    assert.equal((await get(gw.url('/'))).text, 'conn 1');
+    assert.equal(other.connections, 1);
+    const deadline = Date.now() + 5000;
+    while (up.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(up.open, 0, 'the dropped target\'s idle connection was closed');
   });
 
   test('--upstream-engine native is refused with a clear message until it exists', () => {
