@@ -84,7 +84,7 @@ function serveConnection(socket: net.Socket): void {
           current.answered = true;
           void current.script.run(socket, req, state);
         }
-        if (headers['expect'] === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+        if (headers['expect'] === '100-continue' && current.script?.early !== true) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
       }
       const take = Math.min(current.need, buf.length);
       current.req.body += buf.subarray(0, take).toString('latin1');
@@ -540,5 +540,22 @@ describe('request bodies', () => {
     const next = await raw.exchange('GET /plain/after-expect HTTP/1.1\r\nHost: gw\r\n\r\n', /answer to \/plain\/after-expect$/);
     assert.match(next, /^HTTP\/1\.1 200 OK\r\n/);
     raw.close();
+  });
+
+  test('Expect: 100-continue answered with a final status instead: the body is never sent upstream', async () => {
+    scripts.set('expect-refused', {
+      early: true,
+      run: (s) => void s.write('HTTP/1.1 417 Expectation Failed\r\nContent-Length: 4\r\n\r\nnope'),
+    });
+    const raw = await RawClient.open();
+    await raw.exchange('PUT /case/expect-refused HTTP/1.1\r\nHost: gw\r\nContent-Length: 14\r\nExpect: 100-continue\r\n\r\n', /100 Continue\r\n\r\n/);
+    const final = await raw.exchange('never uploaded', /\r\n\r\nnope$/, true);
+    assert.match(final, /HTTP\/1\.1 417 Expectation Failed\r\n/);
+    const next = await raw.exchange('GET /plain/after-417 HTTP/1.1\r\nHost: gw\r\n\r\n', /answer to \/plain\/after-417$/);
+    assert.match(next, /^HTTP\/1\.1 200 OK\r\n/);
+    raw.close();
+    const seen = requests.find((r) => r.path === '/case/expect-refused')!;
+    assert.equal(seen.body, '', 'the body went upstream after a final answer');
+    assert.notEqual(connectionOf('/plain/after-417'), seen.conn, 'a connection whose request body was never sent was reused');
   });
 });
