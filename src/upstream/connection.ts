@@ -30,6 +30,9 @@ export const enum Deadline {
   Idle,
 }
 
+/** Stop reusing a connection this long before the upstream's announced keep-alive timeout. */
+const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
+
 /** How long to wait for `100 Continue` before sending the body anyway (as curl does). */
 const EXPECT_WAIT_MS = 1000;
 
@@ -92,10 +95,15 @@ export class UpstreamConnection implements ParserSink {
     }
   }
 
-  /** Wait for the next exchange, for at most the keep-alive time. */
+  /**
+   * Wait for the next exchange, for at most the keep-alive time, or less when the upstream said
+   * it closes idle connections sooner (undici does the same).
+   */
   becomeIdle(): void {
     this.state = ConnState.Idle;
-    this.#arm(Deadline.Idle, this.pool.options.keepAliveMs);
+    const hint = this.parser.keepAliveHintMs;
+    const ms = this.pool.options.keepAliveMs;
+    this.#arm(Deadline.Idle, hint > 0 ? Math.min(ms, hint - KEEP_ALIVE_HINT_MARGIN_MS) : ms);
   }
 
   /** A previously used connection: a failure before any response byte may be a reuse race. */
@@ -330,8 +338,14 @@ export class UpstreamConnection implements ParserSink {
     ex.conn = null;
     ex.state = ExchangeState.Done;
     const cap = this.pool.options.maxRequestsPerConnection;
+    const hint = this.parser.keepAliveHintMs;
     const reusable =
-      this.parser.keepAlive && !extra && ex.requestWritten && this.state === ConnState.Busy && (cap === 0 || this.requests < cap);
+      this.parser.keepAlive &&
+      !extra &&
+      ex.requestWritten &&
+      this.state === ConnState.Busy &&
+      (cap === 0 || this.requests < cap) &&
+      (hint < 0 || hint > KEEP_ALIVE_HINT_MARGIN_MS);
     if (reusable) {
       this.pool.release(this);
     } else {

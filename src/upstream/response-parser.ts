@@ -123,6 +123,11 @@ export class ResponseParser {
   bytesSeen = 0;
   /** The current response's head said the connection may be kept (and its framing allows it). */
   keepAlive = false;
+  /**
+   * The upstream's `Keep-Alive: timeout=N` hint in ms (-1 without one): it closes idle
+   * connections after that, so we stop reusing them a little before.
+   */
+  keepAliveHintMs = -1;
   lastError = ParseError.None;
   /** The response ended inside the current step; execute tells the sink once the offset is known. */
   #pendingComplete = false;
@@ -143,6 +148,7 @@ export class ResponseParser {
     this.#accLen = 0;
     this.bytesSeen = 0;
     this.keepAlive = false;
+    this.keepAliveHintMs = -1;
     this.lastError = ParseError.None;
     this.#pendingComplete = false;
     this.#paused = false;
@@ -420,6 +426,8 @@ export class ResponseParser {
           if (lowerEquals(buf, nameStart, nameEnd, 'connection')) {
             if (listHas(buf, valueStart, valueEnd, 'close')) close = true;
             if (listHas(buf, valueStart, valueEnd, 'keep-alive')) keepAliveToken = true;
+          } else if (lowerEquals(buf, nameStart, nameEnd, 'keep-alive')) {
+            this.keepAliveHintMs = keepAliveTimeout(buf, valueStart, valueEnd);
           }
           break;
         case 14:
@@ -572,6 +580,20 @@ export class ResponseParser {
     }
     return i + 1;
   }
+}
+
+/** `timeout=N` (seconds) in a Keep-Alive header value, in ms; -1 when absent or malformed. */
+function keepAliveTimeout(buf: Buffer, start: number, end: number): number {
+  for (let i = start; i + 8 <= end; i++) {
+    if (!lowerEquals(buf, i, i + 8, 'timeout=')) continue;
+    if (i > start && buf[i - 1] !== SP && buf[i - 1] !== 44 && buf[i - 1] !== HTAB) continue;
+    let n = 0;
+    let j = i + 8;
+    const first = j;
+    while (j < end && buf[j] >= 48 && buf[j] <= 57 && j - first < 9) n = n * 10 + (buf[j++] - 48);
+    return j === first ? -1 : n * 1000;
+  }
+  return -1;
 }
 
 /**

@@ -35,13 +35,13 @@ interface CountingUpstream {
 }
 
 /** An upstream that counts connections and answers after `?delay=MS`. */
-async function countingUpstream(tlsOptions?: https.ServerOptions): Promise<CountingUpstream> {
+async function countingUpstream(tlsOptions?: https.ServerOptions, keepAliveTimeout = 30_000): Promise<CountingUpstream> {
   const state: CountingUpstream = { port: 0, connections: 0, peakOpen: 0, servernames: [], open: 0 };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay') ?? 0);
     setTimeout(() => res.end(`conn ${(req.socket as Socket & { id?: number }).id}`), delay);
   };
-  const server = tlsOptions === undefined ? http.createServer({ keepAliveTimeout: 30_000 }, handler) : https.createServer({ ...tlsOptions, keepAliveTimeout: 30_000 }, handler);
+  const server = tlsOptions === undefined ? http.createServer({ keepAliveTimeout }, handler) : https.createServer({ ...tlsOptions, keepAliveTimeout }, handler);
   server.on(tlsOptions === undefined ? 'connection' : 'secureConnection', (sock: Socket) => {
     (sock as Socket & { id?: number }).id = ++state.connections;
     if (tlsOptions !== undefined) state.servernames.push(String((sock as TLSSocket).servername));
@@ -122,6 +122,16 @@ describe('pools', () => {
     const again = await get(gw.url('/?delay=100'));
     assert.equal(again.status, 200, again.text);
     assert.equal(up.connections, 2);
+  });
+
+  test('the upstream\'s Keep-Alive timeout hint retires an idle connection a second early', async () => {
+    // Node announces `Keep-Alive: timeout=2` and closes idle connections after 2 s.
+    const up = await countingUpstream(undefined, 2000);
+    const gw = await gateway(`    url: http://127.0.0.1:${up.port}`);
+    assert.equal((await get(gw.url('/'))).text, 'conn 1');
+    assert.equal((await get(gw.url('/'))).text, 'conn 1');
+    await new Promise((r) => setTimeout(r, 1400));
+    assert.equal((await get(gw.url('/'))).text, 'conn 2', 'reused a connection the upstream was about to close');
   });
 
   test('a reload that keeps a target keeps its warm connection; one that drops it closes it', async () => {

@@ -147,6 +147,20 @@ describe('upstream response parser: framing', () => {
     assert.equal(parse(['HTTP/1.1 200 OK\r\nConnection: foo, close\r\nContent-Length: 0\r\n\r\n']).keepAlive, false);
   });
 
+  test('the Keep-Alive timeout hint is read', () => {
+    const hint = (raw: string) => {
+      const sink = new Collector();
+      const parser = new ResponseParser(sink, 8192);
+      parser.reset(false);
+      parser.execute(Buffer.from(raw));
+      return parser.keepAliveHintMs;
+    };
+    assert.equal(hint('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n'), 5000);
+    assert.equal(hint('HTTP/1.1 200 OK\r\nkeep-alive: max=100, Timeout=15\r\nContent-Length: 0\r\n\r\n'), 15000);
+    assert.equal(hint('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), -1);
+    assert.equal(hint('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=\r\nContent-Length: 0\r\n\r\n'), -1);
+  });
+
   test('identical Content-Length values are one length', () => {
     const r = parse(['HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc']);
     assert.equal(r.error, ParseError.None);
