@@ -253,7 +253,14 @@ export class UpstreamConnection implements ParserSink {
       this.destroy();
       return;
     }
-    if (this.parser.eof()) return;
+    let ended: boolean;
+    try {
+      ended = this.parser.eof();
+    } catch (err) {
+      this.#fail(Failure.HandlerError, '', err as Error);
+      return;
+    }
+    if (ended) return;
     // eof() reported a parse error itself when the response had started.
     if (this.exchange === ex) this.#fail(Failure.Reset, '', null);
   };
