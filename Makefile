@@ -140,6 +140,12 @@ bench-logging: build
 bench-trace-ids: build
 	$(NODE) dist/bench/micro/trace-ids.js
 
+# The upstream engine alone (src/upstream/) vs bare undici Pool.dispatch, same local upstream,
+# interleaved rounds, medians of req/s and CPU per request. Env: ROUNDS=5 DURATION=5 CONCURRENCY=50.
+.PHONY: bench-engine
+bench-engine: build
+	$(NODE) dist/bench/micro/engine.js
+
 # What rate limiting costs (bench/ratelimit/main.ts): plain proxy vs rate-limiting with the local
 # policy, redis sync_rate -1 and redis sync_rate 1, same gateway, interleaved, medians and ratios
 # to the plain proxy; about 2 min. Env overrides: ROUNDS DURATION WARMUP CONNS THREADS WORKERS.

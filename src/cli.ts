@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
 import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
-import { defaultSettings, type NodeSettings } from './settings';
+import { defaultSettings, type NodeSettings, type UpstreamEngineKind } from './settings';
 import { systemLogger } from './util/logger';
 import { formatLimit, raiseNofileLimit } from './util/file-limits';
 import { nativeFallbackWarning } from './util/native';
@@ -37,6 +37,13 @@ Options for start:
       --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
       --upstream-connections N connections per target per worker; 0 = unlimited (default 0)
       --upstream-keepalive MS  idle upstream keep-alive (default 60000)
+      --upstream-keepalive-requests N
+                               requests per upstream connection before it closes; 0 = unlimited
+                               (default 0)
+      --upstream-max-header-bytes N
+                               largest upstream response head, else 502 (default 32768)
+      --upstream-engine js|native
+                               upstream HTTP/1.1 engine (default js; native is not built yet)
       --access-log DEST        stdout | off | FILE (default stdout); SIGUSR1 reopens FILE
       --access-log-sample RATE share 0..1 of successful requests logged; errors (status >= 400,
                                aborts) are always logged (default 1)
@@ -125,6 +132,15 @@ function jwtVerifyOption(value: string | undefined): JwtVerifyMode {
   return value as JwtVerifyMode;
 }
 
+function upstreamEngineOption(value: string | undefined): UpstreamEngineKind {
+  if (value === undefined) return defaultSettings.upstreamEngine;
+  if (value === 'native') {
+    fail('--upstream-engine native: the native upstream engine is not built yet (issue 12, part 2); use --upstream-engine js');
+  }
+  if (value !== 'js') fail(`--upstream-engine must be js or native, got "${value}"`);
+  return value;
+}
+
 function onOffOption(value: string | undefined, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (value !== 'on' && value !== 'off') fail(`--${name} must be on or off, got "${value}"`);
@@ -171,6 +187,9 @@ function start(argv: string[]): void {
       'max-body-bytes': { type: 'string' },
       'upstream-connections': { type: 'string' },
       'upstream-keepalive': { type: 'string' },
+      'upstream-keepalive-requests': { type: 'string' },
+      'upstream-max-header-bytes': { type: 'string' },
+      'upstream-engine': { type: 'string' },
       'access-log': { type: 'string' },
       'access-log-sample': { type: 'string' },
       'request-id-header': { type: 'string' },
@@ -207,6 +226,9 @@ function start(argv: string[]): void {
     maxBodyBytes: intOption(values['max-body-bytes'], 'max-body-bytes', defaultSettings.maxBodyBytes),
     upstreamConnections: intOption(values['upstream-connections'], 'upstream-connections', defaultSettings.upstreamConnections),
     upstreamKeepAliveMs: intOption(values['upstream-keepalive'], 'upstream-keepalive', defaultSettings.upstreamKeepAliveMs, 1),
+    upstreamKeepAliveRequests: intOption(values['upstream-keepalive-requests'], 'upstream-keepalive-requests', defaultSettings.upstreamKeepAliveRequests),
+    upstreamMaxHeadBytes: intOption(values['upstream-max-header-bytes'], 'upstream-max-header-bytes', defaultSettings.upstreamMaxHeadBytes, 1024),
+    upstreamEngine: upstreamEngineOption(values['upstream-engine']),
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
     accessLogSample: sampleOption(values['access-log-sample']),
     requestIdHeader: requestIdHeaderOption(values['request-id-header']),

@@ -20,6 +20,18 @@ export interface NodeSettings {
   readonly upstreamConnections: number;
   /** Idle keep-alive time for upstream connections. */
   readonly upstreamKeepAliveMs: number;
+  /**
+   * --upstream-keepalive-requests: requests one upstream connection carries before it is closed
+   * (NGINX's keepalive_requests); 0 = unlimited.
+   */
+  readonly upstreamKeepAliveRequests: number;
+  /** --upstream-max-header-bytes: largest upstream response head; a larger one is a 502. */
+  readonly upstreamMaxHeadBytes: number;
+  /**
+   * --upstream-engine js|native: which upstream HTTP/1.1 engine proxies requests (src/upstream/).
+   * Only `js` exists so far; the CLI refuses `native` until the addon engine lands.
+   */
+  readonly upstreamEngine: UpstreamEngineKind;
   /** 'off', 'stdout', or a file path. */
   readonly accessLog: string;
   /**
@@ -101,6 +113,8 @@ export interface NodeSettings {
   readonly clientBodyMinRate?: number;
 }
 
+export type UpstreamEngineKind = 'js' | 'native';
+
 export const defaultSettings: NodeSettings = {
   listenHost: '0.0.0.0',
   listenPort: 8000,
@@ -110,6 +124,9 @@ export const defaultSettings: NodeSettings = {
   maxBodyBytes: 0,
   upstreamConnections: 0,
   upstreamKeepAliveMs: 60_000,
+  upstreamKeepAliveRequests: 0,
+  upstreamMaxHeadBytes: 32 * 1024,
+  upstreamEngine: 'js',
   accessLog: 'stdout',
   accessLogSample: 1,
   requestIdHeader: 'x-floodgate-request-id',
