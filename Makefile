@@ -93,6 +93,12 @@ bench: build bench-tools
 bench-quick: build bench-tools
 	$(NODE) dist/bench/peers/main.js --quick
 
+# The uWS upgrade's before and after in one run: Floodgate on v20.57 and on the v20.30 fallback
+# (FLOODGATE_UWS=legacy), NGINX as the baseline; tiny GET, 1 worker, 3 rounds: about 2 min.
+.PHONY: bench-uws
+bench-uws: build bench-tools
+	SCENARIOS=uws $(NODE) dist/bench/peers/main.js --quick
+
 # --jwt-verify inline | pool | batch under proxy load (bench/offload/main.ts): 1 worker, NGINX
 # upstream, HS256/RS256/ES256 x cache on/off, plain proxy as the baseline; about 6 min.
 # Env overrides: ROUNDS DURATION WARMUP CONNS TOKENS MODES ALGS. Report: bench/results/offload-<date>.md.
@@ -151,6 +157,11 @@ bench-trace-ids: build
 .PHONY: bench-tls
 bench-tls: build bench-tools
 	$(NODE) dist/bench/tls/main.js
+# The upstream engine alone (src/upstream/) vs bare undici Pool.dispatch, same local upstream,
+# interleaved rounds, medians of req/s and CPU per request. Env: ROUNDS=5 DURATION=5 CONCURRENCY=50.
+.PHONY: bench-engine
+bench-engine: build
+	$(NODE) dist/bench/micro/engine.js
 
 # What rate limiting costs (bench/ratelimit/main.ts): plain proxy vs rate-limiting with the local
 # policy, redis sync_rate -1 and redis sync_rate 1, same gateway, interleaved, medians and ratios

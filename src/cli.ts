@@ -11,7 +11,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
 import { compileCheck } from './config/compile-check';
 import { compileRouter } from './router/router';
-import { defaultSettings, type NodeSettings } from './settings';
+import { defaultSettings, type NodeSettings, type UpstreamEngineKind } from './settings';
 import { defaultTlsSettings, tlsConfigProblem, type TlsSettings } from './tls/settings';
 import { defaultWebSocketSettings } from './websocket/bridge';
 import { systemLogger } from './util/logger';
@@ -48,6 +48,13 @@ Options for start:
       --max-body-bytes N       request body limit, else 413; 0 = unlimited (default 0)
       --upstream-connections N connections per target per worker; 0 = unlimited (default 0)
       --upstream-keepalive MS  idle upstream keep-alive (default 60000)
+      --upstream-keepalive-requests N
+                               requests per upstream connection before it closes; 0 = unlimited
+                               (default 0)
+      --upstream-max-header-bytes N
+                               largest upstream response head, else 502 (default 32768)
+      --upstream-engine js|native
+                               upstream HTTP/1.1 engine (default js; native is not built yet)
       --access-log DEST        stdout | off | FILE (default stdout); SIGUSR1 reopens FILE
       --access-log-sample RATE share 0..1 of successful requests logged; errors (status >= 400,
                                aborts) are always logged (default 1)
@@ -77,11 +84,6 @@ Options for start:
                                longest wait for a slot before the 503 (default 1000)
       --shed-lag-ms MS         refuse new requests (503) while the worker's event loop is later
                                than this; 0 = off (default 0)
-      --client-header-timeout MS
-                               a connection must send a full request head within this; at most
-                               10000, uWS's own fixed limit (default 10000)
-      --client-idle-timeout MS idle keep-alive connections are closed after this; at most 10000
-                               (default 10000)
       --client-body-min-rate BYTES/S
                                request bodies slower than this get 408 and a closed connection
                                (default 0 = off)
@@ -116,13 +118,6 @@ function sizeOption(value: string | undefined, name: string, fallback: number): 
   if (m === null || Number(m[1]) < 1) fail(`--${name} must be a size such as 1048576, 512k or 128m, got "${value}"`);
   const unit = m[2].toLowerCase();
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1);
-}
-
-/** uWS closes a connection with no full head, or idle, after a fixed 10 s: we can only tighten that. */
-function clientTimeoutOption(value: string | undefined, name: string): number {
-  const ms = intOption(value, name, 10_000, 100);
-  if (ms > 10_000) fail(`--${name} must be at most 10000: uWebSockets.js closes such connections itself after 10 s, got "${value}"`);
-  return ms;
 }
 
 function parseListen(value: string | undefined, flag = 'listen'): { host: string; port: number } {
@@ -162,6 +157,15 @@ function jwtVerifyOption(value: string | undefined): JwtVerifyMode {
   if (value === undefined) return defaultSettings.jwtVerify;
   if (!(JWT_VERIFY_MODES as readonly string[]).includes(value)) fail(`--jwt-verify must be one of ${JWT_VERIFY_MODES.join(' | ')}, got "${value}"`);
   return value as JwtVerifyMode;
+}
+
+function upstreamEngineOption(value: string | undefined): UpstreamEngineKind {
+  if (value === undefined) return defaultSettings.upstreamEngine;
+  if (value === 'native') {
+    fail('--upstream-engine native: the native upstream engine is not built yet (issue 12, part 2); use --upstream-engine js');
+  }
+  if (value !== 'js') fail(`--upstream-engine must be js or native, got "${value}"`);
+  return value;
 }
 
 function onOffOption(value: string | undefined, name: string, fallback: boolean): boolean {
@@ -210,6 +214,9 @@ function start(argv: string[]): void {
       'max-body-bytes': { type: 'string' },
       'upstream-connections': { type: 'string' },
       'upstream-keepalive': { type: 'string' },
+      'upstream-keepalive-requests': { type: 'string' },
+      'upstream-max-header-bytes': { type: 'string' },
+      'upstream-engine': { type: 'string' },
       'access-log': { type: 'string' },
       'access-log-sample': { type: 'string' },
       'request-id-header': { type: 'string' },
@@ -226,8 +233,6 @@ function start(argv: string[]): void {
       'in-flight-queue': { type: 'string' },
       'in-flight-queue-timeout': { type: 'string' },
       'shed-lag-ms': { type: 'string' },
-      'client-header-timeout': { type: 'string' },
-      'client-idle-timeout': { type: 'string' },
       'client-body-min-rate': { type: 'string' },
       'admin-listen': { type: 'string' },
       'admin-token-file': { type: 'string' },
@@ -253,6 +258,9 @@ function start(argv: string[]): void {
     maxBodyBytes: intOption(values['max-body-bytes'], 'max-body-bytes', defaultSettings.maxBodyBytes),
     upstreamConnections: intOption(values['upstream-connections'], 'upstream-connections', defaultSettings.upstreamConnections),
     upstreamKeepAliveMs: intOption(values['upstream-keepalive'], 'upstream-keepalive', defaultSettings.upstreamKeepAliveMs, 1),
+    upstreamKeepAliveRequests: intOption(values['upstream-keepalive-requests'], 'upstream-keepalive-requests', defaultSettings.upstreamKeepAliveRequests),
+    upstreamMaxHeadBytes: intOption(values['upstream-max-header-bytes'], 'upstream-max-header-bytes', defaultSettings.upstreamMaxHeadBytes, 1024),
+    upstreamEngine: upstreamEngineOption(values['upstream-engine']),
     accessLog: values['access-log'] ?? defaultSettings.accessLog,
     accessLogSample: sampleOption(values['access-log-sample']),
     requestIdHeader: requestIdHeaderOption(values['request-id-header']),
@@ -278,8 +286,6 @@ function start(argv: string[]): void {
     inFlightQueue: intOption(values['in-flight-queue'], 'in-flight-queue', 0),
     inFlightQueueTimeoutMs: intOption(values['in-flight-queue-timeout'], 'in-flight-queue-timeout', 1000, 1),
     shedLagMs: intOption(values['shed-lag-ms'], 'shed-lag-ms', 0),
-    clientHeaderTimeoutMs: clientTimeoutOption(values['client-header-timeout'], 'client-header-timeout'),
-    clientIdleTimeoutMs: clientTimeoutOption(values['client-idle-timeout'], 'client-idle-timeout'),
     clientBodyMinRate: intOption(values['client-body-min-rate'], 'client-body-min-rate', 0),
   };
   const logger = systemLogger(settings.logLevel, { role: 'primary', pid: process.pid });
@@ -294,6 +300,8 @@ function start(argv: string[]): void {
     process.stderr.write(`floodgate: invalid config, not starting: ${problem}\n`);
     process.exit(1);
   }
+  // Deprecated Kong fields, pre-3.0 path migrations: the file loads, but the user should know.
+  if (loaded.warnings.length > 0) logger.warn({ warnings: loaded.warnings }, `config loaded with warnings:\n${formatWarnings(loaded.warnings, values.config)}`);
 
   // RLIMIT_NOFILE is per process, so raising it once here covers every worker thread.
   const nofile = raiseNofileLimit();

@@ -22,6 +22,18 @@ export interface NodeSettings {
   readonly upstreamConnections: number;
   /** Idle keep-alive time for upstream connections. */
   readonly upstreamKeepAliveMs: number;
+  /**
+   * --upstream-keepalive-requests: requests one upstream connection carries before it is closed
+   * (NGINX's keepalive_requests); 0 = unlimited.
+   */
+  readonly upstreamKeepAliveRequests: number;
+  /** --upstream-max-header-bytes: largest upstream response head; a larger one is a 502. */
+  readonly upstreamMaxHeadBytes: number;
+  /**
+   * --upstream-engine js|native: which upstream HTTP/1.1 engine proxies requests (src/upstream/).
+   * Only `js` exists so far; the CLI refuses `native` until the addon engine lands.
+   */
+  readonly upstreamEngine: UpstreamEngineKind;
   /** 'off', 'stdout', or a file path. */
   readonly accessLog: string;
   /**
@@ -103,13 +115,11 @@ export interface NodeSettings {
   readonly inFlightQueueTimeoutMs?: number;
   /** --shed-lag-ms: refuse new requests while the worker's event loop is this late; 0 = off. */
   readonly shedLagMs?: number;
-  /** --client-header-timeout: a connection must complete a request head within this (<= 10000). */
-  readonly clientHeaderTimeoutMs?: number;
-  /** --client-idle-timeout: an idle keep-alive connection is closed after this (<= 10000). */
-  readonly clientIdleTimeoutMs?: number;
   /** --client-body-min-rate: request bodies slower than this (bytes/s) get 408; 0 = off. */
   readonly clientBodyMinRate?: number;
 }
+
+export type UpstreamEngineKind = 'js' | 'native';
 
 export const defaultSettings: NodeSettings = {
   listenHost: '0.0.0.0',
@@ -120,6 +130,9 @@ export const defaultSettings: NodeSettings = {
   maxBodyBytes: 0,
   upstreamConnections: 0,
   upstreamKeepAliveMs: 60_000,
+  upstreamKeepAliveRequests: 0,
+  upstreamMaxHeadBytes: 32 * 1024,
+  upstreamEngine: 'js',
   accessLog: 'stdout',
   accessLogSample: 1,
   requestIdHeader: 'x-floodgate-request-id',
@@ -140,7 +153,5 @@ export const defaultSettings: NodeSettings = {
   inFlightQueue: 0,
   inFlightQueueTimeoutMs: 1000,
   shedLagMs: 0,
-  clientHeaderTimeoutMs: 10_000,
-  clientIdleTimeoutMs: 10_000,
   clientBodyMinRate: 0,
 };

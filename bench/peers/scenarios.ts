@@ -130,6 +130,17 @@ export function scenarios(root: string): Scenario[] {
       verify: verifyRoutes100,
     },
     {
+      // Not in the default set: `SCENARIOS=uws make bench-quick` (or `make bench-uws`) compares the
+      // uWS build Floodgate runs (v20.57) with the v20.30 fallback (FLOODGATE_UWS=legacy), same run.
+      id: 'uws',
+      title: 'GET /tiny, Floodgate on uWS v20.57 and on the v20.30 fallback',
+      path: '/tiny',
+      load: 'GET /tiny, upstream answers 200 "ok\\n"; the same Floodgate with FLOODGATE_UWS=legacy',
+      contenders: ['floodgate', 'floodgate-uws-legacy', 'nginx'],
+      baseline: 'nginx',
+      verify: (port) => verifyTiny(port),
+    },
+    {
       // Not in the default set: `SCENARIOS=pinning make bench` measures --cpu-affinity.
       id: 'pinning',
       title: 'GET /tiny, Floodgate with and without CPU pinning',

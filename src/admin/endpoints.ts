@@ -71,9 +71,11 @@ async function postConfig(supervisor: Supervisor, req: AdminRequest, logger: Log
     logger?.warn({ errors: applied.errors }, `POST /config rejected; still serving version ${supervisor.configVersion}`);
     return { status: 400, body: { message: 'declarative config is invalid', errors: applied.errors } };
   }
-  logger?.info({ configVersion: applied.version, failedWorkers: applied.failedWorkers.length }, 'config replaced through POST /config');
+  logger?.info({ configVersion: applied.version, failedWorkers: applied.failedWorkers.length, warnings: loaded.warnings.length }, 'config replaced through POST /config');
+  if (loaded.warnings.length > 0) logger?.warn({ warnings: loaded.warnings }, 'POST /config loaded with warnings');
   if (applied.failedWorkers.length > 0) {
     return { status: 500, body: { message: `config version ${applied.version} failed to apply on workers ${applied.failedWorkers.join(', ')}; they keep the previous one`, configVersion: applied.version } };
   }
-  return { status: 201, body: { message: 'config applied', configVersion: applied.version } };
+  // Deprecated Kong fields and pre-3.0 migrations load, and are listed so the caller can fix them.
+  return { status: 201, body: { message: 'config applied', configVersion: applied.version, warnings: loaded.warnings } };
 }

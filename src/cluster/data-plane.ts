@@ -1,5 +1,5 @@
 /**
- * One data plane: the compiled snapshot, the uWS listener and the undici pools, driven by the
+ * One data plane: the compiled snapshot, the uWS listener and the upstream engine, driven by the
  * primary's messages. It runs in a worker thread (worker.ts) or, with `--workers 0`, on the main
  * thread (inline-worker.ts), which is what profilers see best.
  */
@@ -9,7 +9,7 @@ import { emptySnapshot, WorkerMetrics } from '../metrics/worker-metrics';
 import { registerWorkerCollectors } from '../metrics/node-collectors';
 import { ProxyServer } from '../proxy/server';
 import { compileSnapshot } from '../proxy/snapshot';
-import { UpstreamPools } from '../proxy/upstream-pools';
+import { UpstreamEngine } from '../upstream/engine';
 import { pinWorkerThread } from '../util/cpu-affinity';
 import { accessLogger } from '../util/logger';
 import { flushLogSinks, reopenLogFiles } from '../logging/sinks';
@@ -37,7 +37,7 @@ export class DataPlane {
   readonly #boot: WorkerBootData;
   readonly #send: (msg: WorkerToPrimary) => void;
   readonly #logger: Logger;
-  readonly #pools: UpstreamPools;
+  readonly #pools: UpstreamEngine;
   /** --jwt-verify: its piscina pool (if any) starts on first use and closes after the drain. */
   readonly #jwtVerify: JwsVerifier;
   /** The node-wide rate-limit table (the primary's SharedArrayBuffer), the clock, the logger. */
@@ -54,7 +54,7 @@ export class DataPlane {
     this.#boot = boot;
     this.#send = send;
     this.#logger = logger;
-    this.#pools = new UpstreamPools(boot.settings);
+    this.#pools = new UpstreamEngine(boot.settings);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
@@ -192,6 +192,10 @@ export class DataPlane {
         }
       }
       server.closeLogs();
+      // It leaves at once now (App.close()): hand over what it counted since the last scrape.
+      if (this.#metrics !== null) {
+        this.#send({ type: 'final-metrics', workerId: this.#boot.workerId, snapshot: this.#metrics.snapshot(this.#boot.workerId, server.inFlight, server.snapshot.version) });
+      }
     }
     await this.#closeJwtVerify();
     await Promise.race([this.#pools.closeAll(), new Promise((r) => setTimeout(r, 1000))]);

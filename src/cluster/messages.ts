@@ -41,4 +41,6 @@ export type WorkerToPrimary =
    * has, then exits by itself once its connections are gone (see cluster/worker.ts).
    */
   | { readonly type: 'fatal'; readonly workerId: number; readonly error: string }
-  | { readonly type: 'metrics'; readonly workerId: number; readonly id: number; readonly snapshot: WorkerMetricsSnapshot };
+  | { readonly type: 'metrics'; readonly workerId: number; readonly id: number; readonly snapshot: WorkerMetricsSnapshot }
+  /** A retiring worker's counts as it exits, so what it counted since the last scrape is kept. */
+  | { readonly type: 'final-metrics'; readonly workerId: number; readonly snapshot: WorkerMetricsSnapshot };

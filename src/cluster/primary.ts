@@ -307,6 +307,10 @@ export class Supervisor {
         this.#logger.error({ worker: slot.id, version: msg.version, error: msg.error }, 'worker failed to apply config');
         this.#ack(slot.id, msg.version, true);
         break;
+      case 'final-metrics':
+        // Folded when its thread exits (#foldMetrics), in place of the last scrape.
+        this.#lastSnapshots.set(worker, msg.snapshot);
+        break;
       case 'metrics': {
         const scrape = this.#scrapes.get(msg.id);
         if (scrape === undefined || !scrape.waiting.delete(worker)) break;
@@ -409,6 +413,9 @@ export class Supervisor {
       this.#reloads.failure++;
       this.#logger.error({ error: problem }, `config reload rejected; still serving version ${this.#version}: ${problem}`);
       return false;
+    }
+    if (result.warnings.length > 0) {
+      this.#logger.warn({ warnings: result.warnings }, `config reload loaded with warnings:\n${formatConfigErrors(result.warnings, this.#configPath)}`);
     }
     void this.apply(result.config);
     return true;

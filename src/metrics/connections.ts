@@ -1,6 +1,7 @@
 /**
- * Open downstream connections. uWS.js v20.30 reports no connection events for HTTP, so the primary
- * counts at scrape time what the kernel holds: TCP sockets in ESTABLISHED state whose local port
+ * Open downstream connections, node-wide. Each worker counts its own through uWS's connection
+ * filter (proxy/connection-limit.ts); this is the kernel's view, which also covers a worker that
+ * is gone or the v20.30 fallback (no filter). The primary counts at scrape time what the kernel holds: TCP sockets in ESTABLISHED state whose local port
  * is the proxy port, from /proc/net/tcp and /proc/net/tcp6 (Linux; `null` elsewhere). This is the
  * network namespace's view, so it is exact unless another process there shares the port.
  */

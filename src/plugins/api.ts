@@ -60,6 +60,12 @@ export interface PluginContext {
   readonly pathCaptures: Readonly<Record<string, string>> | null;
   /** Upstream response status, valid from `onResponse` on (0 before). */
   readonly responseStatus: number;
+  /**
+   * The first value of an upstream response header (any case), from `onResponse` on; undefined
+   * when absent or before the response. The engine keeps the head as bytes: a string is made
+   * only here, when a plugin asks.
+   */
+  upstreamResponseHeader(name: string): string | undefined;
 
   /**
    * Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after.

@@ -24,6 +24,7 @@ import { ConcurrencyGate, type GateWaiter } from './concurrency-gate';
 import { LagMonitor } from './lag-monitor';
 import { Errors, type ProxyError } from './errors';
 import type { RequestContext } from './request-context';
+import type { ConnectionCounter } from './connection-limit';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Seconds a refused client should wait; short, since overload is usually a burst. */
@@ -88,7 +89,15 @@ class QueuedRequest implements GateWaiter {
   }
 }
 
-/** What decides whether a connection is over --max-connections (connection-limit.ts). */
+/** The 503 a connection opened past --max-connections gets from uWS's filter (connection-limit.ts). */
+export const CONNECTION_REFUSAL = {
+  statusLine: '503 Service Unavailable',
+  retryAfter: RETRY_AFTER_S,
+  contentType: JSON_TYPE,
+  body: OverloadErrors.connections.body,
+} as const;
+
+/** The v20.30 fallback's per-request --max-connections check (connection-limit.ts). */
 export interface ConnectionLimit {
   /** True when this request's connection is past the limit (it gets a 503 and is closed). */
   overLimit(ctx: RequestContext): boolean;
@@ -99,7 +108,10 @@ export interface ConnectionLimit {
 export class Admission {
   readonly lag: LagMonitor | null;
   readonly inFlight: ConcurrencyGate | null;
+  /** v20.30 fallback only: --max-connections checked per request. */
   connections: ConnectionLimit | null = null;
+  /** v20.57: connections counted (and refused past the limit) by uWS's connection filter. */
+  #counter: ConnectionCounter | null = null;
   /** --shed-lag-ms; 0 = off. */
   readonly #shedLagMs: number;
   // Counters for /metrics (per worker, summed by the scrape).
@@ -117,6 +129,11 @@ export class Admission {
     const max = settings.maxInFlight ?? 0;
     this.inFlight = max > 0 ? new ConcurrencyGate(max, settings.inFlightQueue ?? 0, settings.inFlightQueueTimeoutMs ?? 1000) : null;
     workerCollectors.register('overload', this.#collect);
+  }
+
+  attachConnections(counter: ConnectionCounter | null, limit: ConnectionLimit | null): void {
+    this.#counter = counter;
+    this.connections = limit;
   }
 
   /** Any admission flag set? Otherwise server.ts skips `admit` entirely. */
@@ -200,7 +217,7 @@ export class Admission {
         merge: 'sum',
         samples: [
           { labels: { reason: 'event_loop_lag' }, value: this.shedLag },
-          { labels: { reason: 'max_connections' }, value: this.refusedConnections },
+          { labels: { reason: 'max_connections' }, value: this.refusedConnections + (this.#counter?.refused ?? 0) },
           { labels: { reason: 'max_in_flight' }, value: this.refusedInFlight },
           { labels: { reason: 'queue_timeout' }, value: this.queueTimeouts },
         ],
@@ -216,10 +233,6 @@ export class Admission {
     }
     if (this.lag !== null) {
       families.push({ name: 'floodgate_overload_event_loop_lag_ms', help: 'Smoothed event-loop lag the shedder compares with --shed-lag-ms.', type: 'gauge', merge: 'per-worker', samples: [{ labels: {}, value: Math.round(this.lag.lagMs * 10) / 10 }] });
-    }
-    const conns = this.connections;
-    if (conns !== null && conns.open >= 0) {
-      families.push({ name: 'floodgate_downstream_connections_open', help: 'Downstream connections open on the worker (uWS connection filter).', type: 'gauge', merge: 'per-worker', samples: [{ labels: {}, value: conns.open }] });
     }
     return families;
   };

@@ -1,178 +1,90 @@
 /**
- * Downstream connections per worker: --max-connections, --client-header-timeout and
- * --client-idle-timeout, through whatever the uWS build lets JavaScript see.
+ * Downstream connections per worker: how many are open, and --max-connections.
  *
- * uWS.js has no accept hook. Builds since v20.4x have `App.filter(cb)`, called with +1 when an
- * HTTP connection opens and -1 when it closes, and `HttpResponse.getRemotePort()`; v20.30 (the
- * build this machine loads today) has neither, and a request cannot tell which connection it came
- * on. So there are two modes, picked at start by feature detection (no version checks):
+ * uWS.js has no accept hook, but v20.57 has `App.filter(cb)`, called with +1 when an HTTP
+ * connection opens and -1 when it closes, with a response object bound to that connection. So:
  *
- * - **filter** (uWS with `App.filter`): exact. `open` counts connections; one that opens past
- *   --max-connections is remembered by remote address and port, and its first request gets the
- *   503 and `Connection: close` (we cannot answer HTTP before a request, and closing at accept, as
- *   NGINX and Envoy do, would tell the client nothing). With timeouts below uWS's fixed 10 s, each
- *   connection is tracked (address:port -> state) and a 1 s sweep closes one that has had no
- *   request in progress for longer than --client-header-timeout (no request yet) or
- *   --client-idle-timeout (after a response).
- * - **busy** (v20.30): NGINX's `limit_conn` semantics. NGINX counts "only connections with a
- *   request being processed whose header has been read"; over HTTP/1.1 that is one request per
- *   connection, i.e. this worker's requests in progress. Past the limit the request gets the 503
- *   and the connection is closed. Idle keep-alive connections are not counted: uWS bounds them
- *   itself (it closes a connection idle for 10 s, and one that has not sent a full head in 10 s).
+ * - **Counting** is exact and costs one callback per connection, nothing per request
+ *   (`floodgate_downstream_connections_open`, per worker; the primary's
+ *   `floodgate_downstream_connections` is the kernel's node-wide count).
+ * - **--max-connections**: a connection that opens past the limit is answered from the filter, at
+ *   once, with the same 503, Retry-After and JSON reason as the other limits, plus
+ *   `Connection: close`, and closed. NGINX and Envoy close at accept, which tells the client
+ *   nothing; writing the answer before the request is read is what HTTP/1.1 allows a server that
+ *   is closing (RFC 9112 §9.6), and clients read it as the answer to the request they send.
  *
- * When the lead's uWS upgrade lands, the filter mode turns on by itself; nothing here changes.
+ * What v20.57 does not let JavaScript do: tie a request to its connection. The filter's response
+ * object and the handler's are different objects, and there is no `getRemotePort`, so head and
+ * idle timeouts tighter than uWS's own cannot be kept per connection. uWS's own are fixed
+ * (measured: a connection with no full head, or idle, is closed after about 32 s: 30 s on a 4 s
+ * timer; 8-12 s on v20.30), and that is what bounds slowloris heads and idle keep-alive
+ * connections. `--client-body-min-rate` (body-rate.ts) is per request and works on every build.
+ *
+ * On the v20.30 fallback (no filter) --max-connections uses NGINX's `limit_conn` semantics:
+ * requests in progress, one per HTTP/1.1 connection; past the limit the request gets the 503 and
+ * its connection is closed. A warning at start says so.
  */
 import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
 import type { ConnectionLimit } from './admission';
 import type { RequestContext } from './request-context';
-import type { HttpResponse, TemplatedApp } from './uws';
+import { uwsBuild, type HttpResponse, type TemplatedApp } from './uws';
 import { workerCollectors } from '../metrics/registry';
 
-/** What uWS itself enforces on v20.30 (HTTP_IDLE_TIMEOUT_S): no head in 10 s, or idle 10 s. */
-export const UWS_FIXED_TIMEOUT_MS = 10_000;
-const SWEEP_MS = 1000;
+/** uWS's own fixed timeout for a connection with no full head, or idle (see above). */
+export const UWS_FIXED_TIMEOUT_MS = uwsBuild.variant === 'legacy' ? 10_000 : 30_000;
 
-/** The parts of newer uWS builds we use, feature-detected. */
+/** The part of v20.57's App we use, feature-detected (the v20.30 fallback lacks it). */
 interface FilterApp {
   filter(cb: (res: HttpResponse, count: number) => void): unknown;
 }
-interface PortResponse {
-  getRemotePort(): number;
+
+/** The refusal written from the filter: fixed bytes, built once. */
+export interface ConnectionRefusal {
+  readonly statusLine: string;
+  readonly retryAfter: string;
+  readonly contentType: string;
+  readonly body: string;
 }
 
-const decoder = new TextDecoder();
+let refusing: ConnectionCounter | null = null;
 
-/**
- * A connection's identity as JavaScript can see it: remote address and port. (Builds with
- * `filter` also have `getRemotePort`; without it, connections from one address would share a key.)
- */
-function keyOf(res: HttpResponse): string {
-  const address = decoder.decode(res.getRemoteAddressAsText());
-  const withPort = res as unknown as Partial<PortResponse>;
-  return typeof withPort.getRemotePort === 'function' ? address + ' ' + withPort.getRemotePort() : address;
+/** Inside cork (a method, not a closure per connection): the 503 for a connection past the limit. */
+function writeRefusal(this: HttpResponse): void {
+  const r = refusing!.refusal;
+  this.writeStatus(r.statusLine).writeHeader('retry-after', r.retryAfter).writeHeader('content-type', r.contentType).end(r.body, true);
 }
 
-class TrackedConnection {
-  readonly res: HttpResponse;
-  /** performance.now() of open, or of the end of its last request. */
-  since: number;
-  busy = 0;
-  requests = 0;
-  constructor(res: HttpResponse, now: number) {
-    this.res = res;
-    this.since = now;
-  }
-}
-
-/** filter mode: exact counts from uWS's connection filter. */
-export class FilteredConnections implements ConnectionLimit {
+/** Filter mode: exact counts from uWS's connection filter; refusal at open. */
+export class ConnectionCounter {
   open = 0;
-  closedHeaderTimeout = 0;
-  closedIdleTimeout = 0;
+  /** Connections refused at open for --max-connections. */
+  refused = 0;
   readonly #max: number;
-  readonly #headerTimeoutMs: number;
-  readonly #idleTimeoutMs: number;
-  /** Connections opened past the limit, by "address port"; their first request is refused. */
-  readonly #refusing = new Set<string>();
-  /** Only with timeouts below uWS's own: every open connection. */
-  readonly #tracked: Map<string, TrackedConnection> | null;
-  /** Requests in progress on tracked connections (the key cannot be read once `res` has ended). */
-  readonly #byRequest = new Map<RequestContext, TrackedConnection>();
-  #sweep: NodeJS.Timeout | null = null;
-  readonly #now: () => number;
+  readonly refusal: ConnectionRefusal;
 
-  constructor(max: number, headerTimeoutMs: number, idleTimeoutMs: number, now: () => number = performance.now.bind(performance)) {
+  constructor(max: number, refusal: ConnectionRefusal) {
     this.#max = max;
-    this.#headerTimeoutMs = headerTimeoutMs;
-    this.#idleTimeoutMs = idleTimeoutMs;
-    this.#now = now;
-    const tighter = headerTimeoutMs < UWS_FIXED_TIMEOUT_MS || idleTimeoutMs < UWS_FIXED_TIMEOUT_MS;
-    this.#tracked = tighter ? new Map() : null;
-  }
-
-  /** Its series on /metrics (a separate step so unit tests can build one without registering). */
-  register(): void {
-    workerCollectors.register('connections', () => [
-      { name: 'floodgate_client_timeouts_closed_total', help: 'Connections closed for sending no full request head in time (header) or idling too long (idle).', type: 'counter', merge: 'sum', samples: [{ labels: { kind: 'header' }, value: this.closedHeaderTimeout }, { labels: { kind: 'idle' }, value: this.closedIdleTimeout }] },
-    ]);
-  }
-
-  get tracking(): boolean {
-    return this.#tracked !== null;
+    this.refusal = refusal;
   }
 
   /** uWS's filter callback: +1 on open, -1 on close. */
   onFilter = (res: HttpResponse, count: number): void => {
-    if (count > 0) {
-      this.open++;
-      const over = this.#max > 0 && this.open > this.#max;
-      if (over || this.#tracked !== null) {
-        const key = keyOf(res);
-        if (over) this.#refusing.add(key);
-        if (this.#tracked !== null) {
-          this.#tracked.set(key, new TrackedConnection(res, this.#now()));
-          if (this.#sweep === null) this.#startSweep();
-        }
-      }
-    } else {
+    if (count < 0) {
       this.open--;
-      if (this.#refusing.size > 0 || this.#tracked !== null) {
-        const key = keyOf(res);
-        this.#refusing.delete(key);
-        this.#tracked?.delete(key);
-      }
+      return;
+    }
+    this.open++;
+    if (this.#max > 0 && this.open > this.#max) {
+      this.refused++;
+      refusing = this;
+      res.cork(writeRefusal.bind(res));
+      refusing = null;
     }
   };
-
-  overLimit(ctx: RequestContext): boolean {
-    return this.#refusing.size > 0 && this.#refusing.has(keyOf(ctx.res));
-  }
-
-  /** A request arrived on its connection (only called while tracking). */
-  requestStarted(ctx: RequestContext): void {
-    const conn = this.#tracked!.get(keyOf(ctx.res));
-    if (conn === undefined) return;
-    conn.busy++;
-    conn.requests++;
-    this.#byRequest.set(ctx, conn);
-  }
-
-  /** That request ended: its connection is idle from now. */
-  requestEnded(ctx: RequestContext): void {
-    const conn = this.#byRequest.get(ctx);
-    if (conn === undefined) return;
-    this.#byRequest.delete(ctx);
-    conn.busy--;
-    conn.since = this.#now();
-  }
-
-  /** @internal one sweep (exported for tests): close connections past their timeout. */
-  sweep(): void {
-    const now = this.#now();
-    for (const conn of this.#tracked!.values()) {
-      if (conn.busy > 0) continue;
-      const limit = conn.requests === 0 ? this.#headerTimeoutMs : this.#idleTimeoutMs;
-      if (now - conn.since <= limit) continue;
-      if (conn.requests === 0) this.closedHeaderTimeout++;
-      else this.closedIdleTimeout++;
-      // Its -1 filter call removes it from the map (deleting while iterating a Map is safe).
-      conn.res.close();
-    }
-  }
-
-  stop(): void {
-    if (this.#sweep !== null) clearInterval(this.#sweep);
-    this.#sweep = null;
-  }
-
-  #startSweep(): void {
-    this.#sweep = setInterval(() => this.sweep(), SWEEP_MS);
-    this.#sweep.unref();
-  }
 }
 
-/** busy mode (no filter in this uWS build): NGINX limit_conn, connections with a request in progress. */
+/** Fallback mode (no filter in the v20.30 build): NGINX limit_conn, requests in progress. */
 export class BusyConnections implements ConnectionLimit {
   readonly open = -1;
   readonly #max: number;
@@ -186,27 +98,35 @@ export class BusyConnections implements ConnectionLimit {
 }
 
 /**
- * Attach to `app` before it listens. Returns the filter-mode tracker when the build has one
- * (null when nothing needs it), and says in the log what the build can and cannot enforce.
+ * Attach to `app` before it listens. With a filter (v20.57): the counter (always, since counting
+ * is free), and no per-request limit. Without: the per-request fallback when --max-connections is
+ * set, with a warning that says what is lost.
  */
-export function attachConnectionLimits(app: TemplatedApp, settings: NodeSettings, logger: Logger, workerId: number): { limit: ConnectionLimit | null; tracker: FilteredConnections | null } {
+export function attachConnectionLimits(
+  app: TemplatedApp,
+  settings: NodeSettings,
+  logger: Logger,
+  workerId: number,
+  refusal: ConnectionRefusal,
+): { counter: ConnectionCounter | null; limit: ConnectionLimit | null } {
   const max = settings.maxConnections ?? 0;
-  const headerMs = settings.clientHeaderTimeoutMs ?? UWS_FIXED_TIMEOUT_MS;
-  const idleMs = settings.clientIdleTimeoutMs ?? UWS_FIXED_TIMEOUT_MS;
-  const wantsTimeouts = headerMs < UWS_FIXED_TIMEOUT_MS || idleMs < UWS_FIXED_TIMEOUT_MS;
-  if (max === 0 && !wantsTimeouts) return { limit: null, tracker: null };
-  const filterable = typeof (app as unknown as Partial<FilterApp>).filter === 'function';
-  if (filterable) {
-    const tracker = new FilteredConnections(max, headerMs, idleMs);
-    tracker.register();
-    (app as unknown as FilterApp).filter(tracker.onFilter);
-    return { limit: max > 0 ? tracker : null, tracker: tracker.tracking ? tracker : null };
+  if (typeof (app as unknown as Partial<FilterApp>).filter === 'function') {
+    const counter = new ConnectionCounter(max, refusal);
+    (app as unknown as FilterApp).filter(counter.onFilter);
+    return { counter, limit: null };
   }
-  if (workerId <= 1) {
-    const lost: string[] = [];
-    if (max > 0) lost.push('--max-connections counts connections with a request in progress (NGINX limit_conn semantics), not idle ones');
-    if (wantsTimeouts) lost.push(`--client-header-timeout and --client-idle-timeout below ${UWS_FIXED_TIMEOUT_MS} ms are not enforced (uWS closes at its fixed 10 s)`);
-    logger.warn({ uwsConnectionFilter: false }, `this uWebSockets.js build has no connection filter: ${lost.join('; ')}`);
+  if (max > 0 && workerId <= 1) {
+    logger.warn(
+      { uwsConnectionFilter: false },
+      'this uWebSockets.js build has no connection filter: --max-connections counts connections with a request in progress (NGINX limit_conn semantics), not idle ones',
+    );
   }
-  return { limit: max > 0 ? new BusyConnections(max) : null, tracker: null };
+  return { counter: null, limit: max > 0 ? new BusyConnections(max) : null };
+}
+
+/** The worker's open connections on /metrics, exact (uWS's filter), beside the kernel's node-wide count. */
+export function registerConnectionGauge(counter: ConnectionCounter): void {
+  workerCollectors.register('connections', () => [
+    { name: 'floodgate_downstream_connections_open', help: 'Downstream connections open on the worker (uWS connection filter).', type: 'gauge', merge: 'per-worker', samples: [{ labels: {}, value: counter.open }] },
+  ]);
 }

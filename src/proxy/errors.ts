@@ -4,6 +4,7 @@
  * Errors are values here, not exceptions: the proxy looks one up and answers with it.
  */
 import { messageBody } from '../util/status-messages';
+import { Failure } from '../upstream/failures';
 
 export type FaultSource = 'downstream' | 'upstream' | 'internal';
 
@@ -39,40 +40,64 @@ export const Errors = {
   upstreamWriteTimeout: def('FG_UPSTREAM_WRITE_TIMEOUT', 504, 'upstream', false, 'The upstream server is timing out: request body not accepted within write_timeout'),
   upstreamReadTimeout: def('FG_UPSTREAM_READ_TIMEOUT', 504, 'upstream', false, 'The upstream server is timing out: no response within read_timeout'),
   upstreamUnavailable: def('FG_UPSTREAM_UNAVAILABLE', 502, 'upstream', false, 'An invalid response was received from the upstream server'),
+  upstreamTls: def('FG_UPSTREAM_TLS', 502, 'upstream', true, 'An invalid response was received from the upstream server: TLS handshake failed'),
   upgradeUnsupported: def('FG_UPGRADE_UNSUPPORTED', 501, 'downstream', false, 'Protocol upgrades are not supported'),
   internal: def('FG_INTERNAL', 500, 'internal', false, 'An unexpected error occurred'),
 } as const;
 
-/** Map an undici / socket error to the answer the client gets. */
-export function classifyUpstreamError(err: unknown): ProxyError {
-  const e = err as { code?: string; cause?: { code?: string } } | null;
-  const code = e?.code;
-  const causeCode = e?.cause?.code;
-  switch (code) {
-    case 'ECONNREFUSED':
+const protocolErrors = new Map<string, ProxyError>();
+const queueErrors = new Map<string, ProxyError>();
+
+/** A 502 naming what was wrong with the response; one frozen value per reason. */
+function protocolError(reason: string): ProxyError {
+  let e = protocolErrors.get(reason);
+  if (e === undefined) {
+    e = def('FG_UPSTREAM_PROTOCOL', 502, 'upstream', false, `An invalid response was received from the upstream server: malformed response (${reason})`);
+    protocolErrors.set(reason, e);
+  }
+  return e;
+}
+
+/** The pool's 503 (queue full or queue timeout); its message is fixed per pool. */
+function queueError(code: string, message: string): ProxyError {
+  let e = queueErrors.get(message);
+  if (e === undefined) {
+    e = def(code, 503, 'upstream', false, message);
+    queueErrors.set(message, e);
+  }
+  return e;
+}
+
+/** Map an upstream engine failure (src/upstream/failures.ts) to the answer the client gets. */
+export function errorForFailure(failure: Failure, detail: string): ProxyError {
+  switch (failure) {
+    case Failure.Refused:
       return Errors.upstreamRefused;
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
+    case Failure.Reset:
       return Errors.upstreamReset;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
+    case Failure.Dns:
       return Errors.upstreamDns;
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'ETIMEDOUT':
+    case Failure.ConnectTimeout:
       return Errors.upstreamConnectTimeout;
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
+    case Failure.WriteTimeout:
+      return Errors.upstreamWriteTimeout;
+    case Failure.ReadTimeout:
       return Errors.upstreamReadTimeout;
-    case 'HPE_INVALID_CONSTANT':
-    case 'UND_ERR_INFO':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-      return Errors.upstreamProtocol;
+    case Failure.Protocol:
+      return protocolError(detail);
+    case Failure.Tls:
+      return Errors.upstreamTls;
+    case Failure.QueueFull:
+      return queueError('FG_UPSTREAM_QUEUE_FULL', detail);
+    case Failure.QueueTimeout:
+      return queueError('FG_UPSTREAM_QUEUE_TIMEOUT', detail);
+    case Failure.Upgrade:
+      return Errors.upgradeUnsupported;
+    case Failure.BadRequest:
+      return Errors.badRequest;
+    case Failure.HandlerError:
+      return Errors.internal;
     default:
-      if (causeCode === 'ECONNREFUSED') return Errors.upstreamRefused;
-      if (causeCode === 'ECONNRESET') return Errors.upstreamReset;
-      if (typeof code === 'string' && code.startsWith('HPE_')) return Errors.upstreamProtocol;
       return Errors.upstreamUnavailable;
   }
 }

@@ -13,8 +13,6 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  // uWS already answered `100 Continue`; undici refuses to send it upstream.
-  'expect',
   // Rebuilt from what the gateway itself saw.
   'host',
   'x-forwarded-for',

@@ -1,7 +1,7 @@
 /**
- * Streams a downstream request body from uWS into undici with backpressure both ways: when the
- * upstream socket is slow, undici stops reading this stream, `push` returns false, and we pause
- * the client's socket in uWS; undici's next `read` resumes it. Memory stays bounded by the
+ * Streams a downstream request body from uWS into the upstream engine with backpressure both
+ * ways: when the upstream socket is slow, the engine stops reading this stream, `push` returns
+ * false, and we pause the client's socket in uWS; the engine's next `read` resumes it. Memory stays bounded by the
  * stream's high-water mark plus one uWS chunk, whatever the body size.
  *
  * The same signal enforces the service's write_timeout (NGINX's proxy_send_timeout): a timer is
@@ -44,7 +44,7 @@ export class RequestBody extends Readable {
     if (isLast) this.push(null);
   }
 
-  /** undici started reading the body: it may have reached the upstream, so it cannot be replayed. */
+  /** The engine started reading the body: it may have reached the upstream, so it cannot be replayed. */
   get started(): boolean {
     return this.#started;
   }

@@ -1,19 +1,20 @@
 /**
  * One request's life: the per-request state (a fixed shape, created once per request), the
- * plugin-facing context, and the undici dispatch handler, all in one object so a proxied request
- * costs one context, one head, and the header array it sends upstream.
+ * plugin-facing context, and the upstream engine's exchange handler, all in one object so a
+ * proxied request costs one context, one head, one exchange, and the header array it sends upstream.
  *
  * The life of a request (see ARCHITECTURE.md):
  *   uWS handler -> copy head -> route -> onRequest phase (sync fast path, await only a promise)
- *   -> pick target -> onUpstreamRequest -> undici dispatch(this)
- *   -> onHeaders (onResponse phase, write head) -> onData* (stream with backpressure) -> onComplete
+ *   -> pick target -> onUpstreamRequest -> engine pool.dispatch(exchange) (src/upstream/)
+ *   -> onResponseHead (onResponse phase, write head) -> onResponseData* (stream with
+ *   backpressure) -> onResponseEnd
  *   -> onLog phase + access log.
  *
  * uWS rules this file lives by: every write after the handler returns happens inside
  * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
  */
+import { Readable } from 'node:stream';
 import type { GateWaiter } from './concurrency-gate';
-import type { Dispatcher } from 'undici';
 import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
 import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
@@ -22,7 +23,10 @@ import { upstreamPath } from '../router/upstream-path';
 import { backoffDelay } from '../balancer/backoff';
 import { Outcome, recordOutcome } from '../balancer/health-state';
 import { T } from '../balancer/shared-state';
-import { classifyUpstreamError, Errors, type ProxyError } from './errors';
+import { errorForFailure, Errors, type ProxyError } from './errors';
+import { Failure } from '../upstream/failures';
+import { ExchangeState, UpstreamExchange, type ExchangeHandler } from '../upstream/exchange';
+import type { ResponseHead } from '../upstream/response-head';
 import {
   classifyResponseHeader,
   connectionTokens,
@@ -39,9 +43,9 @@ import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from '.
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
 import type { us_socket_context_t } from 'uWebSockets.js';
-import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { completeUpgrade } from '../websocket/upgrade';
+import { completeUpgrade, hostOnly, UpgradeAttempt } from '../websocket/upgrade';
+import { requestUpgrade } from '../websocket/upstream';
 import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
@@ -108,7 +112,7 @@ function corkedFinish(): void {
   ctx.finishBody();
 }
 
-export class RequestContext implements PluginContext, Dispatcher.DispatchHandler {
+export class RequestContext implements PluginContext, ExchangeHandler {
   readonly server: ProxyServer;
   readonly res: HttpResponse;
   readonly snapshot: Snapshot;
@@ -142,6 +146,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   responseStatus = 0;
   /** uWS's socket context when this is a WebSocket upgrade (websocket/upgrade.ts); else null. */
   wsContext: us_socket_context_t | null = null;
+  #cancelUpgrade: (() => void) | null = null;
   responseBytes = 0;
   upstreamStartedAt = 0;
   upstreamHeadersAt = 0;
@@ -172,20 +177,19 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #holdsRetry = false;
   #retryTimer: NodeJS.Timeout | null = null;
   #attemptStartedAt = 0;
-  #upstreamAbort: ((err?: Error) => void) | null = null;
-  #upstreamResume: (() => void) | null = null;
+  /** The upstream exchange, created at the first attempt and reused by retries. */
+  #exchange: UpstreamExchange | null = null;
   /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
   #upstreamHeaders: string[] | null = null;
   #upstreamHeadersBuilt = false;
   #upstreamPath = '';
-  #reencodedHeaders = false;
   #upstreamRemovals: string[] | null = null;
   /** A plugin's replacement for the query sent upstream (setUpstreamQuery); null = the client's. */
   #upstreamQuery: string | null = null;
   #responseHeaderEdits: string[] | null = null;
-  #rawHeaders: Buffer[] | null = null;
+  #responseHead: ResponseHead | null = null;
   /** Kept for the log serializer: the upstream's raw head, or a local reply's content type and headers. */
-  #loggedRawHeaders: Buffer[] | null = null;
+  #loggedHead: ResponseHead | null = null;
   #localContentType = '';
   #localHeaders: readonly string[] | null = null;
   /** A local reply's body and whether to close after it, held only while `respond` corks. */
@@ -383,6 +387,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.setUpstreamHeader('content-length', String(body.length));
   }
 
+  upstreamResponseHeader(name: string): string | undefined {
+    const head = this.#loggedHead;
+    return head === null ? undefined : head.get(name.toLowerCase());
+  }
+
   setResponseHeader(name: string, value: string): void {
     const lower = name.toLowerCase();
     const edits = this.#responseHeaderEdits;
@@ -400,8 +409,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const edits = (this.#responseHeaderEdits ??= []);
     // An edit replaces the upstream's copies on the wire: carry them over once so they are kept.
     if (!hasFlat(edits, lower)) {
-      const raw = this.#rawHeaders;
-      if (raw !== null) for (let i = 0; i + 1 < raw.length; i += 2) if (nameIs(raw[i], lower)) edits.push(lower, raw[i + 1].toString('latin1'));
+      const head = this.#responseHead;
+      if (head !== null) for (let i = 0; i < head.count; i++) if (head.nameString(i) === lower) edits.push(lower, head.valueString(i));
     }
     removeFlatValue(edits, lower, REMOVED_HEADER);
     edits.push(lower, value);
@@ -416,16 +425,14 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   responseHeader(name: string): string | undefined {
-    const raw = this.#localContentType === '' ? this.#loggedRawHeaders : null;
-    if (raw === null) return undefined;
-    for (let i = 0; i + 1 < raw.length; i += 2) if (nameIs(raw[i], name)) return raw[i + 1].toString('latin1');
-    return undefined;
+    const head = this.#localContentType === '' ? this.#loggedHead : null;
+    return head === null ? undefined : head.get(name.toLowerCase());
   }
 
   upstreamResponseHeaders(): string[] {
     const out: string[] = [];
-    const raw = this.#localContentType === '' ? this.#loggedRawHeaders : null;
-    if (raw !== null) for (let i = 0; i + 1 < raw.length; i += 2) out.push(raw[i].toString('latin1').toLowerCase(), raw[i + 1].toString('latin1'));
+    const head = this.#localContentType === '' ? this.#loggedHead : null;
+    if (head !== null) for (let i = 0; i < head.count; i++) out.push(head.nameString(i), head.valueString(i));
     return out;
   }
 
@@ -554,13 +561,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   #mayRetry(service: CompiledService, error: ProxyError): boolean {
     if (this.retriesDone >= service.config.retries || this.responseStatus !== 0) return false;
     if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
-    // undici calls onConnect when it writes the request to a socket: from then on it reached the upstream.
-    const reached = this.#upstreamAbort !== null;
+    // Once a byte of the request was written to a socket, it may have reached the upstream.
+    const ex = this.#exchange!;
     // A body a plugin read whole is a buffer that can be sent again.
     const body = this.#upstreamBody !== null ? null : this.body;
-    if (reached) {
+    if (ex.headWritten) {
       if (body !== null || !isIdempotent(this.request.method)) return false;
-    } else if (body !== null && body.started) {
+    } else if (body !== null && ex.bodyRead) {
       return false;
     }
     const breaker = service.breaker;
@@ -579,8 +586,6 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     this.#releaseTarget();
     if (failed.index < 31) this.#tried |= 1 << failed.index;
     this.retriesDone++;
-    this.#upstreamAbort = null;
-    this.#upstreamResume = null;
     const delay = backoffDelay(this.retriesDone, service.backoffBaseMs, service.backoffMaxMs);
     this.#retryTimer = setTimeout(retryTimerFired, delay, this);
   }
@@ -601,23 +606,20 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   #dispatch(): void {
-    const readTimeout = this.route!.service!.config.readTimeout;
-    try {
-      this.target!.pool.dispatch(
-        {
-          path: this.#upstreamPath,
-          method: (this.#upstreamMethod ?? this.request.method) as Dispatcher.HttpMethod,
-          headers: this.#upstreamHeaders,
-          body: this.#upstreamBody ?? this.body,
-          headersTimeout: readTimeout,
-          bodyTimeout: readTimeout,
-          upgrade: this.wsContext === null ? null : 'websocket',
-        },
-        this,
-      );
-    } catch (err) {
-      this.#refused(err);
+    if (this.wsContext !== null) return this.#dispatchUpgrade();
+    const config = this.route!.service!.config;
+    const ex = (this.#exchange ??= new UpstreamExchange(this));
+    // A body a plugin read whole (readRequestBody, setUpstreamBody) goes as a buffer, and a retry
+    // sends it again; otherwise the client's stream.
+    const buffered = this.#upstreamBody;
+    const body = buffered !== null ? Readable.from([buffered]) : this.body;
+    const length = buffered !== null ? buffered.length : body === null || this.request.contentLength < 0 ? -1 : this.request.contentLength;
+    // A header a plugin set with a control character in it cannot be sent: a malformed request.
+    if (!ex.prepare(this.#upstreamMethod ?? this.request.method, this.#upstreamPath, this.#upstreamHeaders!, body, length, config.readTimeout, config.writeTimeout)) {
+      return this.fail(Errors.badRequest);
     }
+    ex.beginAttempt();
+    this.target!.pool.dispatch(ex);
   }
 
   /** Passive health check: count this outcome against the target, node-wide. */
@@ -626,22 +628,6 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     if (target === null || target.slot < 0 || outcome < 0) return;
     const balancer = service.balancer;
     recordOutcome(balancer.shared, target.slot, outcome, status, service.passive!, true, nowSeconds(), balancer);
-  }
-
-  /**
-   * undici refused the request before sending it (thrown, or passed to onError). It validates
-   * header values and sends them as latin1; a value with characters above U+00FF (a unicode
-   * username in X-Credential-Identifier, say) is re-sent once as its UTF-8 bytes, as NGINX would
-   * pass them. Checked only on this rare path. Anything else is a malformed request.
-   */
-  #refused(err: unknown): void {
-    if (!this.#reencodedHeaders && this.#upstreamHeaders !== null && utf8EncodeWideValues(this.#upstreamHeaders)) {
-      this.#reencodedHeaders = true;
-      this.#dispatch();
-      return;
-    }
-    this.server.logger.debug({ err }, 'undici refused the request');
-    this.fail(Errors.badRequest);
   }
 
   #buildUpstreamHeaders(target: UpstreamTarget, route: CompiledRoute): string[] {
@@ -718,45 +704,37 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
       if (!ok) return false;
       this.#pendingChunk = null;
     }
-    const resume = this.#upstreamResume;
-    if (resume !== null && !this.done) resume();
+    // Also when the last bytes just went out (done): the engine still holds the end of the
+    // response, and reading it is what returns the connection to its pool.
+    const ex = this.#exchange;
+    if (ex !== null) ex.resume();
     return true;
   }
 
-  // ---------------------------------------------------------------- undici DispatchHandler (legacy, raw headers)
-  // We implement undici's core handler interface directly: it hands us the raw header buffers,
-  // which we forward to uWS without building a header object (the controller-style API would
-  // parse them into one per response).
+  // ---------------------------------------------------------------- ExchangeHandler (src/upstream/)
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#upstreamAbort = abort;
-    if (this.aborted || this.done) abort(new Error('downstream request ended'));
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (this.aborted || this.done) return false;
-    // Interim responses (103 Early Hints...) are not forwarded: uWS has no way to send one
-    // before the final head, and the final response follows on the same exchange.
-    if (statusCode < 200) return true;
+  onResponseHead(head: ResponseHead): void {
+    if (this.aborted || this.done) return;
+    // 1xx never get here: the engine drops them as NGINX does (uWS cannot send an interim head
+    // before the final one anyway), and a 101 is a failure (upgrades are not proxied).
+    const statusCode = head.status;
     this.upstreamHeadersAt = performance.now();
     this.responseStatus = statusCode;
     const service = this.route!.service!;
     if (service.passive !== null) this.#reportPassive(service, service.passive.classifyStatus(statusCode), statusCode);
     if (service.observesLatency) service.balancer.observe(this.target!, this.upstreamHeadersAt - this.#attemptStartedAt);
-    this.#upstreamResume = resume;
-    this.#rawHeaders = rawHeaders;
-    this.#loggedRawHeaders = rawHeaders;
+    this.#responseHead = head;
+    this.#loggedHead = head;
     const phase = this.chain.onResponse;
     if (phase !== null) {
       this.#inResponsePhase = true;
       for (let i = 0; i < phase.length && !this.done; i++) phase[i].onResponse!(this);
       this.#inResponsePhase = false;
       // A plugin answered instead (respond from onResponse): the upstream exchange is cancelled.
-      if (this.done) return false;
+      if (this.done) return;
     }
     this.headPending = true;
     this.server.deferHead(this);
-    return true;
   }
 
   /** End of the event-loop turn: write a head whose body has not started yet. */
@@ -767,11 +745,13 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     corked = null;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.aborted || this.done) return false;
+  onResponseData(chunk: Buffer): boolean {
+    // Done (every declared byte is out): whatever is left is discarded, and the engine goes on
+    // to the end of the response so the connection can be reused.
+    if (this.aborted || this.done) return true;
     if (this.#bodyFilters !== null) {
       const out = this.#filterChunk(chunk, false);
-      if (out === null || out.length === 0) return !this.done;
+      if (out === null || out.length === 0) return true;
       chunk = out;
     }
     corked = this;
@@ -782,7 +762,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     return corkedResult;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     if (this.aborted) return;
     if (this.done) {
       // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
@@ -826,32 +806,52 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     return data;
   }
 
-  onError(err: Error): void {
+  onExchangeFailed(failure: Failure, detail: string, cause: Error | null): void {
     if (this.aborted || this.done) return;
-    if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG' && this.#upstreamAbort === null) return this.#refused(err);
-    const error = classifyUpstreamError(err);
+    const error = errorForFailure(failure, detail);
     const service = this.route!.service!;
-    if (service.passive !== null && this.responseStatus === 0) {
-      const timedOut = error === Errors.upstreamConnectTimeout || error === Errors.upstreamReadTimeout;
+    // Only the target's own faults count against its health: not a full pool queue, not a
+    // request we could not send, not a plugin that threw.
+    if (service.passive !== null && this.responseStatus === 0 && error.source === 'upstream' && error.status !== 503) {
+      const timedOut = failure === Failure.ConnectTimeout || failure === Failure.ReadTimeout || failure === Failure.WriteTimeout;
       this.#reportPassive(service, timedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
     }
     if (this.#mayRetry(service, error)) return this.#scheduleRetry(service);
-    if (error === Errors.upstreamUnavailable) this.server.logger.warn({ err, target: this.target?.address }, 'upstream error');
+    if (failure === Failure.HandlerError) this.server.logger.error({ err: cause, route: this.routeName }, 'plugin failed while the upstream response arrived');
+    else if (error === Errors.upstreamUnavailable || failure === Failure.Protocol || failure === Failure.Tls) {
+      this.server.logger.warn({ err: cause, reason: detail, target: this.target?.address }, 'upstream error');
+    }
     this.fail(error);
   }
 
-  /** undici: the upstream answered 101 to our `upgrade: 'websocket'` request. */
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
-    if (this.wsContext === null || this.aborted || this.done) {
+  /**
+   * A WebSocket upgrade goes to the upstream outside the HTTP engine (websocket/upstream.ts): the
+   * connection leaves HTTP for good. No retry: an upgrade is not replayed.
+   */
+  #dispatchUpgrade(): void {
+    const service = this.route!.service!.config;
+    const target = this.target!;
+    this.#cancelUpgrade = requestUpgrade(
+      { address: target.address, tls: service.protocol === 'https', servername: hostOnly(target.hostHeader), verify: service.tlsVerify },
+      this.#upstreamPath,
+      this.#upstreamHeaders!,
+      service.readTimeout,
+      new UpgradeAttempt(this),
+    );
+  }
+
+  /** @internal the upstream answered 101: bridge its socket and upgrade the client. */
+  completeWebSocket(rawHeaders: readonly string[], socket: Socket, head: Buffer): void {
+    this.#cancelUpgrade = null;
+    if (this.aborted || this.done) {
       socket.destroy();
-      if (!this.aborted && !this.done) this.fail(Errors.upgradeUnsupported);
       return;
     }
     this.upstreamHeadersAt = performance.now();
-    this.responseStatus = statusCode;
+    this.responseStatus = 101;
     this.headSent = true;
     this.done = true;
-    completeUpgrade(this.res, this.request, this.wsContext, rawHeaders, socket as Socket, this.server.websocket, this.server.websockets);
+    completeUpgrade(this.res, this.request, this.wsContext!, rawHeaders, socket, head, this.server.websocket, this.server.websockets);
     // The HTTP exchange ends here (logged as 101); the bridge carries the connection from now on.
     this.server.requestFinished(this);
   }
@@ -861,7 +861,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   /** @internal called inside cork */
   writeHead(): void {
     const res = this.res;
-    const raw = this.#rawHeaders!;
+    const head = this.#responseHead!;
     const status = this.responseStatus;
     this.headSent = true;
     this.headPending = false;
@@ -871,21 +871,21 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     const edits = this.#responseHeaderEdits;
     // The request id replaces an upstream's copy of the same header.
     const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i];
+    for (let i = 0; i < head.count; i++) {
+      const name = head.name(i);
       switch (classifyResponseHeader(name)) {
         case ResponseHeaderKind.Forward:
           if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
           // Compared as bytes, length first: no string is made for a header that is kept.
           if (edits !== null && nameInFlatList(name, edits)) break;
           if (idHeader !== '' && nameIs(name, idHeader)) break;
-          res.writeHeader(name, raw[i + 1]);
+          res.writeHeader(name, head.value(i));
           break;
         case ResponseHeaderKind.ContentLength:
-          contentLength = parseContentLength(raw[i + 1]);
+          contentLength = parseContentLength(head.value(i));
           break;
         case ResponseHeaderKind.Connection:
-          extraHopByHop = connectionTokens(raw[i + 1].toString('latin1').toLowerCase());
+          extraHopByHop = connectionTokens(head.valueString(i).toLowerCase());
           break;
         default:
           break;
@@ -893,7 +893,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     }
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
     if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, this.requestId);
-    this.#rawHeaders = null;
+    this.#responseHead = null;
     if (this.request.method === 'HEAD' || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
       this.#total = contentLength;
@@ -905,7 +905,7 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
     }
   }
 
-  /** @internal called inside cork. Returns false when the client is slow (undici then pauses). */
+  /** @internal called inside cork. Returns false when the client is slow (the engine then pauses). */
   writeChunk(chunk: Buffer): boolean {
     const res = this.res;
     this.responseBytes += chunk.length;
@@ -941,7 +941,8 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
           res.end(undefined, this.server.draining);
           this.#markDone();
         } else {
-          // undici reported completion before the declared length: the framing is broken.
+          // The upstream's body ended before the length it declared (a chunked body with a
+          // Content-Length never gets here: the parser refuses CL with TE).
           this.#closeDownstream();
         }
         break;
@@ -986,11 +987,12 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   }
 
   #cancelUpstream(): void {
-    const abort = this.#upstreamAbort;
-    if (abort !== null) {
-      this.#upstreamAbort = null;
-      abort(new Error('downstream request ended'));
+    if (this.#cancelUpgrade !== null) {
+      this.#cancelUpgrade();
+      this.#cancelUpgrade = null;
     }
+    const ex = this.#exchange;
+    if (ex !== null && ex.state !== ExchangeState.Done) ex.abort();
   }
 
   // ---------------------------------------------------------------- log phase
@@ -1026,11 +1028,11 @@ export class RequestContext implements PluginContext, Dispatcher.DispatchHandler
   responseHeaderList(): { names: string[]; values: string[] } {
     const names: string[] = [];
     const values: string[] = [];
-    const raw = this.#loggedRawHeaders;
-    if (raw !== null && this.#localContentType === '') {
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        names.push(raw[i].toString('latin1').toLowerCase());
-        values.push(raw[i + 1].toString('latin1'));
+    const head = this.#loggedHead;
+    if (head !== null && this.#localContentType === '') {
+      for (let i = 0; i < head.count; i++) {
+        names.push(head.nameString(i));
+        values.push(head.valueString(i));
       }
     } else if (this.#localContentType !== '') {
       names.push('content-type');
@@ -1125,18 +1127,6 @@ function setFlat(out: string[], name: string, value: string): void {
 
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
-}
-
-/** Re-encode values holding characters above U+00FF as latin1 strings of their UTF-8 bytes. */
-function utf8EncodeWideValues(flat: string[]): boolean {
-  let changed = false;
-  for (let i = 1; i < flat.length; i += 2) {
-    if (/[^\x00-\xff]/.test(flat[i])) {
-      flat[i] = Buffer.from(flat[i], 'utf8').toString('latin1');
-      changed = true;
-    }
-  }
-  return changed;
 }
 
 function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {

@@ -20,9 +20,9 @@ import { defaultWebSocketSettings, type WebSocketBridge, type WebSocketSettings 
 import { prepareUpgradeHead, webSocketBehavior, type BridgeRef } from '../websocket/upgrade';
 import { Errors, type ProxyError } from './errors';
 import { answerPlainHttp, httpsOnly } from './https-only';
-import { Admission } from './admission';
+import { Admission, CONNECTION_REFUSAL } from './admission';
 import { BodyRateGuard } from './body-rate';
-import { attachConnectionLimits, FilteredConnections } from './connection-limit';
+import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter } from './connection-limit';
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
@@ -103,12 +103,13 @@ export class ProxyServer {
   /** --client-body-min-rate (body-rate.ts); null when off. */
   readonly bodyRate: BodyRateGuard | null;
   /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
-  readonly #connectionTracker: FilteredConnections | null;
-  /**
-   * uWS's connection filter callback (uWS builds with App.filter), for the TLS listener's apps too,
-   * so --max-connections and the client timeouts count HTTPS connections; null when unused.
-   */
-  readonly connectionFilter: ((res: HttpResponse, count: number) => void) | null;
+  /** Open connections from uWS's connection filter (v20.57); null on the v20.30 fallback. */
+  readonly connections: ConnectionCounter | null;
+
+  /** The connection filter for the TLS listener's apps too, so HTTPS connections are counted. */
+  get connectionFilter(): ((res: HttpResponse, count: number) => void) | null {
+    return this.connections === null ? null : this.connections.onFilter;
+  }
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -133,12 +134,11 @@ export class ProxyServer {
     this.wsBehavior = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, false, context));
     this.wsBehaviorSecure = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, true, context));
     this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
-    const connections = attachConnectionLimits(this.#app, settings, logger, workerId);
-    this.#connectionTracker = connections.tracker;
-    const filtered = connections.limit instanceof FilteredConnections ? connections.limit : connections.tracker;
-    this.connectionFilter = filtered === null ? null : filtered.onFilter;
+    const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);
+    this.connections = connections.counter;
+    if (connections.counter !== null) registerConnectionGauge(connections.counter);
     this.admission = Admission.needed(settings) ? new Admission(settings, logger) : null;
-    if (this.admission !== null) this.admission.connections = connections.limit;
+    if (this.admission !== null) this.admission.attachConnections(connections.counter, connections.limit);
     this.bodyRate = (settings.clientBodyMinRate ?? 0) > 0 ? new BodyRateGuard(settings.clientBodyMinRate!) : null;
   }
 
@@ -251,7 +251,6 @@ export class ProxyServer {
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
-    if (this.#connectionTracker !== null) this.#connectionTracker.requestStarted(ctx);
     try {
       this.#start(ctx, res, req, head);
     } catch (err) {
@@ -340,7 +339,6 @@ export class ProxyServer {
   requestFinished(ctx: RequestContext): void {
     this.inFlight--;
     if (this.admission !== null) this.admission.finished(ctx);
-    if (this.#connectionTracker !== null) this.#connectionTracker.requestEnded(ctx);
     ctx.releaseUpstream();
     ctx.finishedAt = performance.now();
     try {

@@ -8,7 +8,7 @@
  * skips it with one comparison, as Fastify does with its hooks), with the per-consumer chains
  * that consumer-scoped plugins need (plugin-chains.ts).
  */
-import type { Pool } from 'undici';
+import { isIP } from 'node:net';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
 import type { PluginEnv, PluginInstance } from '../plugins/api';
 import type { JwsVerifier } from '../offload/jws-verifier';
@@ -29,8 +29,9 @@ import { RetryBudget } from '../balancer/retry-budget';
 import { RoundRobinBalancer } from '../balancer/round-robin';
 import { SharedBalancerState } from '../balancer/shared-state';
 import { standaloneTopology, type Topology } from '../balancer/topology';
-import { UpstreamPools } from './upstream-pools';
 import { ChainBuilder, consumerScopedEntries, resolveWithoutConsumer, type ConsumerChains, type PluginChain } from './plugin-chains';
+import { UpstreamEngine } from '../upstream/engine';
+import type { UpstreamPool } from '../upstream/pool';
 
 /** Node-wide balancer state and the primary's resolved topology (cluster/messages.ts). */
 export interface Balancing {
@@ -44,7 +45,7 @@ export interface UpstreamTarget {
   readonly weight: number;
   /** Node-wide state slot (balancer/shared-state.ts); -1 when untracked. */
   readonly slot: number;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   readonly poolKey: string;
   /** `host:port`, for logs and errors. */
   readonly address: string;
@@ -157,27 +158,38 @@ function hostHeaderFor(host: string, port: number, protocol: string): string {
 function compileService(
   service: ServiceConfig,
   upstreams: ReadonlyMap<string, UpstreamConfig>,
-  pools: UpstreamPools,
+  engine: UpstreamEngine,
   poolKeys: Set<string>,
   balancing: Balancing,
 ): CompiledService {
-  const opts = { connectTimeoutMs: service.connectTimeout, tlsVerify: service.tlsVerify };
+  const upstreamConfig = service.upstream === null ? undefined : upstreams.get(service.upstream);
+  const breakers = upstreamConfig?.circuitBreakers;
   const makeTarget = (index: number, address: string, host: string, port: number, weight: number, slot: number): UpstreamTarget => {
-    const origin = `${service.protocol}://${formatHost(address)}:${port}`;
-    const poolKey = UpstreamPools.key(origin, opts);
+    const spec = {
+      secure: service.protocol === 'https',
+      host: address,
+      port,
+      // SNI names the target, never an address (RFC 6066 §3).
+      servername: isIP(host) === 0 ? host : '',
+      tlsVerify: service.tlsVerify,
+      connectTimeoutMs: service.connectTimeout,
+      maxConnections: breakers?.maxConnections ?? 0,
+      maxPending: breakers?.maxPendingRequests ?? -1,
+    };
+    const poolKey = UpstreamEngine.key(spec);
     poolKeys.add(poolKey);
     return {
       index,
       weight,
       slot,
-      pool: pools.get(origin, opts),
+      pool: engine.get(spec),
       poolKey,
       address: `${formatHost(address)}:${port}`,
       hostHeader: hostHeaderFor(host, port, service.protocol),
     };
   };
   const { shared, topology } = balancing;
-  const upstream = service.upstream === null ? undefined : upstreams.get(service.upstream);
+  const upstream = upstreamConfig;
   const topo = upstream === undefined ? undefined : topology[upstream.name];
   if (upstream === undefined || topo === undefined) {
     return new CompiledService(service, new RoundRobinBalancer([makeTarget(0, service.host, service.host, service.port, 1, -1)], shared));
@@ -226,7 +238,7 @@ function needsTraceContext(p: PluginConfig): boolean {
 export function compileSnapshot(
   config: NormalizedConfig,
   version: number,
-  pools: UpstreamPools,
+  engine: UpstreamEngine,
   trustedIps: readonly string[] = [],
   jwtVerify?: JwsVerifier,
   rateLimit?: RateLimitRuntime,
@@ -235,7 +247,7 @@ export function compileSnapshot(
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
-  for (const s of config.services) services.set(s.id, compileService(s, upstreams, pools, poolKeys, balancing));
+  for (const s of config.services) services.set(s.id, compileService(s, upstreams, engine, poolKeys, balancing));
 
   const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit, config };
   // One instance per plugin entry per snapshot, shared by every route and chain it is part of.

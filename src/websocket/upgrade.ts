@@ -2,10 +2,10 @@
  * The WebSocket path through the proxy. An `Upgrade: websocket` GET arrives at uWS's `ws`
  * handler, whose `upgrade` callback runs the ordinary request path (route, https-only check,
  * onRequest plugins: auth, rate limiting...), so a refused upgrade gets the same 401 or 429 as any
- * request. When the plugins let it through, the context dispatches to the upstream through undici
- * with `upgrade: 'websocket'`; on the upstream's 101, `completeUpgrade` hands the raw socket to a
- * WebSocketBridge and upgrades the client with the subprotocol the upstream chose. A non-101
- * answer from the upstream reaches the client as an ordinary response.
+ * request. When the plugins let it through, the context sends the upgrade to the balanced target
+ * (websocket/upstream.ts, outside the HTTP engine); on the upstream's 101, `completeUpgrade` hands
+ * the raw socket to a WebSocketBridge and upgrades the client with the subprotocol the upstream
+ * chose. A non-101 answer from the upstream reaches the client with its status and body.
  *
  * permessage-deflate is not negotiated on either side (the client's offer is not forwarded), so
  * frames cross without recompression.
@@ -14,7 +14,10 @@ import type { Socket } from 'node:net';
 import type { HttpResponse, us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 import { uws } from '../proxy/uws';
 import type { DownstreamHead } from '../proxy/request-head';
+import type { ProxyError } from '../proxy/errors';
+import type { RequestContext } from '../proxy/request-context';
 import { WebSocketBridge, type WebSocketSettings } from './bridge';
+import type { UpgradeOutcome } from './upstream';
 
 /** Drop the client's extension offer before anything is forwarded (see above). */
 export function prepareUpgradeHead(head: DownstreamHead): void {
@@ -27,28 +30,53 @@ export function prepareUpgradeHead(head: DownstreamHead): void {
   }
 }
 
-/** The upstream answered 101: bridge its socket and upgrade the client. False if the client is gone. */
+/** The upstream answered 101: bridge its socket and upgrade the client. */
 export function completeUpgrade(
   res: HttpResponse,
   head: DownstreamHead,
   context: us_socket_context_t,
-  rawHeaders: readonly (Buffer | string)[] | null,
+  rawHeaders: readonly string[],
   socket: Socket,
+  early: Buffer,
   settings: WebSocketSettings,
   registry: Set<WebSocketBridge>,
 ): WebSocketBridge {
   let protocol = '';
-  if (rawHeaders !== null) {
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      if (String(rawHeaders[i]).toLowerCase() === 'sec-websocket-protocol') protocol = String(rawHeaders[i + 1]);
-    }
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() === 'sec-websocket-protocol') protocol = rawHeaders[i + 1];
   }
-  const bridge = new WebSocketBridge(socket, null, settings, registry);
+  const bridge = new WebSocketBridge(socket, early, settings, registry);
   const key = head.header('sec-websocket-key') ?? '';
   // uWS copies the user data's own properties into its own object: pass the bridge by reference.
   const userData: BridgeRef = { bridge };
   res.cork(() => res.upgrade(userData, key, protocol, '', context));
   return bridge;
+}
+
+/** What the upstream handshake reports, turned into the context's own moves. */
+export class UpgradeAttempt implements UpgradeOutcome {
+  readonly #ctx: RequestContext;
+  constructor(ctx: RequestContext) {
+    this.#ctx = ctx;
+  }
+  upgraded(rawHeaders: readonly string[], socket: Socket, early: Buffer): void {
+    this.#ctx.completeWebSocket(rawHeaders, socket, early);
+  }
+  answered(status: number, rawHeaders: readonly string[], body: Buffer): void {
+    let type = 'application/octet-stream';
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'content-type') type = rawHeaders[i + 1];
+    this.#ctx.respond(status, body, type, null);
+  }
+  failed(error: ProxyError): void {
+    this.#ctx.fail(error);
+  }
+}
+
+/** `Host` value without its port (the SNI name towards an https upstream). */
+export function hostOnly(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(1, hostHeader.indexOf(']'));
+  const colon = hostHeader.lastIndexOf(':');
+  return colon === -1 ? hostHeader : hostHeader.slice(0, colon);
 }
 
 export interface BridgeRef {

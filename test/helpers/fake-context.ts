@@ -155,6 +155,13 @@ export class FakeContext implements PluginContext {
   setUpstreamQuery(query: string): void {
     this.upstreamQuery = query;
   }
+  upstreamResponseHeader(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    const h = this.upstreamResponse;
+    for (let i = 0; i + 1 < h.length; i += 2) if (h[i] === lower) return h[i + 1];
+    return undefined;
+  }
+
   setResponseHeader(name: string, value: string): void {
     this.responseHeaders.set(name.toLowerCase(), value);
   }

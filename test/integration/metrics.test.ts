@@ -205,9 +205,9 @@ services:
       const from = gw.logs.length;
       assert.equal((await get(gw.url('/a/x'), { headers: { 'x-floodgate-fault': 'crash-worker' } })).status, 200);
       await gw.waitForLog(/worker respawned and listening/, 15_000, from);
-      // The old worker retires: it finishes its open keep-alive connections (this test's agent
-      // keeps one) and is still scraped; its successor starts at 0. The crash request is answered
-      // before routing, so it counts as unmatched, and only the retiring worker has it.
+      // The old worker retires: it finishes its requests, closes its connections and exits,
+      // handing its counts to the primary as it goes; its successor starts at 0. The crash request
+      // is answered before routing, so it counts as unmatched, and only the old worker had it.
       let s = await scrape(gw);
       assert.equal(requests(s, { route: 'route-a', code: '200' }), 10);
       assert.equal(requests(s, { service: '', route: '', code: '200' }), 1);

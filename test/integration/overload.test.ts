@@ -262,6 +262,8 @@ describe('slow clients', () => {
   });
 
   test('slowloris: 500 connections trickling their heads do not stop a normal client, and are closed', async () => {
+    // uWS bounds a head that never completes at its fixed 30 s (about 32 s with its 4 s timer),
+    // trickled or not; JavaScript cannot see which connection a request is on, so nothing tighter.
     const { gw } = await start([], '', {}, 2);
     const slow: { socket: net.Socket; closed: Promise<number>; bytes: number }[] = [];
     const openedAt = Date.now();
@@ -283,9 +285,8 @@ describe('slow clients', () => {
         assert.equal(r.status, 200);
         await sleep(100);
       }
-      // uWS closes a connection that has not sent a full head within its 10 s (4 s timer granularity).
       const closedAfter = await Promise.all(slow.map((s) => s.closed));
-      assert.ok(Math.max(...closedAfter) < 20_000, `all slow connections closed, the last after ${Math.max(...closedAfter)} ms`);
+      assert.ok(Math.max(...closedAfter) < 40_000, `all slow connections closed, the last after ${Math.max(...closedAfter)} ms`);
       assert.equal(slow.reduce((n, s) => n + s.bytes, 0), 0, 'none of them got a response');
       assert.equal((await call(gw, '/free')).status, 200);
     } finally {

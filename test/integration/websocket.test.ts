@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { makeCertificate, yamlBlock } from '../helpers/certificates';
 import { startGateway, type Gateway } from '../helpers/gateway';
 import { freePort } from '../helpers/ports';
@@ -41,6 +42,8 @@ let upstreamPort: number;
 let onUpstream: (s: WsSocket, req: IncomingMessage) => void;
 let gw: Gateway;
 let tlsPort: number;
+/** A plain HTTP upstream: it answers upgrades with an ordinary response. */
+let httpOnly: EchoUpstream;
 
 function echo(s: WsSocket): void {
   s.on('message', (m: Buffer, isBinary: boolean) => s.send(m, { binary: isBinary }));
@@ -81,6 +84,7 @@ describe('WebSocket proxying', () => {
     onUpstream = echo;
     upstream.on('connection', (s, req) => onUpstream(s, req));
     tlsPort = await freePort();
+    httpOnly = await startEchoUpstream();
     gw = await startGateway({
       workers: 2,
       args: ['--listen-tls', `127.0.0.1:${tlsPort}`, '--ws-max-message-bytes', String(4 * 1024 * 1024), '--ws-idle-timeout', '8'],
@@ -99,6 +103,11 @@ services:
         paths: [/guarded]
         plugins:
           - name: key-auth
+  - name: no-websockets
+    url: http://127.0.0.1:${httpOnly.port}
+    routes:
+      - name: plain-http
+        paths: [/plain]
 certificates:
   - cert: |
 ${yamlBlock(cert.cert, 6)}
@@ -111,6 +120,7 @@ ${yamlBlock(cert.key, 6)}
   after(async () => {
     await gw?.stop();
     upstream?.close();
+    await httpOnly?.close();
   });
 
   test('text and 1 MiB binary echo; the upstream sees the rewritten path and the forwarded headers', async () => {
@@ -250,6 +260,10 @@ ${yamlBlock(cert.key, 6)}
     assert.equal(req.headers['x-consumer-username'], 'alice');
     c.close();
     await closed(c);
+  });
+
+  test('an upstream that does not switch protocols: its answer reaches the client', async () => {
+    await assert.rejects(open('/plain', { headers: { 'x-echo-status': '403' } }), (err: Error & { status?: number }) => err.status === 403);
   });
 
   test('wss through the TLS listener: the SNI certificate, X-Forwarded-Proto https', async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfigText, type ConfigError } from '../../src/config/load';
 import { compileSnapshot } from '../../src/proxy/snapshot';
-import { UpstreamPools } from '../../src/proxy/upstream-pools';
+import { UpstreamEngine } from '../../src/upstream/engine';
 import { defaultSettings } from '../../src/settings';
 import { load, yaml } from '../helpers/config-text';
 
@@ -411,7 +411,7 @@ test('the compiled chain skips a disabled plugin and one whose protocols exclude
   `));
   assert.equal(config.plugins[0].enabled, false);
   assert.deepEqual(config.plugins[1].protocols, ['https'], 'kept for an https listener');
-  const pools = new UpstreamPools(defaultSettings);
+  const pools = new UpstreamEngine(defaultSettings);
   try {
     const snap = compileSnapshot(config, 1, pools);
     const [off, httpsOnly, on] = snap.routesByOrder;

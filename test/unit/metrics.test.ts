@@ -16,7 +16,7 @@ import type { WorkerMetricsSnapshot } from '../../src/metrics/snapshot-types';
 import { StatusCounts } from '../../src/metrics/status-counts';
 import { WorkerMetrics } from '../../src/metrics/worker-metrics';
 import { compileSnapshot } from '../../src/proxy/snapshot';
-import { UpstreamPools } from '../../src/proxy/upstream-pools';
+import { UpstreamEngine } from '../../src/upstream/engine';
 import { defaultSettings } from '../../src/settings';
 import { load, yaml } from '../helpers/config-text';
 import { parsePrometheus, select, valueOf } from '../helpers/prometheus';
@@ -78,7 +78,7 @@ describe('WorkerMetrics', () => {
     `));
 
   test('a recompile keeps the cell of an unchanged route, and gives a moved route a new one', async () => {
-    const pools = new UpstreamPools(defaultSettings);
+    const pools = new UpstreamEngine(defaultSettings);
     try {
       const metrics = new WorkerMetrics(false, silent);
       const first = compileSnapshot(config('b'), 1, pools);
@@ -100,7 +100,7 @@ describe('WorkerMetrics', () => {
   });
 
   test('record: upstream = headers - upstream start, gateway = total - upstream, aborted = 499', async () => {
-    const pools = new UpstreamPools(defaultSettings);
+    const pools = new UpstreamEngine(defaultSettings);
     try {
       const metrics = new WorkerMetrics(false, silent);
       const snap = compileSnapshot(config('b'), 1, pools);

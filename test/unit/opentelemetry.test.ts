@@ -78,7 +78,7 @@ test('an unsampled trace, or sampling_rate 0, exports nothing', () => {
 
 test('config errors name the field: no endpoint, an unsupported header_type', () => {
   assert.match(configErrors(yaml('{}')), /traces_endpoint is required/);
-  assert.match(configErrors(yaml('{ traces_endpoint: "http://c/v1/traces", header_type: b3 }')), /config\.header_type.*must be one of "preserve", "w3c"/);
+  assert.match(configErrors(yaml('{ traces_endpoint: "http://c/v1/traces", header_type: b3 }')), /config\.header_type.*not supported by Floodgate.*"preserve" or "w3c"/);
   assert.match(configErrors(yaml('{ traces_endpoint: "ftp://c" }')), /traces_endpoint/);
 });
 

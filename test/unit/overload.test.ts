@@ -7,7 +7,8 @@ import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConcurrencyGate, type GateWaiter } from '../../src/proxy/concurrency-gate';
 import { LagMonitor } from '../../src/proxy/lag-monitor';
-import { FilteredConnections } from '../../src/proxy/connection-limit';
+import { ConnectionCounter } from '../../src/proxy/connection-limit';
+import { CONNECTION_REFUSAL } from '../../src/proxy/admission';
 import { BodyRateGuard } from '../../src/proxy/body-rate';
 import { Verdict } from '../../src/plugins/api';
 import { FakeContext, pluginFromYaml } from '../helpers/fake-context';
@@ -214,77 +215,61 @@ test('concurrency-limit: config is checked by its schema', () => {
 });
 
 /** An HttpResponse as uWS's connection filter hands it over: address, port, close. */
+/** A connection as uWS's filter hands it over: records what is written to it. */
 class FakeSocketRes {
-  closed = 0;
-  /** uWS runs the filter's -1 from inside close(). */
-  onClose: (() => void) | null = null;
-  constructor(readonly port: number) {}
-  getRemoteAddressAsText(): ArrayBuffer {
-    return new TextEncoder().encode('10.0.0.1').buffer as ArrayBuffer;
+  status = '';
+  readonly headers: [string, string][] = [];
+  body: string | null = null;
+  closeAfter = false;
+  cork(fn: () => void): this {
+    fn();
+    return this;
   }
-  getRemotePort(): number {
-    return this.port;
+  writeStatus(s: string): this {
+    this.status = s;
+    return this;
   }
-  close(): void {
-    this.closed++;
-    this.onClose?.();
+  writeHeader(k: string, v: string): this {
+    this.headers.push([k, v]);
+    return this;
+  }
+  end(body: string, close: boolean): this {
+    this.body = body;
+    this.closeAfter = close;
+    return this;
   }
 }
 const asRes = (r: FakeSocketRes) => r as unknown as HttpResponse;
-const ctxOn = (r: FakeSocketRes) => ({ res: r }) as unknown as RequestContext;
 
-test('connection filter: counts opens and closes; the connection past the limit is the one refused', () => {
-  const conns = new FilteredConnections(2, 10_000, 10_000, now);
-  const a = new FakeSocketRes(1001);
-  const b = new FakeSocketRes(1002);
-  const c = new FakeSocketRes(1003);
+test('connection filter: counts opens and closes; the connection that opens past the limit gets the 503 and is closed', () => {
+  const conns = new ConnectionCounter(2, CONNECTION_REFUSAL);
+  const [a, b, c] = [new FakeSocketRes(), new FakeSocketRes(), new FakeSocketRes()];
   conns.onFilter(asRes(a), 1);
   conns.onFilter(asRes(b), 1);
-  conns.onFilter(asRes(c), 1);
-  assert.equal(conns.open, 3);
-  assert.equal(conns.overLimit(ctxOn(a)), false);
-  assert.equal(conns.overLimit(ctxOn(c)), true);
-  conns.onFilter(asRes(c), -1);
   assert.equal(conns.open, 2);
-  const d = new FakeSocketRes(1004);
-  conns.onFilter(asRes(d), 1);
-  assert.equal(conns.overLimit(ctxOn(d)), true);
+  assert.equal(a.body ?? b.body, null, 'connections within the limit are left alone');
+  conns.onFilter(asRes(c), 1);
+  assert.equal(c.status, '503 Service Unavailable');
+  assert.deepEqual(c.headers, [['retry-after', '1'], ['content-type', 'application/json; charset=utf-8']]);
+  assert.deepEqual(JSON.parse(c.body!), { message: 'Service temporarily overloaded: too many connections (--max-connections)', reason: 'max_connections' });
+  assert.equal(c.closeAfter, true);
+  assert.equal(conns.refused, 1);
+  conns.onFilter(asRes(c), -1);
   conns.onFilter(asRes(a), -1);
-  assert.equal(conns.overLimit(ctxOn(d)), true, 'a connection refused at open stays refused');
-  assert.equal(conns.tracking, false, 'timeouts at uWS defaults: no per-connection state');
+  assert.equal(conns.open, 1);
+  const d = new FakeSocketRes();
+  conns.onFilter(asRes(d), 1);
+  assert.equal(d.body, null, 'room again after closes');
+  assert.equal(conns.refused, 1);
 });
 
-test('connection filter: tighter header and idle timeouts close only idle connections', () => {
-  const conns = new FilteredConnections(0, 2000, 5000, now);
-  assert.equal(conns.tracking, true);
-  const silent = new FakeSocketRes(2001);
-  const busy = new FakeSocketRes(2002);
-  const idle = new FakeSocketRes(2003);
-  for (const r of [silent, busy, idle]) {
-    conns.onFilter(asRes(r), 1);
-    r.onClose = () => conns.onFilter(asRes(r), -1);
-  }
-  const busyCtx = ctxOn(busy);
-  const idleCtx = ctxOn(idle);
-  conns.requestStarted(busyCtx);
-  conns.requestStarted(idleCtx);
-  advance(1000);
-  conns.requestEnded(idleCtx);
-  advance(1500);
-  conns.sweep();
-  assert.equal(silent.closed, 1, 'no request head within 2 s');
-  assert.equal(busy.closed + idle.closed, 0);
-  assert.equal(conns.open, 2);
-  advance(3500);
-  conns.sweep();
-  assert.equal(idle.closed, 0, 'idle exactly 5 s: not yet');
-  advance(600);
-  conns.sweep();
-  assert.equal(idle.closed, 1, 'idle past 5 s');
-  assert.equal(busy.closed, 0, 'a connection with a request in progress is never closed by the sweep');
-  assert.equal(conns.closedHeaderTimeout, 1);
-  assert.equal(conns.closedIdleTimeout, 1);
-  conns.stop();
+test('connection filter: without --max-connections it only counts', () => {
+  const conns = new ConnectionCounter(0, CONNECTION_REFUSAL);
+  const many = Array.from({ length: 50 }, () => new FakeSocketRes());
+  for (const r of many) conns.onFilter(asRes(r), 1);
+  assert.equal(conns.open, 50);
+  assert.ok(many.every((r) => r.body === null));
+  assert.equal(conns.refused, 0);
 });
 
 /** Just the RequestContext fields the body-rate sweep reads, and the reply it makes. */

@@ -48,6 +48,7 @@ export async function startFloodgate(
   readyPath: string,
   extraArgs: readonly string[] = [],
   readyStatus = 200,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<Service> {
   const config = join(ctx.dir, 'floodgate.yaml');
   writeFileSync(config, yaml);
@@ -59,7 +60,7 @@ export async function startFloodgate(
     '--drain-timeout', '2000',
     ...extraArgs,
   ];
-  const svc = startService(name, ctx.settings.bin.node, args, { cwd: ctx.settings.root, logPrefix: join(ctx.dir, 'floodgate') });
+  const svc = startService(name, ctx.settings.bin.node, args, { cwd: ctx.settings.root, logPrefix: join(ctx.dir, 'floodgate'), env: { ...process.env, ...env } });
   await waitReady(svc, () => readLog(svc.stderrPath).includes('"msg":"floodgate listening"'));
   await waitReady(svc, () => answers(ctx.port, readyPath, readyStatus));
   return svc;
@@ -85,4 +86,12 @@ export const floodgatePinned: Contender = {
   label: 'Floodgate, pinned',
   setup: 'as Floodgate, plus --cpu-affinity auto (worker i on CPU i-1)',
   start: (ctx) => startFloodgate(ctx, 'floodgate-pinned', singleRouteYaml(ctx.upstreamPort), '/tiny', ['--cpu-affinity', 'auto']),
+};
+
+/** The same Floodgate on the uWS v20.30 fallback (src/proxy/uws.ts): the upgrade's before and after. */
+export const floodgateLegacyUws: Contender = {
+  id: 'floodgate-uws-legacy',
+  label: 'Floodgate, uWS v20.30',
+  setup: 'as Floodgate, with FLOODGATE_UWS=legacy (the uWS v20.30 fallback)',
+  start: (ctx) => startFloodgate(ctx, 'floodgate-uws-legacy', singleRouteYaml(ctx.upstreamPort), '/tiny', [], 200, { FLOODGATE_UWS: 'legacy' }),
 };

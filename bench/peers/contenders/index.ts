@@ -1,7 +1,7 @@
 /** Every contender, in the order each round runs them. */
 import type { Service } from '../procs';
 import { fastGateway, fastifyProxy, httpProxy } from './node-peers';
-import { floodgate, floodgate100, floodgatePinned } from './floodgate';
+import { floodgate, floodgate100, floodgateLegacyUws, floodgatePinned } from './floodgate';
 import { AUTH_CONTENDERS } from './floodgate-auth';
 import { haproxy } from './haproxy';
 import { nginx, nginx100 } from './nginx';
@@ -20,6 +20,6 @@ export function directContender(upstream: Service): Contender {
   };
 }
 
-export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, ...AUTH_CONTENDERS];
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, ...AUTH_CONTENDERS];
 
 export type { ClientRequest, Contender, StartContext } from './types';
