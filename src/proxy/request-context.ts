@@ -716,7 +716,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   onResponseHead(head: ResponseHead): void {
     if (this.aborted || this.done) return;
     // 1xx never get here: the engine drops them as NGINX does (uWS cannot send an interim head
-    // before the final one anyway), and a 101 is a failure (upgrades are not proxied).
+    // before the final one anyway), and a 101 is a failure (WebSocket upgrades never reach the engine: websocket/upstream.ts).
     const statusCode = head.status;
     this.upstreamHeadersAt = performance.now();
     this.responseStatus = statusCode;
