@@ -157,6 +157,7 @@ bench-trace-ids: build
 .PHONY: bench-tls
 bench-tls: build bench-tools
 	$(NODE) dist/bench/tls/main.js
+
 # The upstream engine alone (src/upstream/) vs bare undici Pool.dispatch, same local upstream,
 # interleaved rounds, medians of req/s and CPU per request. Env: ROUNDS=5 DURATION=5 CONCURRENCY=50.
 .PHONY: bench-engine
