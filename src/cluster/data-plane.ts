@@ -79,7 +79,14 @@ export class DataPlane {
     this.#metrics?.attach(snapshot);
     server.metrics = this.#metrics;
     await server.listen();
-    await this.#applyTls(server, boot.config);
+    try {
+      await this.#applyTls(server, boot.config);
+    } catch (err) {
+      // The plain listener is up already: a thread that ends holding a uWS socket aborts the
+      // process, so close it first (App.close on v20.57, the listen socket on v20.30).
+      if (!server.closeConnections()) void server.drain(0);
+      throw err;
+    }
     this.#server = server;
     this.#send({ type: 'listening', workerId: boot.workerId });
   }
