@@ -104,7 +104,7 @@ export class DataPlane {
       const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter);
       await listener.start(set);
       server.tls = listener;
-      this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length }, 'HTTPS listener on');
+      this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length, seamlessSwaps: listener.seamless }, 'HTTPS listener on');
       return;
     }
     const result = await server.tls.update(set);
