@@ -105,19 +105,19 @@ export function specificity(p: PluginConfig, route: RouteConfig, consumer: strin
   return r && s ? 4 : r ? 2 : s ? 1 : 0;
 }
 
-/**
- * Chains are not per scheme: an entry whose `protocols` name http or https runs on both listeners.
- * Failing closed: an auth plugin limited to https must not vanish from HTTPS requests.
- */
-function runsHere(p: PluginConfig): boolean {
-  return p.enabled && (p.protocols.includes('http') || p.protocols.includes('https'));
+/** The listener a chain serves: each route compiles one chain family per scheme. */
+export type Scheme = 'http' | 'https';
+
+/** Kong's plugin `protocols`: an entry runs only on requests of a scheme it names. */
+function runsHere(p: PluginConfig, scheme: Scheme): boolean {
+  return p.enabled && p.protocols.includes(scheme);
 }
 
 /** For each plugin name, the most specific entry without a consumer (levels 4, 2, 1, 0). */
-export function resolveWithoutConsumer(route: RouteConfig, plugins: readonly PluginConfig[]): Map<string, { level: number; plugin: PluginConfig }> {
+export function resolveWithoutConsumer(route: RouteConfig, plugins: readonly PluginConfig[], scheme: Scheme = 'http'): Map<string, { level: number; plugin: PluginConfig }> {
   const chosen = new Map<string, { level: number; plugin: PluginConfig }>();
   for (const p of plugins) {
-    if (!runsHere(p) || p.consumer !== null) continue;
+    if (!runsHere(p, scheme) || p.consumer !== null) continue;
     const level = specificity(p, route, null);
     if (level < 0) continue;
     const current = chosen.get(p.name);
@@ -126,11 +126,11 @@ export function resolveWithoutConsumer(route: RouteConfig, plugins: readonly Plu
   return chosen;
 }
 
-/** Consumer-scoped entries grouped by consumer id (enabled, http), built once per snapshot. */
-export function consumerScopedEntries(plugins: readonly PluginConfig[]): Map<string, PluginConfig[]> {
+/** Consumer-scoped entries grouped by consumer id (enabled, this scheme), built once per snapshot. */
+export function consumerScopedEntries(plugins: readonly PluginConfig[], scheme: Scheme = 'http'): Map<string, PluginConfig[]> {
   const byConsumer = new Map<string, PluginConfig[]>();
   for (const p of plugins) {
-    if (!runsHere(p) || p.consumer === null) continue;
+    if (!runsHere(p, scheme) || p.consumer === null) continue;
     let list = byConsumer.get(p.consumer);
     if (list === undefined) byConsumer.set(p.consumer, (list = []));
     list.push(p);

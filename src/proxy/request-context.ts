@@ -252,7 +252,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     else this.removeUpstreamHeader('x-credential-identifier');
     if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
     else this.removeUpstreamHeader('x-anonymous-consumer');
-    const byConsumer = this.route === null ? null : this.route.consumerChains;
+    const byConsumer = this.route === null ? null : this.request.scheme === 'https' ? this.route.https.consumerChains : this.route.consumerChains;
     if (byConsumer !== null) this.#applyConsumerPlugins(byConsumer, consumer.id);
   }
 
@@ -269,7 +269,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     const chains = byConsumer.get(consumerId);
     if (chains === undefined) {
       // A second auth plugin replaced a consumer that had plugins by one without (Kong's logical OR).
-      const base = this.route!.chain;
+      const base = this.request.scheme === 'https' ? this.route!.https.chain : this.route!.chain;
       if (current !== base) {
         this.chain = base;
         this.#chainIndex = base.resumeIndexAfter(rank);

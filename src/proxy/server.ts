@@ -292,7 +292,7 @@ export class ProxyServer {
     const snapshot = ctx.snapshot;
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
-    ctx.chain = ctx.route.chain;
+    ctx.chain = head.scheme === 'https' ? ctx.route.https.chain : ctx.route.chain;
     // Kong answers an https-only route reached over plain HTTP before any plugin runs.
     if (head.scheme === 'http' && httpsOnly(ctx.route.config)) return answerPlainHttp(ctx, head, ctx.route.config, this.tlsPort);
     // --trace-context off: only a route whose plugins export spans starts or continues a trace.

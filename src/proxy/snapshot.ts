@@ -29,7 +29,7 @@ import { RetryBudget } from '../balancer/retry-budget';
 import { RoundRobinBalancer } from '../balancer/round-robin';
 import { SharedBalancerState } from '../balancer/shared-state';
 import { standaloneTopology, type Topology } from '../balancer/topology';
-import { ChainBuilder, consumerScopedEntries, resolveWithoutConsumer, type ConsumerChains, type PluginChain } from './plugin-chains';
+import { ChainBuilder, consumerScopedEntries, resolveWithoutConsumer, type ConsumerChains, type PluginChain, type Scheme } from './plugin-chains';
 import { UpstreamEngine } from '../upstream/engine';
 import type { UpstreamPool } from '../upstream/pool';
 
@@ -88,6 +88,30 @@ export class CompiledService {
   }
 }
 
+/** A route's chains for one scheme: without a consumer, and per authenticated consumer. */
+export interface RouteChains {
+  readonly chain: PluginChain;
+  readonly consumerChains: ReadonlyMap<string, ConsumerChains> | null;
+  readonly needsTrace: boolean;
+}
+
+function compileRouteChains(
+  builder: ChainBuilder,
+  r: RouteConfig,
+  plugins: readonly PluginConfig[],
+  scheme: Scheme,
+  byConsumer: ReadonlyMap<string, readonly PluginConfig[]>,
+): RouteChains {
+  const base = resolveWithoutConsumer(r, plugins, scheme);
+  const baseEntries = [...base.values()].map((c) => c.plugin);
+  const consumerChains = builder.consumerChains(r, base, byConsumer);
+  let needsTrace = baseEntries.some(needsTraceContext);
+  if (!needsTrace && consumerChains !== null) {
+    for (const id of consumerChains.keys()) if (byConsumer.get(id)!.some(needsTraceContext)) needsTrace = true;
+  }
+  return { chain: builder.chain(baseEntries), consumerChains, needsTrace };
+}
+
 export class CompiledRoute {
   readonly config: RouteConfig;
   readonly service: CompiledService | null;
@@ -99,6 +123,8 @@ export class CompiledRoute {
    * comparison.
    */
   readonly consumerChains: ReadonlyMap<string, ConsumerChains> | null;
+  /** The same for requests on the TLS listener (entries whose `protocols` name https). */
+  readonly https: RouteChains;
   /** The consumer-less chain's phases (aliases of `chain`'s). */
   readonly onRequest: readonly PluginInstance[] | null;
   readonly onUpstreamRequest: readonly PluginInstance[] | null;
@@ -115,12 +141,14 @@ export class CompiledRoute {
     chain: PluginChain,
     needsTraceContext = false,
     consumerChains: ReadonlyMap<string, ConsumerChains> | null = null,
+    https: RouteChains = { chain, consumerChains, needsTrace: needsTraceContext },
   ) {
     this.config = config;
     this.service = service;
     this.needsTraceContext = needsTraceContext;
     this.chain = chain;
     this.consumerChains = consumerChains;
+    this.https = https;
     this.onRequest = chain.onRequest;
     this.onUpstreamRequest = chain.onUpstreamRequest;
     this.onResponse = chain.onResponse;
@@ -263,19 +291,17 @@ export function compileSnapshot(
     return instance;
   };
   const builder = new ChainBuilder(instanceFor);
-  const byConsumer = consumerScopedEntries(config.plugins);
+  // Kong's plugin `protocols`: one chain family per listener scheme. Identical chains are shared,
+  // so a config that never restricts protocols compiles each chain once.
+  const byConsumer = consumerScopedEntries(config.plugins, 'http');
+  const byConsumerHttps = consumerScopedEntries(config.plugins, 'https');
 
   const routesByOrder: CompiledRoute[] = [];
   for (const r of config.routes) {
-    const base = resolveWithoutConsumer(r, config.plugins);
-    const baseEntries = [...base.values()].map((c) => c.plugin);
-    const consumerChains = builder.consumerChains(r, base, byConsumer);
-    let needsTrace = baseEntries.some(needsTraceContext);
-    if (!needsTrace && consumerChains !== null) {
-      for (const id of consumerChains.keys()) if (byConsumer.get(id)!.some(needsTraceContext)) needsTrace = true;
-    }
+    const http = compileRouteChains(builder, r, config.plugins, 'http', byConsumer);
+    const https = compileRouteChains(builder, r, config.plugins, 'https', byConsumerHttps);
     const service = r.service === null ? null : (services.get(r.service) ?? null);
-    routesByOrder[r.order] = new CompiledRoute(r, service, builder.chain(baseEntries), needsTrace, consumerChains);
+    routesByOrder[r.order] = new CompiledRoute(r, service, http.chain, http.needsTrace || https.needsTrace, http.consumerChains, https);
   }
   return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
 }
