@@ -15,10 +15,15 @@ import { correlationId } from './correlation-id';
 import { httpLog } from './http-log';
 import { fileLog } from './file-log';
 import { openTelemetry } from './opentelemetry';
+import { zipkin } from './zipkin';
+import { tcpLog } from './tcp-log';
+import { udpLog } from './udp-log';
+import { syslog } from './syslog';
+import { statsd } from './statsd';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
-const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
+const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry, zipkin, tcpLog, udpLog, syslog, statsd];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability].map((d) => [d.name, d]));
 
