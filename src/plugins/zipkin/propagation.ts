@@ -14,7 +14,8 @@ export type Format = 'b3' | 'b3-single' | 'w3c' | 'jaeger' | 'ot' | 'aws' | 'dat
 export type ExtractFormat = Exclude<Format, 'b3-single'>;
 
 export const INJECT_FORMATS: readonly Format[] = ['b3', 'b3-single', 'w3c', 'jaeger', 'ot', 'aws', 'datadog', 'gcp'];
-export const EXTRACT_FORMATS: readonly ExtractFormat[] = ['b3', 'w3c', 'jaeger', 'ot', 'aws', 'datadog', 'gcp'];
+/** Kong's order when header_type picks the formats. */
+export const EXTRACT_FORMATS: readonly ExtractFormat[] = ['b3', 'w3c', 'jaeger', 'ot', 'datadog', 'aws', 'gcp'];
 
 /** What a request's headers said about its trace. Every field is optional, as in Kong. */
 export interface Extracted {
