@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { withTimeout } from './stream-connection';
+import { DEFAULT_TIMEOUT_MS, withTimeout } from './stream-connection';
 
 export class DatagramSender {
   readonly #host: string;
@@ -18,7 +18,7 @@ export class DatagramSender {
   constructor(host: string, port: number, timeoutMs: number) {
     this.#host = host.startsWith('[') ? host.slice(1, -1) : host;
     this.#port = port;
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS;
   }
 
   async send(messages: readonly (string | Buffer)[]): Promise<void> {

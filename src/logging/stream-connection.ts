@@ -17,6 +17,9 @@ export interface StreamTarget {
   readonly tls: { readonly servername: string | null; readonly rejectUnauthorized: boolean } | null;
 }
 
+/** OpenResty's default socket timeout, used when a config says 0. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
 export class StreamConnection {
   readonly #target: StreamTarget;
   #socket: net.Socket | null = null;
@@ -25,7 +28,8 @@ export class StreamConnection {
   #closed = false;
 
   constructor(target: StreamTarget) {
-    this.#target = target;
+    // Kong's cosockets take 0 as "the default" (60 s), not "fail at once".
+    this.#target = target.timeoutMs > 0 ? target : { ...target, timeoutMs: DEFAULT_TIMEOUT_MS };
   }
 
   /** Connections opened so far (tests read it to see reuse). */

@@ -5,6 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import type { LogRecord } from '../../src/logging/serializer';
 import { startGateway, type Gateway } from '../helpers/gateway';
@@ -20,11 +23,16 @@ let syslogTcp: StreamReceiver;
 let statsd: UdpReceiver;
 let gw: Gateway;
 let deadPort: number;
+let localSyslog: StreamReceiver;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-shippers-'));
+const localSocket = path.join(dir, 'log.sock');
 
 before(async () => {
   up = await startEchoUpstream(0, '127.0.0.1', 'shipper-up');
   [tcp, udp, syslogUdp, syslogTcp, statsd] = await Promise.all([startStreamReceiver(), startUdpReceiver(), startUdpReceiver(), startStreamReceiver(), startUdpReceiver()]);
   deadPort = await freePort();
+  // Node listens on unix stream sockets only; logger writes to either kind, as syslog(3) does.
+  localSyslog = await startStreamReceiver({ unixPath: localSocket });
   gw = await startGateway({
     workers: 2,
     config: `_format_version: "3.0"
@@ -57,6 +65,11 @@ services:
         plugins:
           - name: syslog
             config: { protocol: tcp, host: 127.0.0.1, port: ${syslogTcp.port}, log_level: err, server_errors_severity: crit }
+      - name: syslog-local-route
+        paths: [/syslog-local]
+        plugins:
+          - name: syslog
+            config: { socket_path: ${localSocket}, facility: local1 }
       - name: statsd-route
         paths: [/statsd]
         plugins:
@@ -74,7 +87,8 @@ services:
 
 after(async () => {
   await gw.stop();
-  await Promise.all([tcp.close(), udp.close(), syslogUdp.close(), syslogTcp.close(), statsd.close(), up.close()]);
+  await Promise.all([tcp.close(), udp.close(), syslogUdp.close(), syslogTcp.close(), statsd.close(), localSyslog.close(), up.close()]);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('tcp-log: one Kong JSON line per request, from both workers, over at most one connection each', async () => {
@@ -114,6 +128,13 @@ test('syslog: priority by status class to a UDP server; log_level filters what g
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(syslogTcp.messages.length, 1);
   assert.match(syslogTcp.messages[0], /^<10>.* kong: \{.*"status":503/);
+});
+
+test('syslog to the local socket from the worker threads, as Kong writes it', async () => {
+  await Promise.all(Array.from({ length: 6 }, (_, i) => get(gw.url(`/syslog-local/${i}`))));
+  await localSyslog.waitFor((m) => m.length >= 6);
+  // local1 = 17: 136 + info 6 = 142; logger's local format: <PRI>timestamp tag: message.
+  for (const line of localSyslog.messages) assert.match(line, /^<142>\w{3} [ \d]\d \d\d:\d\d:\d\d kong: \{.*"uri":"\/syslog-local\/\d"/);
 });
 
 test('statsd: Kong metric names per service and consumer, from both workers', async () => {
