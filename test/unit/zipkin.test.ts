@@ -246,6 +246,22 @@ test('a collector that fails is retried by the queue', async () => {
   }
 });
 
+test('a collector that never answers: the POST is cut at read_timeout, retried, then dropped', async () => {
+  const stuck = await startCollector({ hang: true });
+  try {
+    const plugin = zipkin(`{ http_endpoint: "${stuck.url('/spans')}", sample_ratio: 1, connect_timeout: 100, send_timeout: 100, read_timeout: 200, queue: { max_batch_size: 10, max_retry_time: 0.1, initial_retry_delay: 0.01 } }`);
+    const ctx = run(plugin, {});
+    plugin.onLog!(ctx);
+    const started = Date.now();
+    const q = plugin.queue as unknown as { flush(): Promise<void>; counters: { failed: number } };
+    await q.flush();
+    assert.equal(q.counters.failed, 3, 'the three spans of the request');
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+  } finally {
+    await stuck.close();
+  }
+});
+
 test('config errors name the field', () => {
   assert.match(configErrors('{ static_tags: [ { name: http.method, value: x } ] }'), /static_tags\[0\]\.name.*set by the plugin itself/);
   assert.match(configErrors('{ static_tags: [ { name: a, value: x }, { name: a, value: y } ] }'), /repeated tags are not allowed: a/);

@@ -30,11 +30,14 @@ class ZipkinSender {
   readonly #url: string;
   readonly #agent: Agent;
   readonly #readTimeout: number;
+  /** undici has no write timeout: the whole exchange is bounded by the three timeouts' sum. */
+  readonly #deadline: number;
 
   constructor(conf: ZipkinConfig) {
     this.#url = conf.http_endpoint!;
     this.#agent = new Agent({ connect: { timeout: conf.connect_timeout }, allowH2: false });
     this.#readTimeout = conf.read_timeout;
+    this.#deadline = conf.connect_timeout + conf.send_timeout + conf.read_timeout;
   }
 
   close(): Promise<void> {
@@ -49,6 +52,7 @@ class ZipkinSender {
       dispatcher: this.#agent,
       headersTimeout: this.#readTimeout,
       bodyTimeout: this.#readTimeout,
+      signal: AbortSignal.timeout(this.#deadline),
     });
     await res.body.dump();
     if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`zipkin server responded unexpectedly: ${res.statusCode}`);
