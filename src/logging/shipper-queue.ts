@@ -5,7 +5,7 @@
  */
 import { BatchQueue, sharedQueue, type BatchQueueOptions, type SendBatch } from './batch-queue';
 import { registerLogSink, unregisterLogSink, type LogSink } from './sinks';
-import { systemLogger } from '../util/logger';
+import { systemLogger, type Logger } from '../util/logger';
 
 /**
  * Kong sends these from a timer per request; here entries are batched (up to 100, or 50 ms) so a
@@ -25,17 +25,25 @@ export interface Shipper<T> {
   close(): void;
 }
 
+/** One system logger per plugin name, made once: each owns a stderr stream. */
+const loggers = new Map<string, Logger>();
+
 export function shipperQueue<T>(plugin: string, pluginId: string, conf: unknown, options: BatchQueueOptions, target: string, make: () => Shipper<T>): BatchQueue<T> {
-  const log = systemLogger('warn', { role: plugin });
+  let log = loggers.get(plugin);
+  if (log === undefined) {
+    log = systemLogger('warn', { role: plugin });
+    loggers.set(plugin, log);
+  }
+  const logger = log;
   const name = `${plugin}:${pluginId}`;
   // Set by whichever snapshot created the queue; runs when a reload retires it.
   let release = (): void => {};
   return sharedQueue(name + ':' + JSON.stringify(conf), () => {
     const shipper = make();
     const q = new BatchQueue<T>(name, options, shipper.send, (err, attempt, givingUp) =>
-      log.warn({ err: (err as Error).message, target, attempt, givingUp }, givingUp ? `${plugin} entries dropped after retries` : `${plugin} send failed; retrying`),
+      logger.warn({ err: (err as Error).message, target, attempt, givingUp }, givingUp ? `${plugin} entries dropped after retries` : `${plugin} send failed; retrying`),
     );
-    q.onFull((c) => log.warn({ queue: name, ...c }, `${plugin} queue full; dropping entries`));
+    q.onFull((c) => logger.warn({ queue: name, ...c }, `${plugin} queue full; dropping entries`));
     const sink: LogSink = { reopen() {}, flush: () => q.flush() };
     registerLogSink(sink);
     release = () => {
