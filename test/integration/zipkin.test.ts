@@ -109,6 +109,7 @@ test('B3 in: the trace continues, the upstream sees the proxy span, three spans 
   assert.equal(seen['x-b3-parentspanid'], callerSpan);
   assert.equal(seen['x-b3-sampled'], '1');
   const proxySpanId = seen['x-b3-spanid'];
+  assert.equal(seen.traceparent, `00-${traceId}-${proxySpanId}-01`, "the core's traceparent carries the same trace");
 
   await zipkin.waitFor(() => spansOf(traceId).length === 3);
   const all = spansOf(traceId);

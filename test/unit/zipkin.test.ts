@@ -45,7 +45,12 @@ test('b3 multi-header in, preserve: same trace, the request span reuses the call
   assert.match(up(ctx, 'x-b3-spanid')!, /^[0-9a-f]{16}$/);
   assert.notEqual(up(ctx, 'x-b3-spanid'), SPAN);
   assert.equal(up(ctx, 'x-b3-sampled'), '1');
-  assert.equal(up(ctx, 'traceparent'), undefined, 'preserve writes only the format that came in');
+  // The core's own traceparent (--trace-context on) is made to carry the same trace.
+  assert.equal(up(ctx, 'traceparent'), `00-${TRACE}-${up(ctx, 'x-b3-spanid')}-01`);
+  const quiet = new FakeContext({ headers: { 'x-b3-traceid': TRACE, 'x-b3-spanid': SPAN } });
+  quiet.trace = null; // --trace-context off: no traceparent at all, as in Kong
+  zipkin('{}').onRequest!(quiet);
+  assert.equal(up(quiet, 'traceparent'), undefined, 'preserve writes only the format that came in');
 });
 
 test('b3 single header in, preserve: b3 single header out, debug flag kept', () => {

@@ -215,11 +215,19 @@ class Zipkin implements PluginInstance {
         baggage: ex === null ? null : ex.baggage,
         traceIdOriginalSize: ex === null ? 0 : ex.traceIdOriginalSize,
       };
+      let wroteW3c = false;
       for (const wanted of plan.inject) {
         let format: Format = wanted === 'preserve' ? (z.extractedFrom ?? plan.defaultFormat) : wanted;
         if (wanted === 'preserve' && format === 'b3' && ex !== null && ex.singleHeader) format = 'b3-single';
+        if (format === 'w3c') wroteW3c = true;
         const headers = inject(format, injectCtx);
         for (let i = 0; i < headers.length; i += 2) ctx.setUpstreamHeader(headers[i], headers[i + 1]);
+      }
+      // The core sends a traceparent of its own (--trace-context on). Kong has none; rather than an
+      // upstream seeing two unrelated traces, that header carries zipkin's trace too.
+      if (!wroteW3c && ctx.trace !== null) {
+        const tp = inject('w3c', injectCtx);
+        ctx.setUpstreamHeader(tp[0], tp[1]);
       }
     }
     if (this.conf.http_response_header_for_traceid !== null) ctx.setResponseHeader(this.conf.http_response_header_for_traceid, z.traceId);
