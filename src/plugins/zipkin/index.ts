@@ -111,8 +111,10 @@ class ZipkinRequest {
     if (sampled === null) sampled = Math.random() < conf.sample_ratio;
     this.sampled = sampled;
     this.traceId = ex !== null && ex.traceId !== null ? ex.traceId : randomHex(conf.traceid_byte_count);
-    if (ex !== null && ex.reuseSpanId && ex.spanId !== null) {
-      this.requestSpanId = ex.spanId;
+    // B3 and Jaeger: the caller's span is shared (its id reused, its parent ours); the others:
+    // the caller's span is our parent.
+    if (ex !== null && ex.reuseSpanId) {
+      this.requestSpanId = ex.spanId ?? randomHex(8);
       this.parentId = ex.parentId;
     } else {
       this.requestSpanId = randomHex(8);
