@@ -217,3 +217,7 @@ flame: build
 
 clean:
 	rm -rf dist native/build node_modules
+
+.PHONY: bench-log-shippers
+bench-log-shippers: build
+	$(NODE) dist/bench/micro/log-shippers.js

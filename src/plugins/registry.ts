@@ -25,10 +25,15 @@ import { responseRateLimiting } from './response-ratelimiting';
 import { botDetection } from './bot-detection';
 import { redirect } from './redirect';
 import { concurrencyLimit } from './concurrency-limit';
+import { zipkin } from './zipkin';
+import { tcpLog } from './tcp-log';
+import { udpLog } from './udp-log';
+import { syslog } from './syslog';
+import { statsd } from './statsd';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
-const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
+const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry, zipkin, tcpLog, udpLog, syslog, statsd];
 
 /** Kong plugins of issue 13 (prometheus, hmac-auth): appended separately, as above. */
 const kongCompat: readonly PluginDefinition<any>[] = [prometheus, hmacAuth];
