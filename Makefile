@@ -6,6 +6,8 @@ TSC   := node_modules/.bin/tsc
 
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
+# Raw-socket HTTP/1.1 conformance (test/conformance/http1/): one gateway for the whole corpus, ~20 s.
+CONFORMANCE_TESTS = $(wildcard dist/test/conformance/http1/*.test.js)
 
 .PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-ratelimit bench-balancer clean
 
@@ -56,7 +58,7 @@ test-unit:
 # Integration tests start real gateways (2 workers each) and real upstreams; one file at a time
 # keeps a 2-core machine from timing them out.
 test-integration:
-	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS)
+	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS)
 
 check: build
 	$(NODE) dist/src/cli.js check examples/gateway.yaml
