@@ -9,7 +9,7 @@ INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
 # Raw-socket HTTP/1.1 conformance (test/conformance/http1/): one gateway for the whole corpus, ~20 s.
 CONFORMANCE_TESTS = $(wildcard dist/test/conformance/http1/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-ratelimit bench-balancer clean
+.PHONY: all deps native build run test test-unit test-deps test-integration conformance-report check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-ratelimit bench-balancer clean
 
 all: build
 
@@ -62,6 +62,12 @@ test-integration:
 
 check: build
 	$(NODE) dist/src/cli.js check examples/gateway.yaml
+
+# The HTTP/1.1 conformance corpus against Floodgate and NGINX (reference), 1 worker each: counts of
+# rejected / normalized / closed / hung / smuggled and the cases where they differ (~1 min).
+# NGINX from /usr/sbin/nginx (`make bench-tools`), or NGINX=path; without it, Floodgate only.
+conformance-report: build
+	$(NODE) dist/test/conformance/http1/report.js
 
 bench-router: build
 	$(NODE) dist/bench/router-match.js
