@@ -53,13 +53,13 @@ export function isToken(s: string): boolean {
 }
 
 /**
- * A control byte (0x00-0x1F) or DEL in the request target, path or query: never valid there
- * (RFC 9112 §3.2 builds the target from RFC 3986 characters only), and NGINX answers 400 too.
+ * A control byte (0x00-0x1F), a space or DEL in the request target, path or query: never valid
+ * there (RFC 9112 §3.2 builds the target from RFC 3986 characters only), and NGINX answers 400 too.
  */
 export function hasControlByte(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
+    if (c <= 0x20 || c === 0x7f) return true;
   }
   return false;
 }
