@@ -30,8 +30,13 @@ export interface Case {
   readonly id: string;
   /** The RFC rule or smuggling family the case exercises. */
   readonly family: string;
-  /** The bytes: one write, or several with a pause between them. */
+  /**
+   * The bytes: one write, or several. A later part is written after the answer to the earlier
+   * ones (or the close), unless `partsBeforeAnswer`: then 50 ms after the previous part.
+   */
   readonly send: string | readonly string[];
+  /** The parts of `send` are pieces of one request: write them without waiting for an answer. */
+  readonly partsBeforeAnswer?: boolean;
   readonly expect: Expectation;
   /** uws-issues/<file> when uWS's behaviour decides the outcome and should change. */
   readonly uws?: string;
@@ -103,6 +108,7 @@ export const CASES: readonly Case[] = [
     id: 'chunked-body-in-parts',
     family: 'RFC 9112 §7.1',
     send: [post(['Transfer-Encoding: chunked'], '5\r\nhel'), 'lo\r\n0\r\n\r\n'],
+    partsBeforeAnswer: true,
     expect: forwardedThenClosed(body('hello')),
   },
   {

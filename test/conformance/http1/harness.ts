@@ -182,6 +182,11 @@ export interface ExchangeOptions {
   readonly lingerMs?: number;
   /** The longest wait for a close or for answers: past it the case "hung". */
   readonly waitMs?: number;
+  /**
+   * Before each later part, wait (up to waitMs) for one more answer or the close: the part then
+   * arrives after the answer, however slow the server is, rather than while the request is pending.
+   */
+  readonly partsAfterAnswers?: boolean;
 }
 
 export async function exchange(port: number, parts: readonly Buffer[], opts: ExchangeOptions = {}): Promise<Exchange> {
@@ -212,6 +217,10 @@ export async function exchange(port: number, parts: readonly Buffer[], opts: Exc
   });
   for (let i = 0; i < parts.length; i++) {
     if (i > 0) await sleep(gap);
+    if (i > 0 && opts.partsAfterAnswers === true) {
+      const until = performance.now() + waitMs;
+      while (!closed && parseResponses(Buffer.concat(chunks)).length < i && performance.now() < until) await sleep(10);
+    }
     if (closed) break;
     socket.write(parts[i]);
     lastWriteAt = performance.now();

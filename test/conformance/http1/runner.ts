@@ -41,7 +41,11 @@ const UPSTREAM_SETTLE_MS = 60;
 export async function runCase(port: number, upstream: RecordingUpstream, c: Case): Promise<CaseRun> {
   upstream.reset();
   const parts = (typeof c.send === 'string' ? [c.send] : c.send).map((s) => Buffer.from(s, 'latin1'));
-  const x = await exchange(port, parts, { expectResponses: Math.max(1, c.expect.statuses.length), waitMs: c.waitMs ?? 1500 });
+  const x = await exchange(port, parts, {
+    expectResponses: Math.max(1, c.expect.statuses.length),
+    waitMs: c.waitMs ?? 1500,
+    partsAfterAnswers: c.partsBeforeAnswer !== true,
+  });
   await sleep(UPSTREAM_SETTLE_MS);
   const upstreamBytes = upstream.bytes;
   return { exchange: x, upstream: upstream.requests.slice(), upstreamBytes, outcome: outcomeOf(x, upstreamBytes) };
