@@ -316,7 +316,19 @@ export const CASES: readonly Case[] = [
   { id: 'te-empty-with-cl', family: 'TE.CL obfuscation: empty coding', send: [post(['Transfer-Encoding: ', 'Content-Length: 5'], 'hello'), SMUGGLED], expect: refused([400, 501]) },
   { id: 'te-vertical-tab', family: 'TE.TE obfuscation: control byte', send: [post(['Transfer-Encoding: \x0bchunked'], '0\r\n\r\n'), SMUGGLED], expect: refused([400, 501]) },
   { id: 'te-case-chunked', family: 'RFC 9112 §7 coding names are case-insensitive', send: post(['Transfer-Encoding: Chunked'], '5\r\nhello\r\n0\r\n\r\n'), expect: forwardedThenClosed(body('hello')) },
-  { id: 'te-underscore-name-is-not-te', family: 'TE.CL obfuscation: `_` in name', send: post(['Transfer_Encoding: chunked', 'Content-Length: 5'], 'hello'), expect: forwarded(body('hello')) },
+  {
+    id: 'te-underscore-name-is-not-te',
+    family: 'TE.CL obfuscation: `_` in name',
+    send: post(['Transfer_Encoding: chunked', 'Content-Length: 5'], 'hello'),
+    // Not a Transfer-Encoding here; not forwarded either, since a CGI-style upstream would read it as one.
+    expect: forwarded(all(body('hello'), headerIs('transfer_encoding', undefined))),
+  },
+  {
+    id: 'forwarded-for-underscore-spoof',
+    family: 'header spoofing via `_` in name',
+    send: get('/', 'X_Forwarded_For: 6.6.6.6'),
+    expect: forwarded(all(headerIs('x_forwarded_for', undefined), headerIs('x-forwarded-for', '127.0.0.1'))),
+  },
 
   // ---- chunked body (RFC 9112 §7.1)
   { id: 'chunk-size-overflow', family: 'chunk-size overflow', send: [post(['Transfer-Encoding: chunked'], 'FFFFFFFFFFFFFFFFF5\r\nhello\r\n0\r\n\r\n'), SMUGGLED], expect: refused(400) },
