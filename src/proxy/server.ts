@@ -256,8 +256,8 @@ export class ProxyServer {
       ctx.body = new RequestBody(res, writeTimeout, () => ctx.fail(Errors.upstreamWriteTimeout));
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
-      // uWS frames a chunked body itself and answers 400 (or closes) when a chunk is malformed,
-      // often in the same read as the head: wait for the first chunk so nothing reaches the upstream.
+      // uWS frames a chunked body itself, and refuses or misreads some chunks: hold the request
+      // until the body is complete (or 64 KiB), so nothing of such a request reaches the upstream.
       if (head.hasTransferEncoding) return ctx.startOnFirstBodyChunk();
     }
     ctx.runRequestPhase();
