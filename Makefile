@@ -6,8 +6,10 @@ TSC   := node_modules/.bin/tsc
 
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
+# Raw-socket HTTP/1.1 conformance (test/conformance/http1/): one gateway for the whole corpus, ~20 s.
+CONFORMANCE_TESTS = $(wildcard dist/test/conformance/http1/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-proxy-cache bench-ratelimit bench-balancer clean
+.PHONY: all deps native build run test test-unit test-deps test-integration conformance-report check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-proxy-cache bench-ratelimit bench-balancer clean
 
 all: build
 
@@ -66,10 +68,16 @@ test-unit:
 # Integration tests start real gateways (2 workers each) and real upstreams; one file at a time
 # keeps a 2-core machine from timing them out.
 test-integration:
-	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS)
+	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS)
 
 check: build
 	$(NODE) dist/src/cli.js check examples/gateway.yaml
+
+# The HTTP/1.1 conformance corpus against Floodgate and NGINX (reference), 1 worker each: counts of
+# rejected / normalized / closed / hung / smuggled and the cases where they differ (~1 min).
+# NGINX from /usr/sbin/nginx (`make bench-tools`), or NGINX=path; without it, Floodgate only.
+conformance-report: build
+	$(NODE) dist/test/conformance/http1/report.js
 
 bench-router: build
 	$(NODE) dist/bench/router-match.js

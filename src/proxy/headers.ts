@@ -4,7 +4,7 @@
  */
 
 /** Request headers we never forward as-is (hop-by-hop, or rebuilt by the proxy). */
-const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+const DROPPED_REQUEST_HEADERS = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -31,6 +31,12 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-anonymous-consumer',
   'x-consumer-groups',
 ]);
+
+// Their `_` spellings too (`transfer_encoding`, `x_forwarded_for`, and `content_length`): a name
+// with `_` is a valid token and is forwarded, but CGI-style upstreams map `_` and `-` to the same
+// variable, so these would smuggle framing or spoof what the gateway rebuilt. NGINX drops every
+// name with `_` by default; we drop only these.
+for (const name of [...DROPPED_REQUEST_HEADERS, 'content-length']) if (name.includes('-')) DROPPED_REQUEST_HEADERS.add(name.replaceAll('-', '_'));
 
 export function isDroppedRequestHeader(name: string): boolean {
   return DROPPED_REQUEST_HEADERS.has(name);

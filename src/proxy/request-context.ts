@@ -38,6 +38,7 @@ import {
   statusLine,
 } from './headers';
 import { DownstreamHead } from './request-head';
+import { TransferCoding } from './request-validation';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
@@ -64,6 +65,9 @@ const enum BodyMode {
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY = Buffer.alloc(0);
 
+/** A chunked body is held until complete up to this size (the body stream's high-water mark). */
+const HELD_CHUNKED_BYTES = 64 * 1024;
+
 /** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
 let corked: RequestContext | null = null;
 let corkedChunk: Buffer | null = null;
@@ -76,6 +80,14 @@ function nowSeconds(): number {
 
 function retryTimerFired(ctx: RequestContext): void {
   ctx.retryNow();
+}
+
+function failDeferred(ctx: RequestContext, error: ProxyError): void {
+  if (!ctx.aborted && !ctx.done) ctx.fail(error);
+}
+
+function startDeferred(ctx: RequestContext): void {
+  if (!ctx.aborted && !ctx.done) ctx.server.startRequest(ctx);
 }
 
 /** Methods a retry may repeat after the request reached the upstream (RFC 9110 §9.2.2). */
@@ -210,6 +222,8 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   #pendingChunk: Buffer | null = null;
   #pendingStart = 0;
   #writableRegistered = false;
+  /** A chunked request waits for its first body chunk before the request phase (startOnFirstBodyChunk). */
+  #startOnBody = false;
 
   constructor(server: ProxyServer, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
     this.server = server;
@@ -304,8 +318,13 @@ export class RequestContext implements PluginContext, ExchangeHandler {
         }
       }
     }
-    // A body we did not read would be parsed as the next request: close instead.
-    this.#localClose = this.server.draining || this.closeAfterReply || (this.body !== null && !this.body.readableEnded);
+    // A body we did not read would be parsed as the next request, and after a malformed head
+    // nothing that follows can be trusted: close instead (uWS writes `Connection: close`).
+    this.#localClose =
+      this.server.draining ||
+      this.closeAfterReply ||
+      (this.body !== null && !this.body.readableEnded) ||
+      (this.error !== null && this.error.closesConnection === true);
     this.#localBody = body;
     this.body?.detach();
     corked = this;
@@ -452,6 +471,19 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.respond(error.status, error.body, JSON_TYPE, null);
   }
 
+  /**
+   * Refuse a malformed request and close its connection, at the end of this event-loop turn rather
+   * than now. uWS keeps parsing the rest of the read after a response ended with close, and serves
+   * a request smuggled behind this one. Answering later leaves ours pending while uWS parses, and
+   * uWS closes a connection that sends a request while one is pending (it refuses async
+   * pipelining): the hidden request is dropped with the connection, never forwarded. Alone in its
+   * read, the bad request gets its answer with `Connection: close`.
+   */
+  failAfterRead(error: ProxyError): void {
+    this.error = error;
+    setImmediate(failDeferred, this, error);
+  }
+
   // ---------------------------------------------------------------- request phases
 
   /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
@@ -506,6 +538,9 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.#upstreamHeadersBuilt = true;
     const phase = this.chain.onUpstreamRequest;
     if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
+    // The engine writes header strings as latin1: a value with bytes >= 0x80, which uWS decoded
+    // as UTF-8, goes out as those same UTF-8 bytes (`café` stays c3 a9), as NGINX passes them.
+    if (this.request.nonAsciiValues) utf8EncodeWideValues(this.#upstreamHeaders);
 
     const head = this.request;
     const cfg = route.config;
@@ -674,6 +709,18 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
   // ---------------------------------------------------------------- downstream events
 
+  /**
+   * A chunked request: run the request phase only once uWS delivered the whole body, or 64 KiB of
+   * it (then it streams), and then at the end of this event-loop turn. uWS frames the chunks
+   * itself after calling the handler: a chunk it refuses (an extension, a bad size) makes it answer
+   * 400 and abort within the same read, and one it misreads (a size with a non-hex byte) swallows
+   * the rest of the stream as body and never ends. Either way nothing reaches the upstream.
+   * NGINX buffers request bodies by default; this holds back only the first 64 KiB.
+   */
+  startOnFirstBodyChunk(): void {
+    this.#startOnBody = true;
+  }
+
   /** uWS onData: the client's body arrives here, whether or not we dispatched yet. */
   onBodyChunk(chunk: ArrayBuffer, isLast: boolean): void {
     if (this.aborted || this.done) return;
@@ -684,6 +731,10 @@ export class RequestContext implements PluginContext, ExchangeHandler {
       return;
     }
     this.body!.pushChunk(chunk, isLast);
+    if (this.#startOnBody && (isLast || this.bodyBytes >= HELD_CHUNKED_BYTES)) {
+      this.#startOnBody = false;
+      setImmediate(startDeferred, this);
+    }
   }
 
   /** uWS onAborted: the client went away. Cancel the upstream request; never touch res again. */
@@ -908,6 +959,13 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   /** @internal called inside cork. Returns false when the client is slow (the engine then pauses). */
   writeChunk(chunk: Buffer): boolean {
     const res = this.res;
+    if (this.#mode === BodyMode.Sized && this.responseBytes === 0 && chunk.length === this.#total && this.#closeAfterResponse()) {
+      // The whole body in one piece: end() can still say `Connection: close` and close after it.
+      this.responseBytes = chunk.length;
+      res.end(chunk, true);
+      this.#markDone();
+      return true;
+    }
     this.responseBytes += chunk.length;
     if (this.#mode === BodyMode.Sized) {
       const start = res.getWriteOffset();
@@ -938,7 +996,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
       case BodyMode.Sized:
         if (this.done) break;
         if (this.#total === 0) {
-          res.end(undefined, this.server.draining);
+          res.end(undefined, this.#closeAfterResponse());
           this.#markDone();
         } else {
           // The upstream's body ended before the length it declared (a chunked body with a
@@ -954,13 +1012,24 @@ export class RequestContext implements PluginContext, ExchangeHandler {
       case BodyMode.Bodiless:
         // uWS reads an explicit `undefined` length as a number; omit the argument instead.
         // A 204 never carries Content-Length (RFC 9110 §8.6).
-        if (this.#total >= 0 && this.responseStatus !== 204) res.endWithoutBody(this.#total, this.server.draining);
+        if (this.#total >= 0 && this.responseStatus !== 204) res.endWithoutBody(this.#total, this.#closeAfterResponse());
         else res.endWithoutBody();
         this.#markDone();
         break;
       default:
         break;
     }
+  }
+
+  /**
+   * Close the client connection after this response: when draining, and after a chunked request.
+   * uWS does not check the CRLF that ends the last chunk, so a request hidden behind `0\r\nXX`
+   * would be read as the next request on this connection; no next request is read instead. uWS
+   * can only say `Connection: close` before the body starts, so a response streamed in several
+   * pieces, or chunked, keeps the connection (see test/conformance/http1/uws-issues/).
+   */
+  #closeAfterResponse(): boolean {
+    return this.server.draining || this.request.transferCoding === TransferCoding.Chunked;
   }
 
   #awaitWritable(): void {
@@ -1127,6 +1196,18 @@ function setFlat(out: string[], name: string, value: string): void {
 
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
+}
+
+/** Re-encode values holding characters above U+007F as latin1 strings of their UTF-8 bytes. */
+function utf8EncodeWideValues(flat: string[]): boolean {
+  let changed = false;
+  for (let i = 1; i < flat.length; i += 2) {
+    if (/[^\x00-\x7f]/.test(flat[i])) {
+      flat[i] = Buffer.from(flat[i], 'utf8').toString('latin1');
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {

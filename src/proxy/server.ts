@@ -26,6 +26,18 @@ import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
+import {
+  addTransferEncoding,
+  climbsAboveRoot,
+  hasControlByte,
+  hasEncodedNul,
+  isForwardableValue,
+  isToken,
+  isValidHostHeader,
+  needsValueCheck,
+  parseRequestContentLength,
+  TransferCoding,
+} from './request-validation';
 import type { Snapshot } from './snapshot';
 import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
@@ -38,17 +50,22 @@ function collectHeader(name: string, value: string): void {
   head.headerNames.push(name);
   head.headerValues.push(value);
   head.headBytes += name.length + value.length + 4;
+  if (needsValueCheck(value)) {
+    head.nonAsciiValues = true;
+    if (!isForwardableValue(value)) head.badHeaderValue = true;
+  }
   switch (name) {
     case 'host':
       head.hostHeader = value;
+      head.hostCount++;
       break;
-    case 'content-length': {
-      const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
-      head.contentLength = head.contentLength === -1 || head.contentLength === n ? n : -2;
+    case 'content-length':
+      // A second Content-Length, even an equal one, is refused as NGINX does: no list to collapse.
+      head.contentLength = head.contentLength === -1 ? parseRequestContentLength(value) : -2;
       break;
-    }
     case 'transfer-encoding':
       head.hasTransferEncoding = true;
+      head.transferCoding = addTransferEncoding(head.transferCoding, value);
       break;
     case 'connection':
       head.connection = value.toLowerCase();
@@ -273,7 +290,7 @@ export class ProxyServer {
     this.#identify(ctx, head);
 
     const invalid = this.#validate(head);
-    if (invalid !== null) return ctx.fail(invalid);
+    if (invalid !== null) return invalid.closesConnection === true ? ctx.failAfterRead(invalid) : ctx.fail(invalid);
 
     if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'block-loop') {
       // Lets tests stall this worker's event loop, as a CPU-bound plugin or a GC pause would.
@@ -306,7 +323,15 @@ export class ProxyServer {
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
       if (this.bodyRate !== null) this.bodyRate.watch(ctx);
+      // uWS frames a chunked body itself, and refuses or misreads some chunks: hold the request
+      // until the body is complete (or 64 KiB), so nothing of such a request reaches the upstream.
+      if (head.hasTransferEncoding) return ctx.startOnFirstBodyChunk();
     }
+    this.startRequest(ctx);
+  }
+
+  /** Admission control first (when any limit is set), then the plugin chain. */
+  startRequest(ctx: RequestContext): void {
     if (this.admission !== null) this.admission.admit(ctx);
     else ctx.runRequestPhase();
   }
@@ -322,14 +347,25 @@ export class ProxyServer {
     if (this.requestIdHeader !== '') ctx.requestId = nextRequestId();
   }
 
+  /** The head rules of request-validation.ts; every failure but 405 also closes the connection. */
   #validate(head: DownstreamHead): ProxyError | null {
     if (head.headBytes > this.settings.maxHeaderBytes) return Errors.headersTooLarge;
     if (head.contentLength === -2) return Errors.badFraming;
     // Both framings at once is the classic request-smuggling vector: refuse it (RFC 9112 §6.1).
     if (head.hasTransferEncoding && head.contentLength !== -1) return Errors.badFraming;
+    if (head.transferCoding === TransferCoding.Unsupported) return Errors.unsupportedTransferCoding;
+    if (!isToken(head.method)) return Errors.badMethod;
+    if (head.hostCount !== 1 || !isValidHostHeader(head.hostHeader)) return Errors.badHost;
+    if (head.badHeaderValue) return Errors.badHeaderValue;
     if (head.method === 'CONNECT' || head.method === 'TRACE') return Errors.methodNotAllowed;
-    if (head.rawPath.charCodeAt(0) !== 47 /* / */) return Errors.badRequest;
-    const path = normalizePath(head.rawPath);
+    const raw = head.rawPath;
+    if (raw.charCodeAt(0) !== 47 /* / */) return Errors.badRequest;
+    if (hasControlByte(raw) || hasControlByte(head.query)) return Errors.badTarget;
+    if (hasEncodedNul(raw)) return Errors.encodedNul;
+    if (climbsAboveRoot(raw)) return Errors.pathAboveRoot;
+    // U+FFFD: uWS met bytes in the target that are not UTF-8; what they were is lost.
+    if (raw.indexOf('\ufffd') !== -1) return Errors.badPath;
+    const path = normalizePath(raw);
     if (path === null) return Errors.badPath;
     head.path = path;
     return null;
