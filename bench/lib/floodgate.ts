@@ -1,6 +1,7 @@
-/** One Floodgate contender for the single-gateway benches: config written, started, ready. */
+/** One Floodgate contender for the single-gateway benches: its config, its start, and the checks made on it. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fetchOnce } from '../peers/http-check';
 import { readLog, startService, waitReady, type Service } from '../peers/procs';
 
 export interface GatewayOptions {
@@ -39,4 +40,38 @@ export async function startGateway(o: GatewayOptions): Promise<Service> {
   const logged = (line: string) => readLog(svc.stderrPath).includes(`"msg":"${line}"`);
   await waitReady(svc, () => logged('floodgate listening') && (o.adminPort === undefined || logged('admin API listening')));
   return svc;
+}
+
+/**
+ * The config every single-gateway bench starts from: one service `bench` proxying to `url`,
+ * with `routes` (YAML lines indented for the service's `routes:` list) and `tail` (top-level
+ * YAML after the services, e.g. global plugins).
+ */
+export function benchServiceYaml(url: string, routes: string, tail = ''): string {
+  return `_format_version: "3.0"
+services:
+  - name: bench
+    url: ${url}
+    routes:
+${routes}${tail}`;
+}
+
+/** The route most benches measure: GET /tiny passed through untouched. */
+export const TINY_ROUTE = `      - name: tiny
+        paths: [/tiny]
+        strip_path: false
+`;
+
+/** Before any load: GET `path` must answer 200, or the bench stops naming `who`. */
+export async function expectOk(who: string, port: number, path: string): Promise<void> {
+  const r = await fetchOnce({ port, path });
+  if (r.status !== 200) throw new Error(`${who}: GET ${path} got ${r.status} ${r.body}`);
+}
+
+/** The value of one Prometheus series (`name{labels}`, exactly as rendered) on the admin API's /metrics; 0 when absent. */
+export async function scrapeSeries(adminPort: number, series: string): Promise<number> {
+  const res = await fetchOnce({ port: adminPort, path: '/metrics' });
+  if (res.status !== 200) throw new Error(`/metrics on :${adminPort}: ${res.status}`);
+  const line = res.body.toString().split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }

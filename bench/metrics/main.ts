@@ -12,12 +12,11 @@
  * ROUTES > 1 adds that many extra routes (each with its own cell), to show the cost does not grow
  * with the route count (no per-request label lookup).
  */
-import { fetchOnce } from '../peers/http-check';
 import { envInt } from '../peers/env';
 import { freePorts } from '../peers/ports';
 import type { Service } from '../peers/procs';
 import type { WrkResult } from '../peers/wrk';
-import { startGateway } from '../lib/floodgate';
+import { benchServiceYaml, expectOk, scrapeSeries, startGateway, TINY_ROUTE } from '../lib/floodgate';
 import { benchDir, finish, log, runBench, startBenchUpstream } from '../lib/harness';
 import { machineLine, medianRps, publish, resultRow } from '../lib/report';
 import { runRounds, wrk } from '../lib/rounds';
@@ -36,23 +35,8 @@ interface Contender {
 }
 
 function gatewayYaml(upstreamPort: number): string {
-  const extra = Array.from({ length: ROUTES - 1 }, (_, i) => `      - name: extra-${i}\n        paths: [/extra-${i}/]`);
-  return `_format_version: "3.0"
-services:
-  - name: bench
-    url: http://127.0.0.1:${upstreamPort}
-    routes:
-${extra.join('\n')}${extra.length > 0 ? '\n' : ''}      - name: tiny
-        paths: [/tiny]
-        strip_path: false
-`;
-}
-
-async function scrapeCount(c: Contender): Promise<number> {
-  const res = await fetchOnce({ port: c.adminPort, path: '/metrics' });
-  if (res.status !== 200) throw new Error(`/metrics on ${c.id}: ${res.status}`);
-  const m = /^floodgate_http_requests_total\{service="bench",route="tiny",code="200"\} (\d+)$/m.exec(res.body.toString());
-  return m === null ? 0 : Number(m[1]);
+  const extra = Array.from({ length: ROUTES - 1 }, (_, i) => `      - name: extra-${i}\n        paths: [/extra-${i}/]\n`);
+  return benchServiceYaml(`http://127.0.0.1:${upstreamPort}`, extra.join('') + TINY_ROUTE);
 }
 
 async function main(): Promise<void> {
@@ -69,10 +53,7 @@ async function main(): Promise<void> {
       workers: WORKERS, port: c.port, adminPort: c.adminPort, extraArgs: ['--metrics', c.id],
     });
   }
-  for (const c of contenders) {
-    const r = await fetchOnce({ port: c.port, path: '/tiny' });
-    if (r.status !== 200) throw new Error(`metrics ${c.id}: GET /tiny got ${r.status} ${r.body}`);
-  }
+  for (const c of contenders) await expectOk(`metrics ${c.id}`, c.port, '/tiny');
   log(`upstream nginx :${upstreamPort}; metrics on :${onPort}, off :${offPort}; ${WORKERS} worker(s), ${ROUTES} route(s)`);
 
   let counted = 0;
@@ -82,7 +63,7 @@ async function main(): Promise<void> {
     load: (c, seconds) => wrk(S, `http://127.0.0.1:${c.port}/tiny`, seconds),
     label: (c) => `metrics ${c.id.padEnd(3)}`,
     afterRound: async () => {
-      counted = await scrapeCount(contenders[0]);
+      counted = await scrapeSeries(onAdmin, 'floodgate_http_requests_total{service="bench",route="tiny",code="200"}');
     },
   });
   await finish(contenders.map((c) => c.service!), [dir]);

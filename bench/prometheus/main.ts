@@ -10,12 +10,11 @@
  *   ROUNDS=5 DURATION=5 WARMUP=1 CONNS=50 THREADS=1 WORKERS=1
  *   NGINX=/usr/sbin/nginx WRK=wrk OUT=bench/results/prometheus-<date>.md
  */
-import { fetchOnce } from '../peers/http-check';
 import { envInt } from '../peers/env';
 import { freePorts } from '../peers/ports';
 import type { Service } from '../peers/procs';
 import type { WrkResult } from '../peers/wrk';
-import { startGateway } from '../lib/floodgate';
+import { benchServiceYaml, expectOk, scrapeSeries, startGateway, TINY_ROUTE } from '../lib/floodgate';
 import { benchDir, finish, log, runBench, startBenchUpstream } from '../lib/harness';
 import { machineLine, medianRps, publish, resultRow } from '../lib/report';
 import { runRounds, wrk } from '../lib/rounds';
@@ -37,23 +36,11 @@ function gatewayYaml(upstreamPort: number, prometheus: boolean): string {
   - name: prometheus
     config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, upstream_health_metrics: true }
 `;
-  return `_format_version: "3.0"
-services:
-  - name: bench
-    url: http://127.0.0.1:${upstreamPort}
-    routes:
-      - name: tiny
-        paths: [/tiny]
-        strip_path: false
-${prometheus ? plugin : ''}`;
+  return benchServiceYaml(`http://127.0.0.1:${upstreamPort}`, TINY_ROUTE, prometheus ? plugin : '');
 }
 
-async function scrapeCount(c: Contender): Promise<number> {
-  const res = await fetchOnce({ port: c.adminPort, path: '/metrics' });
-  if (res.status !== 200) throw new Error(`/metrics on ${c.id}: ${res.status}`);
-  const m = /^kong_http_requests_total\{service="bench",route="tiny",code="200",source="service",workspace="default",consumer=""\} (\d+)$/m.exec(res.body.toString());
-  return m === null ? 0 : Number(m[1]);
-}
+/** Kong's request counter for the measured route, as the plugin renders it. */
+const MEASURED_SERIES = 'kong_http_requests_total{service="bench",route="tiny",code="200",source="service",workspace="default",consumer=""}';
 
 async function main(): Promise<void> {
   const dir = benchDir('prometheus');
@@ -69,10 +56,7 @@ async function main(): Promise<void> {
       workers: WORKERS, port: c.port, adminPort: c.adminPort,
     });
   }
-  for (const c of contenders) {
-    const r = await fetchOnce({ port: c.port, path: '/tiny' });
-    if (r.status !== 200) throw new Error(`prometheus ${c.id}: GET /tiny got ${r.status} ${r.body}`);
-  }
+  for (const c of contenders) await expectOk(`prometheus ${c.id}`, c.port, '/tiny');
   log(`upstream nginx :${upstreamPort}; prometheus on :${onPort}, off :${offPort}; ${WORKERS} worker(s)`);
 
   let counted = 0;
@@ -82,7 +66,7 @@ async function main(): Promise<void> {
     load: (c, seconds) => wrk(S, `http://127.0.0.1:${c.port}/tiny`, seconds),
     label: (c) => `prometheus ${c.id.padEnd(3)}`,
     afterRound: async () => {
-      counted = await scrapeCount(contenders[0]);
+      counted = await scrapeSeries(onAdmin, MEASURED_SERIES);
     },
   });
   if (counted === 0) throw new Error('the "on" gateway shows no kong_http_requests_total for the measured route');

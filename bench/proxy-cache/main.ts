@@ -20,7 +20,7 @@ import { envInt } from '../peers/env';
 import { startNginx } from '../peers/nginx-process';
 import { freePorts } from '../peers/ports';
 import type { WrkResult } from '../peers/wrk';
-import { startGateway } from '../lib/floodgate';
+import { benchServiceYaml, startGateway } from '../lib/floodgate';
 import { benchDir, finish, log, runBench, startBenchUpstream } from '../lib/harness';
 import { machineLine, medianRps, publish, resultRow } from '../lib/report';
 import { runRounds, wrk } from '../lib/rounds';
@@ -39,12 +39,7 @@ interface Contender {
 }
 
 function gatewayYaml(upstreamPort: number): string {
-  return `_format_version: "3.0"
-services:
-  - name: bench
-    url: http://127.0.0.1:${upstreamPort}/tiny
-    routes:
-      - name: cached
+  return benchServiceYaml(`http://127.0.0.1:${upstreamPort}/tiny`, `      - name: cached
         paths: [/cached]
         plugins: [{ name: proxy-cache, config: { strategy: memory, cache_ttl: 3600 } }]
       - name: plain
@@ -56,7 +51,7 @@ services:
             config:
               remove: { headers: [x-unwanted] }
               add: { headers: ["x-added:1", "x-tenant:bench"], querystring: ["source:gw"] }
-`;
+`);
 }
 
 async function main(): Promise<void> {

@@ -14,12 +14,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchOnce } from '../peers/http-check';
 import { envInt, envString } from '../peers/env';
 import { freePorts } from '../peers/ports';
 import { readLog, startService, waitReady } from '../peers/procs';
 import type { WrkResult } from '../peers/wrk';
-import { startGateway } from '../lib/floodgate';
+import { benchServiceYaml, expectOk, startGateway } from '../lib/floodgate';
 import { benchDir, finish, log, runBench, startBenchUpstream } from '../lib/harness';
 import { machineLine, medianRps, publish, resultRow } from '../lib/report';
 import { runRounds, wrk } from '../lib/rounds';
@@ -39,12 +38,7 @@ interface Cell {
 
 function gatewayYaml(upstreamPort: number, redisPort: number): string {
   const redis = `policy: redis, redis: { host: 127.0.0.1, port: ${redisPort} }`;
-  return `_format_version: "3.0"
-services:
-  - name: bench
-    url: http://127.0.0.1:${upstreamPort}
-    routes:
-      - name: plain
+  return benchServiceYaml(`http://127.0.0.1:${upstreamPort}`, `      - name: plain
         paths: [/plain/]
         strip_path: true
       - name: local
@@ -59,7 +53,7 @@ services:
         paths: [/redis-sync/]
         strip_path: true
         plugins: [{ name: rate-limiting, config: { minute: ${NEVER}, limit_by: ip, sync_rate: 1, ${redis} } }]
-`;
+`);
 }
 
 async function main(): Promise<void> {
@@ -82,10 +76,7 @@ async function main(): Promise<void> {
     { id: 'redis sync_rate 1', path: '/redis-sync/tiny', runs: [] },
   ];
   // Verify: every route answers 200.
-  for (const c of cells) {
-    const r = await fetchOnce({ port: gwPort, path: c.path, headers: {} });
-    if (r.status !== 200) throw new Error(`${c.id}: expected 200, got ${r.status} ${r.body}`);
-  }
+  for (const c of cells) await expectOk(c.id, gwPort, c.path);
   log(`verified ${cells.length} routes; warm-up ${S.warmup}s each`);
 
   const minutes = await runRounds(S, {

@@ -15,11 +15,10 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TLS12_CIPHERS } from '../../src/tls/listener';
-import { fetchOnce } from '../peers/http-check';
 import { startNginx } from '../peers/nginx-process';
 import { freePorts } from '../peers/ports';
 import type { WrkResult } from '../peers/wrk';
-import { startGateway } from '../lib/floodgate';
+import { benchServiceYaml, expectOk, startGateway, TINY_ROUTE } from '../lib/floodgate';
 import { benchDir, finish, runBench, startBenchUpstream } from '../lib/harness';
 import { machineLine, medianRps, publish, resultRow } from '../lib/report';
 import { runRounds, wrk } from '../lib/rounds';
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
 
   const fg = await startGateway({
     name: 'floodgate-tls', root: S.root, dir, file: 'floodgate', workers: 1, port: fgPort, adminPort: fgAdmin,
-    yaml: `_format_version: "3.0"\nservices:\n  - name: bench\n    url: http://127.0.0.1:${upstreamPort}\n    routes:\n      - name: tiny\n        paths: [/tiny]\n        strip_path: false\n`,
+    yaml: benchServiceYaml(`http://127.0.0.1:${upstreamPort}`, TINY_ROUTE),
     extraArgs: ['--listen-tls', `127.0.0.1:${fgTls}`, '--tls-cert', cert, '--tls-key', key],
   });
   await startNginx({
@@ -56,8 +55,7 @@ async function main(): Promise<void> {
     values: { PORT: ngPort, TLS_PORT: ngTls, UPSTREAM_PORT: upstreamPort, CERT: cert, KEY: key, CIPHERS: TLS12_CIPHERS },
     readyPath: '/tiny',
   });
-  const r = await fetchOnce({ port: fgPort, path: '/tiny' });
-  if (r.status !== 200) throw new Error(`floodgate GET /tiny got ${r.status}`);
+  await expectOk('floodgate', fgPort, '/tiny');
 
   const contenders = [
     { id: 'nginx https', url: `https://127.0.0.1:${ngTls}/tiny` },
