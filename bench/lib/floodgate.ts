@@ -1,7 +1,7 @@
 /** One Floodgate contender for the single-gateway benches: its config, its start, and the checks made on it. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchOnce } from '../peers/http-check';
+import { answers, fetchOnce } from '../peers/http-check';
 import { readLog, startService, waitReady, type Service } from '../peers/procs';
 
 export interface GatewayOptions {
@@ -19,11 +19,16 @@ export interface GatewayOptions {
   adminPort?: number;
   /** more CLI flags (--metrics off, --listen-tls ...) */
   extraArgs?: readonly string[];
+  /**
+   * Ready once GET readyPath answers 200, instead of once the start lines are logged (for a
+   * gateway started with --log-level warn, which logs neither).
+   */
+  readyPath?: string;
 }
 
 /**
  * `node dist/src/cli.js start --access-log off --drain-timeout 2000`, ready once it logs that it
- * listens (and, with an admin port, that the admin API listens).
+ * listens (and, with an admin port, that the admin API listens), or once GET `readyPath` answers 200.
  */
 export async function startGateway(o: GatewayOptions): Promise<Service> {
   const config = join(o.dir, `${o.file}.yaml`);
@@ -38,7 +43,8 @@ export async function startGateway(o: GatewayOptions): Promise<Service> {
     ...(o.extraArgs ?? []),
   ], { cwd: o.root, logPrefix: join(o.dir, o.file) });
   const logged = (line: string) => readLog(svc.stderrPath).includes(`"msg":"${line}"`);
-  await waitReady(svc, () => logged('floodgate listening') && (o.adminPort === undefined || logged('admin API listening')));
+  if (o.readyPath !== undefined) await waitReady(svc, () => answers(o.port, o.readyPath!));
+  else await waitReady(svc, () => logged('floodgate listening') && (o.adminPort === undefined || logged('admin API listening')));
   return svc;
 }
 

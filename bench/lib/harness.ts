@@ -29,9 +29,9 @@ export function benchDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `floodgate-bench-${name}-`));
 }
 
-/** The bench NGINX upstream (bench/nginx/bench-upstream.conf.tmpl, 1 worker) in `dir`/upstream. */
-export async function startBenchUpstream(s: BenchSettings, dir: string, port: number): Promise<Service> {
-  return startUpstream({ nginx: s.nginx, root: s.root, dir: join(dir, 'upstream'), port, workers: 1 });
+/** The bench NGINX upstream (bench/nginx/bench-upstream.conf.tmpl, 1 worker) in `dir`/`name`. */
+export async function startBenchUpstream(s: BenchSettings, dir: string, port: number, name = 'upstream'): Promise<Service> {
+  return startUpstream({ nginx: s.nginx, root: s.root, dir: join(dir, name), port, workers: 1 });
 }
 
 /** After the rounds: fails if a service died meanwhile (its numbers would be of a restart), else stops all and cleans up. */

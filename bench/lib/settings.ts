@@ -1,6 +1,6 @@
 /**
  * The environment knobs every single-gateway bench shares (bench/metrics, prometheus, proxy-cache,
- * ratelimit, tls, offload), read once:
+ * ratelimit, tls, offload, balancer), read once:
  *
  *   ROUNDS=5 DURATION=5 WARMUP=1 CONNS=50 THREADS=1 PAUSE_MS=300 NGINX=/usr/sbin/nginx WRK=wrk
  *   OUT=bench/results/<name>-<date>.md
@@ -31,14 +31,14 @@ export interface BenchSettings {
 }
 
 /** `name` names the default report: bench/results/<name>-<stamp>.md. */
-export function benchSettings(name: string, defaults: { rounds?: number } = {}): BenchSettings {
+export function benchSettings(name: string, defaults: { rounds?: number; duration?: number; warmup?: number } = {}): BenchSettings {
   const root = resolve(__dirname, '../../..');
   const stamp = fileStamp();
   return {
     root,
     rounds: envInt('ROUNDS', defaults.rounds ?? 5),
-    duration: envInt('DURATION', 5),
-    warmup: envInt('WARMUP', 1),
+    duration: envInt('DURATION', defaults.duration ?? 5),
+    warmup: envInt('WARMUP', defaults.warmup ?? 1),
     conns: envInt('CONNS', 50),
     threads: envInt('THREADS', 1),
     pauseMs: envInt('PAUSE_MS', 300),
