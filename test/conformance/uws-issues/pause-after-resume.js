@@ -3,7 +3,8 @@
  * client keeps the socket's receive buffer full (uWS.js v20.57; v20.30 is fine)
  *
  * Expected: after res.pause() inside an onData callback, onData is not called again until
- * res.resume() (at most the rest of the chunk already being parsed; v20.30: 0 bytes).
+ * res.resume(), apart from the rest of the one read already being parsed (<= 512 KiB), which is
+ * what v20.30 does.
  *
  * Actual (v20.57): onData keeps firing, synchronously, as long as each recv() fills the whole
  * 512 KiB receive buffer. uSockets' loop.c (commit 833497e, "Always read again immediately after
@@ -11,6 +12,9 @@
  * the poll was paused (AsyncSocket::throttle_helper set its events to 0). A client that can send
  * as fast as the server copies thus streams on "paused" for as long as it likes, and the event
  * loop does not turn meanwhile (timers, other sockets, the upstream we wanted to drain).
+ *
+ * Suggested fix: `goto read_more` only while the poll still wants LIBUS_SOCKET_READABLE
+ * (us_poll_events(&s->p) & LIBUS_SOCKET_READABLE).
  *
  * It only looks like it depends on the number of earlier pause/resume cycles: what matters is
  * whether >= 512 KiB is waiting in the kernel when pause() runs, which is true after a resume
