@@ -85,6 +85,8 @@ export class RequestBody extends Readable {
   readonly #writeTimeoutMs: number;
   readonly #onFailure: (why: BodyFailure) => void;
   #stallTimer: NodeJS.Timeout | null = null;
+  /** When the stall timer was armed: inside uWS's read burst the timer itself cannot fire. */
+  #stalledSince = 0;
   #pausedDownstream = false;
   #started = false;
   /** Set when the response is finished or aborted: uWS's res must not be touched after that. */
@@ -146,6 +148,7 @@ export class RequestBody extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#clearStallTimer();
     this.#dropSpill();
     callback(err);
   }
@@ -168,6 +171,15 @@ export class RequestBody extends Readable {
     this.spilledBytes += chunk.byteLength;
     if (isLast) this.#endAfterSpill = true;
     this.#armStallTimer();
+    // The event loop does not turn while uWS's burst lasts, so write_timeout is checked here too:
+    // an upstream that takes nothing must not make us copy the whole body to disk first.
+    if (Date.now() - this.#stalledSince > this.#writeTimeoutMs) {
+      this.#clearStallTimer();
+      this.#dropSpill();
+      this.#onFailure('stall');
+      // Later chunks of the failed request are dropped, not spilled.
+      if (!this.destroyed) this.destroy();
+    }
   }
 
   /** Feed the stream from disk until it is full; true once the file is empty (and closed). */
@@ -199,6 +211,7 @@ export class RequestBody extends Readable {
 
   #armStallTimer(): void {
     if (this.#stallTimer !== null) return;
+    this.#stalledSince = Date.now();
     this.#stallTimer = setTimeout(this.#stalled, this.#writeTimeoutMs);
   }
 
