@@ -110,6 +110,7 @@ export class RequestBody extends Readable {
     if (chunk.byteLength > 0) {
       if (this.#spill !== null || (this.#pausedDownstream && this.readableLength >= MEMORY_LIMIT_WHILE_PAUSED)) {
         this.#spillChunk(chunk, isLast);
+        if (isLast) this.#resumeAfterLastChunk();
         return;
       }
       const more = this.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
@@ -124,7 +125,19 @@ export class RequestBody extends Readable {
     if (isLast) {
       if (this.#spill !== null) this.#endAfterSpill = true;
       else this.push(null);
+      this.#resumeAfterLastChunk();
     }
+  }
+
+  /**
+   * The body is complete, so nothing will call _read to resume the socket; on v20.57 the last
+   * chunk can arrive while we are paused. A socket left paused never writes its response's
+   * backpressure and never reads the next keep-alive request (it hangs until uWS's timeout).
+   */
+  #resumeAfterLastChunk(): void {
+    if (!this.#pausedDownstream || this.#detached) return;
+    this.#pausedDownstream = false;
+    this.#res.resume();
   }
 
   /** The engine started reading the body: it may have reached the upstream, so it cannot be replayed. */
