@@ -319,7 +319,9 @@ export class ProxyServer {
       const max = this.settings.maxBodyBytes;
       if (max > 0 && head.contentLength > max) return ctx.fail(Errors.bodyTooLarge);
       const writeTimeout = ctx.route.service === null ? 60_000 : ctx.route.service.config.writeTimeout;
-      ctx.body = new RequestBody(res, writeTimeout, () => ctx.fail(Errors.upstreamWriteTimeout));
+      ctx.body = new RequestBody(res, writeTimeout, (why) =>
+        ctx.fail(why === 'stall' ? Errors.upstreamWriteTimeout : Errors.bodyTooLarge),
+      );
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
       if (this.bodyRate !== null) this.bodyRate.watch(ctx);
