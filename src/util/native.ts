@@ -32,6 +32,14 @@ interface FloodgateNativeAddon {
   setThreadAffinity?(cpus: readonly number[]): number[];
   /** Since 1.1.0. The calling thread's CPU list. */
   getThreadAffinity?(): number[];
+  /** Since 1.3.0. The upstream response parser's byte work (native/src/response_parser.c). */
+  responseParser?: NativeResponseParser;
+}
+
+/** See native/src/response_parser_napi.c for the contract. */
+export interface NativeResponseParser {
+  parseHead(buf: Buffer, start: number, end: number, ranges: Int32Array, out: Float64Array): number;
+  chunkScan(buf: Buffer, i: number, state: Float64Array): number;
 }
 
 /** How to build the addon, for error messages. Run from the repo root. */
@@ -123,6 +131,12 @@ export const nativeLoadError: Error | null = loaded.error;
 /** True when the loaded addon has the thread-affinity functions (a build of 1.1.0 or later). */
 export const nativeAffinityAvailable: boolean =
   typeof loaded.addon?.setThreadAffinity === 'function' && typeof loaded.addon?.getThreadAffinity === 'function';
+
+/** The native response parser (addon 1.3.0+), or null: the upstream engine then runs its JS kernel. */
+export const nativeResponseParser: NativeResponseParser | null =
+  typeof loaded.addon?.responseParser?.parseHead === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
+    ? loaded.addon.responseParser
+    : null;
 
 /**
  * One line for the start-up log when something runs on a JS fallback, or null when the addon is
