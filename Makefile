@@ -54,9 +54,15 @@ test-unit:
 	$(NODE) --test --test-reporter=spec $(UNIT_TESTS)
 
 # Integration tests start real gateways (2 workers each) and real upstreams; one file at a time
-# keeps a 2-core machine from timing them out.
+# keeps a 2-core machine from timing them out. The whole suite runs once per upstream engine
+# (--upstream-engine, via FLOODGATE_TEST_UPSTREAM_ENGINE in test/helpers/gateway.ts), about 4 min
+# each; `make test-integration UPSTREAM_ENGINES=js` runs one.
+UPSTREAM_ENGINES ?= js native
 test-integration:
-	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS)
+	@set -e; for engine in $(UPSTREAM_ENGINES); do \
+	  echo "== integration suite, --upstream-engine $$engine"; \
+	  FLOODGATE_TEST_UPSTREAM_ENGINE=$$engine $(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS); \
+	done
 
 check: build
 	$(NODE) dist/src/cli.js check examples/gateway.yaml
