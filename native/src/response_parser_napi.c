@@ -1,16 +1,19 @@
 /*
  * N-API face of response_parser.c, exported as `responseParser`:
  *
- *   parseHead(buf, start, end, ranges: Int32Array, out: Float64Array): number
- *     0, a ParseError, or -1 (ranges too small: grow it and call again). out[8] is read as the
- *     Keep-Alive hint so far and written back; on 0, out[0..7] = status, minor, count,
- *     contentLength, hasTE, chunked, close, keepAliveToken.
- *   chunkScan(buf, i, state: Float64Array): number
+ *   bind(out: Float64Array(9), ranges: Int32Array, state: Float64Array(7)): undefined
+ *     The calling thread's scratch arrays, once (and again after growing ranges).
+ *   parseHead(buf, start, end): number
+ *     0, a ParseError, or -1 (ranges too small: grow it, bind, call again). out[8] is read as
+ *     the Keep-Alive hint so far and written back; on 0, out[0..7] = status, minor, count,
+ *     contentLength, hasTE, chunked, close, keepAliveToken; ranges holds 4 offsets per header.
+ *   chunkScan(buf, i): number
  *     state = [state, remaining, sizeDigits, extBytes, trailerBytes, maxTrailerBytes, error]:
  *     runs chunked framing from buf[i], returns the offset reached.
  *
  * The caller (src/upstream/native-kernel.ts) owns every buffer: nothing is allocated here, so a
- * call costs the crossing and the bytes, and no GC work.
+ * call costs the crossing and the bytes, and no GC work; binding the scratch once keeps a call
+ * to a few N-API lookups.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,31 +46,96 @@ static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void
   return type == want;
 }
 
-static napi_value ParseHead(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
-    return throw_type(env, "parseHead(buf, start, end, ranges, out)");
-  const uint8_t *buf;
-  size_t len, ranges_len, out_len;
-  int32_t *ranges;
+/*
+ * The thread's scratch arrays, bound once from JS (bind): results go there instead of being
+ * passed in and looked up on every call. Each worker thread has its own napi_env, so its own
+ * scratch; references keep the arrays (whose backing stores V8 never moves) alive.
+ */
+struct scratch {
   double *out;
+  int32_t *ranges;
+  size_t ranges_cap;
+  double *state;
+  napi_ref refs[3];
+};
+
+static void free_scratch(napi_env env, void *data, void *hint) {
+  struct scratch *sc = data;
+  for (int k = 0; k < 3; k++)
+    if (sc->refs[k] != NULL) napi_delete_reference(env, sc->refs[k]);
+  free(sc);
+}
+
+static struct scratch *get_scratch(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
+  return data;
+}
+
+/* bind(out: Float64Array(9), ranges: Int32Array, state: Float64Array(7)); again after a grow. */
+static napi_value Bind(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return throw_type(env, "bind(out, ranges, state)");
+  double *out, *state;
+  int32_t *ranges;
+  size_t out_len, ranges_len, state_len;
+  if (!get_typed(env, argv[0], napi_float64_array, (void **)&out, &out_len) || out_len < OUT_SLOTS)
+    return throw_type(env, "bind: out must be a Float64Array of 9");
+  if (!get_typed(env, argv[1], napi_int32_array, (void **)&ranges, &ranges_len) || ranges_len < 4)
+    return throw_type(env, "bind: ranges must be an Int32Array");
+  if (!get_typed(env, argv[2], napi_float64_array, (void **)&state, &state_len) || state_len < STATE_SLOTS)
+    return throw_type(env, "bind: state must be a Float64Array of 7");
+  struct scratch *sc = get_scratch(env);
+  if (sc == NULL) {
+    sc = calloc(1, sizeof *sc);
+    if (sc == NULL || napi_set_instance_data(env, sc, free_scratch, NULL) != napi_ok) {
+      free(sc);
+      napi_throw_error(env, "ERR_FLOODGATE_NAPI", "bind: out of memory");
+      return NULL;
+    }
+  }
+  for (int k = 0; k < 3; k++) {
+    if (sc->refs[k] != NULL) napi_delete_reference(env, sc->refs[k]);
+    napi_create_reference(env, argv[k], 1, &sc->refs[k]);
+  }
+  sc->out = out;
+  sc->ranges = ranges;
+  sc->ranges_cap = ranges_len;
+  sc->state = state;
+  return NULL;
+}
+
+static struct scratch *bound(napi_env env) {
+  struct scratch *sc = get_scratch(env);
+  if (sc == NULL || sc->out == NULL) napi_throw_error(env, "ERR_FLOODGATE_NAPI", "responseParser.bind() was not called");
+  return sc;
+}
+
+/* parseHead(buf, start, end): results in the bound out and ranges. */
+static napi_value ParseHead(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return throw_type(env, "parseHead(buf, start, end)");
+  struct scratch *sc = bound(env);
+  if (sc == NULL) return NULL;
+  const uint8_t *buf;
+  size_t len;
   uint32_t start, end;
   if (!get_bytes(env, argv[0], &buf, &len)) return throw_type(env, "parseHead: buf must be a Buffer");
   if (napi_get_value_uint32(env, argv[1], &start) != napi_ok || napi_get_value_uint32(env, argv[2], &end) != napi_ok ||
       start > end || end > len || end - start < 4)
     return throw_type(env, "parseHead: start and end must be offsets in buf");
-  if (!get_typed(env, argv[3], napi_int32_array, (void **)&ranges, &ranges_len))
-    return throw_type(env, "parseHead: ranges must be an Int32Array");
-  if (!get_typed(env, argv[4], napi_float64_array, (void **)&out, &out_len) || out_len < OUT_SLOTS)
-    return throw_type(env, "parseHead: out must be a Float64Array of 9");
   /* The head must end with CRLF CRLF: every scan relies on it. */
   if (buf[end - 4] != '\r' || buf[end - 3] != '\n' || buf[end - 2] != '\r' || buf[end - 1] != '\n')
     return throw_type(env, "parseHead: the head must end with CRLF CRLF");
 
+  double *out = sc->out;
   struct fg_head_info h;
   h.keep_alive_hint_ms = out[8];
-  int rc = fg_parse_head(buf, start, end, ranges, ranges_len, &h);
+  int rc = fg_parse_head(buf, start, end, sc->ranges, sc->ranges_cap, &h);
   out[8] = h.keep_alive_hint_ms;
   if (rc == 0) {
     out[0] = h.status;
@@ -84,19 +152,20 @@ static napi_value ParseHead(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* chunkScan(buf, i): framing state in the bound state array; returns the offset reached. */
 static napi_value ChunkScan(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return throw_type(env, "chunkScan(buf, i, state)");
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
+    return throw_type(env, "chunkScan(buf, i)");
+  struct scratch *sc = bound(env);
+  if (sc == NULL) return NULL;
   const uint8_t *buf;
-  size_t len, st_len;
+  size_t len;
   uint32_t i;
-  double *s;
   if (!get_bytes(env, argv[0], &buf, &len)) return throw_type(env, "chunkScan: buf must be a Buffer");
   if (napi_get_value_uint32(env, argv[1], &i) != napi_ok || i > len) return throw_type(env, "chunkScan: bad offset");
-  if (!get_typed(env, argv[2], napi_float64_array, (void **)&s, &st_len) || st_len < STATE_SLOTS)
-    return throw_type(env, "chunkScan: state must be a Float64Array of 7");
+  double *s = sc->state;
   struct fg_chunk_state st = {
     .state = (int)s[0],
     .remaining = s[1],
@@ -123,6 +192,7 @@ napi_status fg_response_parser_define(napi_env env, napi_value exports) {
   napi_status st = napi_create_object(env, &obj);
   if (st != napi_ok) return st;
   napi_property_descriptor props[] = {
+    {"bind", NULL, Bind, NULL, NULL, NULL, napi_enumerable, NULL},
     {"parseHead", NULL, ParseHead, NULL, NULL, NULL, napi_enumerable, NULL},
     {"chunkScan", NULL, ChunkScan, NULL, NULL, NULL, napi_enumerable, NULL},
   };

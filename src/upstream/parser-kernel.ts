@@ -38,21 +38,37 @@ export const enum ChunkSlot {
   Slots,
 }
 
+/**
+ * A kernel and its scratch: one per thread (kernels are module singletons and a worker is one
+ * thread), shared by every parser, because a parse is synchronous and the parser copies what it
+ * keeps (the ranges) before it calls anyone.
+ */
 export interface ParserKernel {
   readonly name: 'js' | 'native';
+  /** The last parseHead's results (HeadOut slots). */
+  readonly out: Float64Array;
+  /** The last parseHead's header ranges: [nameStart, nameEnd, valueStart, valueEnd] per header. */
+  readonly ranges: Int32Array;
   /**
-   * Validate the complete head buf[start, end) (ending in CRLF CRLF), writing four offsets per
-   * header into `ranges` and the framing facts into `out`. Returns ParseError.None, a ParseError,
-   * or HEAD_GROW.
+   * Validate the complete head buf[start, end) (ending in CRLF CRLF) into `out` and `ranges`.
+   * Returns ParseError.None, a ParseError, or HEAD_GROW (then growRanges() and call again).
    */
-  parseHead(buf: Buffer, start: number, end: number, ranges: Int32Array, out: Float64Array): number;
+  parseHead(buf: Buffer, start: number, end: number): number;
+  growRanges(): void;
   /**
-   * Run chunked framing from buf[i] (state in `state`, see ChunkSlot) until chunk data starts,
-   * the response ends, it fails or the input ends; returns the offset reached. Null: the parser
-   * runs its own per-byte TypeScript state machine (cheaper in JS than syncing an array).
+   * The chunked-framing state chunkScan runs on (ChunkSlot), or null: the parser then runs its
+   * own per-byte TypeScript state machine (cheaper in JS than syncing an array).
    */
-  readonly chunkScan: ((buf: Buffer, i: number, state: Float64Array) => number) | null;
+  readonly chunkState: Float64Array | null;
+  /**
+   * Run chunked framing from buf[i] until chunk data starts, the response ends, it fails or the
+   * input ends; returns the offset reached. Only called when chunkState is not null.
+   */
+  chunkScan(buf: Buffer, i: number): number;
 }
+
+/** Headers the scratch ranges hold before the first grow. */
+export const INITIAL_RANGE_HEADERS = 64;
 
 const CR = 13;
 const LF = 10;
@@ -259,4 +275,25 @@ function parseLengthList(buf: Buffer, start: number, end: number): number {
   }
 }
 
-export const jsKernel: ParserKernel = { name: 'js', parseHead: parseHeadJs, chunkScan: null };
+class JsKernel implements ParserKernel {
+  readonly name = 'js';
+  readonly out = new Float64Array(HeadOut.Slots);
+  ranges = new Int32Array(INITIAL_RANGE_HEADERS * 4);
+  readonly chunkState = null;
+
+  parseHead(buf: Buffer, start: number, end: number): number {
+    return parseHeadJs(buf, start, end, this.ranges, this.out);
+  }
+
+  growRanges(): void {
+    const bigger = new Int32Array(this.ranges.length * 2);
+    bigger.set(this.ranges);
+    this.ranges = bigger;
+  }
+
+  chunkScan(): number {
+    throw new Error('the js kernel frames chunks in the parser');
+  }
+}
+
+export const jsKernel: ParserKernel = new JsKernel();

@@ -74,7 +74,6 @@ export class ResponseParser {
   /** Head bytes of a head split across reads (allocated on first need, then reused). */
   #acc: Buffer | null = null;
   #accLen = 0;
-  #ranges = new Int32Array(64 * 4);
   /** Body bytes left: of the Content-Length, or of the current chunk. */
   #remaining = 0;
   #sizeDigits = 0;
@@ -99,16 +98,14 @@ export class ResponseParser {
 
   /** Who reads the bytes: the TypeScript kernel or the C one (parser-kernel.ts). */
   readonly #kernel: ParserKernel;
-  /** The kernel's head results (HeadOut slots). */
-  readonly #out = new Float64Array(HeadOut.Slots);
-  /** The native kernel's chunked-framing state (ChunkSlot), null with the JS kernel. */
+  /** The kernel frames chunks (the native one); null: this class does, byte by byte. */
   readonly #chunkState: Float64Array | null;
 
   constructor(sink: ParserSink, maxHeadBytes: number, kernel: ParserKernel = jsKernel) {
     this.#sink = sink;
     this.#maxHeadBytes = maxHeadBytes;
     this.#kernel = kernel;
-    this.#chunkState = kernel.chunkScan === null ? null : new Float64Array(ChunkSlot.Slots);
+    this.#chunkState = kernel.chunkState;
   }
 
   /** 'js' or 'native': which kernel reads this parser's bytes. */
@@ -313,14 +310,13 @@ export class ResponseParser {
 
   /** Validate and record one complete head buf[start, end) (end is just past CRLF CRLF). */
   #parseHead(buf: Buffer, start: number, end: number): void {
-    const out = this.#out;
+    const kernel = this.#kernel;
+    const out = kernel.out;
     out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
-    let rc = this.#kernel.parseHead(buf, start, end, this.#ranges, out);
+    let rc = kernel.parseHead(buf, start, end);
     while (rc === HEAD_GROW) {
-      const bigger = new Int32Array(this.#ranges.length * 2);
-      bigger.set(this.#ranges);
-      this.#ranges = bigger;
-      rc = this.#kernel.parseHead(buf, start, end, bigger, out);
+      kernel.growRanges();
+      rc = kernel.parseHead(buf, start, end);
     }
     this.keepAliveHintMs = out[HeadOut.KeepAliveHintMs];
     if (rc !== ParseError.None) return this.#fail(rc);
@@ -330,6 +326,8 @@ export class ResponseParser {
     const contentLength = out[HeadOut.ContentLength];
     const hasTE = out[HeadOut.HasTE] === 1;
     const chunked = out[HeadOut.Chunked] === 1;
+    const close = out[HeadOut.Close] === 1;
+    const keepAliveToken = out[HeadOut.KeepAliveToken] === 1;
 
     if (status < 200 && status !== 101) {
       // Interim response: no body, the final head follows on the same exchange.
@@ -359,9 +357,9 @@ export class ResponseParser {
       next = S.BodyClose;
     }
     // A body delimited by the close leaves nothing to reuse.
-    const keepAlive = out[HeadOut.Close] === 0 && (minor === 1 || out[HeadOut.KeepAliveToken] === 1) && next !== S.BodyClose;
+    const keepAlive = !close && (minor === 1 || keepAliveToken) && next !== S.BodyClose;
     this.keepAlive = keepAlive;
-    const head = new ResponseHead(buf, status, minor, this.#ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
+    const head = new ResponseHead(buf, status, minor, kernel.ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
     this.#state = next;
     if (next === S.Done) this.#pendingComplete = true;
     this.#sink.onHead(head);
@@ -379,7 +377,7 @@ export class ResponseParser {
     st[ChunkSlot.ExtBytes] = this.#extBytes;
     st[ChunkSlot.TrailerBytes] = this.#trailerBytes;
     st[ChunkSlot.MaxTrailerBytes] = this.#maxHeadBytes;
-    const next = this.#kernel.chunkScan!(buf, i, st);
+    const next = this.#kernel.chunkScan(buf, i);
     const state = st[ChunkSlot.State] as S;
     this.#remaining = st[ChunkSlot.Remaining];
     this.#sizeDigits = st[ChunkSlot.SizeDigits];

@@ -38,8 +38,9 @@ interface FloodgateNativeAddon {
 
 /** See native/src/response_parser_napi.c for the contract. */
 export interface NativeResponseParser {
-  parseHead(buf: Buffer, start: number, end: number, ranges: Int32Array, out: Float64Array): number;
-  chunkScan(buf: Buffer, i: number, state: Float64Array): number;
+  bind(out: Float64Array, ranges: Int32Array, state: Float64Array): void;
+  parseHead(buf: Buffer, start: number, end: number): number;
+  chunkScan(buf: Buffer, i: number): number;
 }
 
 /** How to build the addon, for error messages. Run from the repo root. */
@@ -134,7 +135,7 @@ export const nativeAffinityAvailable: boolean =
 
 /** The native response parser (addon 1.3.0+), or null: the upstream engine then runs its JS kernel. */
 export const nativeResponseParser: NativeResponseParser | null =
-  typeof loaded.addon?.responseParser?.parseHead === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
+  typeof loaded.addon?.responseParser?.bind === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
     ? loaded.addon.responseParser
     : null;
 
