@@ -12,9 +12,11 @@
  *    part the addon takes over is measured without the syscalls around it: ns per response,
  *    interleaved rounds, medians.
  *
- *   node dist/bench/micro/engine.js   (ROUNDS, DURATION seconds, CONCURRENCY, PARSE_MS env)
+ *   node dist/bench/micro/engine.js   (env: ROUNDS, DURATION s, CONCURRENCY; PARSE_ROUNDS, PARSE_MS;
+ *                                      PARTS=sockets|parser|sockets,parser)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { UpstreamEngine } from '../../src/upstream/engine';
 import { UpstreamExchange, type ExchangeHandler } from '../../src/upstream/exchange';
@@ -29,8 +31,11 @@ import type { ParseError } from '../../src/upstream/failures';
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 5);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
-/** Milliseconds per kernel per parser-only round. */
-const PARSE_MS = Number(process.env.PARSE_MS ?? 1000);
+/** Milliseconds per kernel per parser-only round, and how many rounds (short and many: medians). */
+const PARSE_MS = Number(process.env.PARSE_MS ?? 200);
+const PARSE_ROUNDS = Number(process.env.PARSE_ROUNDS ?? 15);
+/** `sockets`, `parser` or both (default). */
+const PARTS = process.env.PARTS ?? 'sockets,parser';
 
 const HEADERS: string[] = [
   'host', '127.0.0.1',
@@ -45,10 +50,20 @@ const HEADERS: string[] = [
   'via', '1.1 floodgate',
 ];
 
+const NGINX_HEAD =
+  'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 03 Dec 2026 07:30:00 GMT\r\nContent-Type: application/json\r\n' +
+  'Content-Length: 2\r\nConnection: keep-alive\r\nLast-Modified: Wed, 02 Dec 2026 10:00:00 GMT\r\nETag: "6756-2"\r\n' +
+  'Accept-Ranges: bytes\r\nCache-Control: max-age=60\r\nVary: Accept-Encoding\r\n\r\nok';
+
+const TINY_RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok';
+
+/** What the upstream answers: RESPONSE=tiny (3 headers, the default) or nginx (10 headers). */
+const UPSTREAM_RESPONSE = process.env.RESPONSE === 'nginx' ? NGINX_HEAD : TINY_RESPONSE;
+
 /** The upstream: a raw net server in a child process, one fixed response per request head. */
 const UPSTREAM_SOURCE = `
 const net = require('net');
-const RESPONSE = Buffer.from('HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 2\\r\\n\\r\\nok');
+const RESPONSE = Buffer.from(process.env.BENCH_RESPONSE, 'latin1');
 net.createServer((s) => {
   s.setNoDelay(true);
   let pending = '';
@@ -63,7 +78,7 @@ net.createServer((s) => {
 
 function startUpstream(): Promise<{ port: number; proc: ChildProcess }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['-e', UPSTREAM_SOURCE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = spawn(process.execPath, ['-e', UPSTREAM_SOURCE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, BENCH_RESPONSE: UPSTREAM_RESPONSE } });
     proc.once('message', (port) => resolve({ port: Number(port), proc }));
   });
 }
@@ -122,6 +137,31 @@ class UndiciSlot implements Dispatcher.DispatchHandler {
   }
   onError(err: Error): void {
     throw err;
+  }
+}
+
+/**
+ * The floor: a bare net.Socket per slot that writes the same request head and counts responses
+ * by their known length, parsing nothing. What the engine costs above this is its own JS; what
+ * this costs is the socket layer a libuv port in the addon would replace.
+ */
+function bareSockets(port: number, loop: Loop): void {
+  const request = Buffer.from(`GET /bench HTTP/1.1\r\n${HEADERS.map((h, i) => (i % 2 === 0 ? `${h}: ` : `${h}\r\n`)).join('')}\r\n`, 'latin1');
+  const size = Buffer.byteLength(UPSTREAM_RESPONSE, 'latin1');
+  for (let i = 0; i < CONCURRENCY; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.setNoDelay(true);
+    let got = 0;
+    s.on('connect', () => s.write(request));
+    s.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got < size) return;
+      got -= size;
+      loop.done++;
+      if (loop.stopped) s.destroy();
+      else s.write(request);
+    });
+    s.on('error', () => undefined);
   }
 }
 
@@ -186,11 +226,6 @@ class CountingSink implements ParserSink {
   }
 }
 
-const NGINX_HEAD =
-  'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 03 Dec 2026 07:30:00 GMT\r\nContent-Type: application/json\r\n' +
-  'Content-Length: 2\r\nConnection: keep-alive\r\nLast-Modified: Wed, 02 Dec 2026 10:00:00 GMT\r\nETag: "6756-2"\r\n' +
-  'Accept-Ranges: bytes\r\nCache-Control: max-age=60\r\nVary: Accept-Encoding\r\n\r\nok';
-
 function chunkedResponse(total: number, chunk: number): string {
   let s = 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
   for (let n = 0; n < total; n += chunk) s += chunk.toString(16) + '\r\n' + 'c'.repeat(chunk) + '\r\n';
@@ -222,12 +257,12 @@ function parseRound(kernel: ParserKernel, bytes: Buffer): number {
 }
 
 function parserOnly(kernels: ParserKernel[]): void {
-  console.log(`\nparser only (no sockets): ${ROUNDS} interleaved rounds of ${PARSE_MS} ms per kernel, medians`);
+  console.log(`\nparser only (no sockets): ${PARSE_ROUNDS} interleaved rounds of ${PARSE_MS} ms per kernel, medians`);
   console.log(`| response | ${kernels.map((k) => `${k.name} ns/response`).join(' | ')} |${kernels.length > 1 ? ' native / js |' : ''}`);
   console.log(`|---|${kernels.map(() => '---').join('|')}|${kernels.length > 1 ? '---|' : ''}`);
   for (const c of PARSE_CASES) {
     const samples = kernels.map(() => [] as number[]);
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < PARSE_ROUNDS; round++) {
       for (let j = 0; j < kernels.length; j++) {
         const k = (j + round) % kernels.length;
         samples[k].push(parseRound(kernels[k], c.bytes));
@@ -240,6 +275,11 @@ function parserOnly(kernels: ParserKernel[]): void {
 }
 
 async function main(): Promise<void> {
+  if (PARTS.includes('sockets')) await sockets();
+  if (PARTS.includes('parser')) parserOnly(nativeKernel === null ? [jsKernel] : [nativeKernel, jsKernel]);
+}
+
+async function sockets(): Promise<void> {
   const upstream = await startUpstream();
   if (nativeKernel === null) process.stderr.write(`native kernel unavailable (${nativeKernelUnavailableReason}): measuring js and undici only\n`);
   const engines: Array<{ name: string; engine: UpstreamEngine; pool: UpstreamPool }> = [];
@@ -258,6 +298,14 @@ async function main(): Promise<void> {
         return loop;
       },
     })),
+    {
+      name: 'bare net.Socket, no parsing (floor)',
+      start: () => {
+        const loop: Loop = { done: 0, stopped: false };
+        bareSockets(upstream.port, loop);
+        return loop;
+      },
+    },
     {
       name: 'undici Pool.dispatch',
       start: () => {
@@ -279,7 +327,7 @@ async function main(): Promise<void> {
 
   const rps = results.map((r) => median(r.map((x) => x.rps)));
   const cpu = results.map((r) => median(r.map((x) => x.cpuPerRequestUs)));
-  console.log(`upstream engine (per kernel) vs undici Pool.dispatch: ${ROUNDS} interleaved rounds of ${DURATION}s, ${CONCURRENCY} in flight, medians`);
+  console.log(`upstream engine (per kernel) vs undici Pool.dispatch: ${ROUNDS} interleaved rounds of ${DURATION}s, ${CONCURRENCY} in flight, ${process.env.RESPONSE === 'nginx' ? 'NGINX-like 10-header' : 'tiny 3-header'} response, medians`);
   console.log('| contender | req/s | CPU µs/request |');
   console.log('|---|---|---|');
   contenders.forEach((c, k) => console.log(`| ${c.name} | ${rps[k].toFixed(0)} | ${cpu[k].toFixed(1)} |`));
@@ -290,8 +338,6 @@ async function main(): Promise<void> {
   for (const e of engines) await e.engine.closeAll();
   await undiciPool.destroy();
   upstream.proc.kill();
-
-  parserOnly(nativeKernel === null ? [jsKernel] : [nativeKernel, jsKernel]);
 }
 
 void main();
