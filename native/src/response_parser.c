@@ -5,6 +5,8 @@
  */
 #include "response_parser.h"
 
+#include <string.h> /* memmem: _GNU_SOURCE (binding.gyp) */
+
 #define CR 13
 #define LF 10
 #define SP 32
@@ -223,6 +225,12 @@ int fg_parse_head(const uint8_t *buf, size_t start, size_t end, int32_t *ranges,
   info->close = close;
   info->keep_alive_token = keep_alive_token;
   return FG_PE_NONE;
+}
+
+long fg_find_head_end(const uint8_t *buf, size_t start, size_t len) {
+  if (len - start < 4) return -1;
+  const uint8_t *at = memmem(buf + start, len - start, "\r\n\r\n", 4);
+  return at == NULL ? -1 : (long)(at - buf);
 }
 
 static inline void fail(struct fg_chunk_state *st, int error) {

@@ -61,6 +61,9 @@ struct fg_head_info {
 int fg_parse_head(const uint8_t *buf, size_t start, size_t end, int32_t *ranges, size_t ranges_cap,
                   struct fg_head_info *info);
 
+/* Offset of the first CRLF CRLF in buf[start, len), or -1. */
+long fg_find_head_end(const uint8_t *buf, size_t start, size_t len);
+
 /* The parser's state numbers (const enum S in response-parser.ts). */
 enum fg_state {
   FG_S_HEAD = 0,

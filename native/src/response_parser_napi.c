@@ -1,12 +1,15 @@
 /*
  * N-API face of response_parser.c, exported as `responseParser`:
  *
- *   bind(out: Float64Array(9), ranges: Int32Array, state: Float64Array(7)): undefined
+ *   bind(out: Float64Array(10), ranges: Int32Array, state: Float64Array(7)): undefined
  *     The calling thread's scratch arrays, once (and again after growing ranges).
  *   parseHead(buf, start, end): number
  *     0, a ParseError, or -1 (ranges too small: grow it, bind, call again). out[8] is read as
  *     the Keep-Alive hint so far and written back; on 0, out[0..7] = status, minor, count,
  *     contentLength, hasTE, chunked, close, keepAliveToken; ranges holds 4 offsets per header.
+ *   scanHead(buf, start, max): number
+ *     Finds the head's end (CRLF CRLF) and parses it in the same crossing: -1 not found, -2
+ *     longer than max, else the end offset with parseHead's result in out[9].
  *   chunkScan(buf, i): number
  *     state = [state, remaining, sizeDigits, extBytes, trailerBytes, maxTrailerBytes, error]:
  *     runs chunked framing from buf[i], returns the offset reached.
@@ -23,7 +26,7 @@
 #include "response_parser.h"
 #include "response_parser_napi.h"
 
-#define OUT_SLOTS 9
+#define OUT_SLOTS 10
 #define STATE_SLOTS 7
 
 static napi_value throw_type(napi_env env, const char *msg) {
@@ -82,7 +85,7 @@ static napi_value Bind(napi_env env, napi_callback_info info) {
   int32_t *ranges;
   size_t out_len, ranges_len, state_len;
   if (!get_typed(env, argv[0], napi_float64_array, (void **)&out, &out_len) || out_len < OUT_SLOTS)
-    return throw_type(env, "bind: out must be a Float64Array of 9");
+    return throw_type(env, "bind: out must be a Float64Array of 10");
   if (!get_typed(env, argv[1], napi_int32_array, (void **)&ranges, &ranges_len) || ranges_len < 4)
     return throw_type(env, "bind: ranges must be an Int32Array");
   if (!get_typed(env, argv[2], napi_float64_array, (void **)&state, &state_len) || state_len < STATE_SLOTS)
@@ -113,6 +116,26 @@ static struct scratch *bound(napi_env env) {
   return sc;
 }
 
+/* fg_parse_head into the bound scratch; out[8] (the Keep-Alive hint) is read and written. */
+static int parse_into_scratch(struct scratch *sc, const uint8_t *buf, size_t start, size_t end) {
+  double *out = sc->out;
+  struct fg_head_info h;
+  h.keep_alive_hint_ms = out[8];
+  int rc = fg_parse_head(buf, start, end, sc->ranges, sc->ranges_cap, &h);
+  out[8] = h.keep_alive_hint_ms;
+  if (rc == 0) {
+    out[0] = h.status;
+    out[1] = h.minor;
+    out[2] = h.count;
+    out[3] = h.content_length;
+    out[4] = h.has_te;
+    out[5] = h.chunked;
+    out[6] = h.close;
+    out[7] = h.keep_alive_token;
+  }
+  return rc;
+}
+
 /* parseHead(buf, start, end): results in the bound out and ranges. */
 static napi_value ParseHead(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -132,24 +155,43 @@ static napi_value ParseHead(napi_env env, napi_callback_info info) {
   if (buf[end - 4] != '\r' || buf[end - 3] != '\n' || buf[end - 2] != '\r' || buf[end - 1] != '\n')
     return throw_type(env, "parseHead: the head must end with CRLF CRLF");
 
-  double *out = sc->out;
-  struct fg_head_info h;
-  h.keep_alive_hint_ms = out[8];
-  int rc = fg_parse_head(buf, start, end, sc->ranges, sc->ranges_cap, &h);
-  out[8] = h.keep_alive_hint_ms;
-  if (rc == 0) {
-    out[0] = h.status;
-    out[1] = h.minor;
-    out[2] = h.count;
-    out[3] = h.content_length;
-    out[4] = h.has_te;
-    out[5] = h.chunked;
-    out[6] = h.close;
-    out[7] = h.keep_alive_token;
-  }
+  int rc = parse_into_scratch(sc, buf, start, end);
   napi_value result;
   napi_create_int32(env, rc, &result);
   return result;
+}
+
+/*
+ * scanHead(buf, start, max): the first read of a head in one crossing. -1: no CRLF CRLF in
+ * buf[start..]; -2: there is one, but the head is longer than max; else the head's end, with
+ * parseHead's result in out[9].
+ */
+static napi_value ScanHead(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return throw_type(env, "scanHead(buf, start, max)");
+  struct scratch *sc = bound(env);
+  if (sc == NULL) return NULL;
+  const uint8_t *buf;
+  size_t len;
+  uint32_t start, max;
+  if (!get_bytes(env, argv[0], &buf, &len)) return throw_type(env, "scanHead: buf must be a Buffer");
+  if (napi_get_value_uint32(env, argv[1], &start) != napi_ok || start > len || napi_get_value_uint32(env, argv[2], &max) != napi_ok)
+    return throw_type(env, "scanHead: bad offset or limit");
+  long at = fg_find_head_end(buf, start, len);
+  int32_t result;
+  if (at < 0) {
+    result = -1;
+  } else if ((size_t)at + 4 - start > max) {
+    result = -2;
+  } else {
+    sc->out[9] = parse_into_scratch(sc, buf, start, (size_t)at + 4);
+    result = (int32_t)(at + 4);
+  }
+  napi_value v;
+  napi_create_int32(env, result, &v);
+  return v;
 }
 
 /* chunkScan(buf, i): framing state in the bound state array; returns the offset reached. */
@@ -194,6 +236,7 @@ napi_status fg_response_parser_define(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"bind", NULL, Bind, NULL, NULL, NULL, napi_enumerable, NULL},
     {"parseHead", NULL, ParseHead, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"scanHead", NULL, ScanHead, NULL, NULL, NULL, napi_enumerable, NULL},
     {"chunkScan", NULL, ChunkScan, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   st = napi_define_properties(env, obj, sizeof props / sizeof props[0], props);

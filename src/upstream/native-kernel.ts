@@ -24,6 +24,10 @@ class NativeKernel implements ParserKernel {
     return this.#addon.parseHead(buf, start, end);
   }
 
+  scanHead(buf: Buffer, start: number, max: number): number {
+    return this.#addon.scanHead(buf, start, max);
+  }
+
   growRanges(): void {
     const bigger = new Int32Array(this.ranges.length * 2);
     bigger.set(this.ranges);

@@ -20,11 +20,19 @@ export const enum HeadOut {
   KeepAliveToken,
   /** Read and written: the Keep-Alive timeout hint so far (a 1xx head may have set it). */
   KeepAliveHintMs,
+  /** scanHead's parse result (what parseHead returns). */
+  Result,
   Slots,
 }
 
 /** `parseHead` result: the ranges array is too small for the headers; grow it and call again. */
 export const HEAD_GROW = -1;
+/** `scanHead`: no CRLF CRLF after start in this read. */
+export const HEAD_NOT_FOUND = -1;
+/** `scanHead`: the head ends in this read but is longer than the limit. */
+export const HEAD_TOO_LARGE = -2;
+
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
 /** `chunkScan` state slots (only the native kernel uses this array; the JS one keeps fields). */
 export const enum ChunkSlot {
@@ -54,6 +62,12 @@ export interface ParserKernel {
    * Returns ParseError.None, a ParseError, or HEAD_GROW (then growRanges() and call again).
    */
   parseHead(buf: Buffer, start: number, end: number): number;
+  /**
+   * A head's first read, in one step (one crossing for the native kernel): find CRLF CRLF from
+   * start; HEAD_NOT_FOUND, HEAD_TOO_LARGE (longer than max), or the head's end with parseHead's
+   * result in out[HeadOut.Result].
+   */
+  scanHead(buf: Buffer, start: number, max: number): number;
   growRanges(): void;
   /**
    * The chunked-framing state chunkScan runs on (ChunkSlot), or null: the parser then runs its
@@ -283,6 +297,15 @@ class JsKernel implements ParserKernel {
 
   parseHead(buf: Buffer, start: number, end: number): number {
     return parseHeadJs(buf, start, end, this.ranges, this.out);
+  }
+
+  scanHead(buf: Buffer, start: number, max: number): number {
+    const at = buf.indexOf(HEAD_END, start);
+    if (at < 0) return HEAD_NOT_FOUND;
+    const end = at + 4;
+    if (end - start > max) return HEAD_TOO_LARGE;
+    this.out[HeadOut.Result] = parseHeadJs(buf, start, end, this.ranges, this.out);
+    return end;
   }
 
   growRanges(): void {

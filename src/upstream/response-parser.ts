@@ -11,7 +11,7 @@
  */
 import { ParseError } from './failures';
 import { ResponseHead } from './response-head';
-import { ChunkSlot, HEAD_GROW, HeadOut, TCHAR, VCHAR, jsKernel, type ParserKernel } from './parser-kernel';
+import { ChunkSlot, HEAD_GROW, HEAD_TOO_LARGE, HeadOut, TCHAR, VCHAR, jsKernel, type ParserKernel } from './parser-kernel';
 
 /** Where parse results go: the connection, or a test's collector. */
 export interface ParserSink {
@@ -262,14 +262,16 @@ export class ResponseParser {
     const len = buf.length;
     const max = this.#maxHeadBytes;
     if (this.#accLen === 0) {
-      const at = buf.indexOf(HEAD_END, start);
-      if (at >= 0) {
-        const end = at + 4;
-        if (end - start > max) {
-          this.#fail(ParseError.HeadTooLarge);
-          return len;
-        }
-        this.#parseHead(buf, start, end);
+      // The common case: the whole head in this read, found and parsed in place in one step.
+      const kernel = this.#kernel;
+      kernel.out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
+      const end = kernel.scanHead(buf, start, max);
+      if (end === HEAD_TOO_LARGE) {
+        this.#fail(ParseError.HeadTooLarge);
+        return len;
+      }
+      if (end >= 0) {
+        this.#headParsed(buf, start, end, kernel.out[HeadOut.Result]);
         return end;
       }
       // The head continues in a later read: keep what we have.
@@ -310,10 +312,14 @@ export class ResponseParser {
 
   /** Validate and record one complete head buf[start, end) (end is just past CRLF CRLF). */
   #parseHead(buf: Buffer, start: number, end: number): void {
+    this.#kernel.out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
+    this.#headParsed(buf, start, end, this.#kernel.parseHead(buf, start, end));
+  }
+
+  /** The kernel parsed buf[start, end) with result `rc`: record it and tell the sink. */
+  #headParsed(buf: Buffer, start: number, end: number, rc: number): void {
     const kernel = this.#kernel;
     const out = kernel.out;
-    out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
-    let rc = kernel.parseHead(buf, start, end);
     while (rc === HEAD_GROW) {
       kernel.growRanges();
       rc = kernel.parseHead(buf, start, end);

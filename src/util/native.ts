@@ -40,6 +40,7 @@ interface FloodgateNativeAddon {
 export interface NativeResponseParser {
   bind(out: Float64Array, ranges: Int32Array, state: Float64Array): void;
   parseHead(buf: Buffer, start: number, end: number): number;
+  scanHead(buf: Buffer, start: number, max: number): number;
   chunkScan(buf: Buffer, i: number): number;
 }
 
@@ -135,7 +136,7 @@ export const nativeAffinityAvailable: boolean =
 
 /** The native response parser (addon 1.3.0+), or null: the upstream engine then runs its JS kernel. */
 export const nativeResponseParser: NativeResponseParser | null =
-  typeof loaded.addon?.responseParser?.bind === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
+  typeof loaded.addon?.responseParser?.bind === 'function' && typeof loaded.addon?.responseParser?.scanHead === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
     ? loaded.addon.responseParser
     : null;
 
