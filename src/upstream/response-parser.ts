@@ -108,11 +108,6 @@ export class ResponseParser {
     this.#chunkState = kernel.chunkState;
   }
 
-  /** 'js' or 'native': which kernel reads this parser's bytes. */
-  get kernel(): 'js' | 'native' {
-    return this.#kernel.name;
-  }
-
   /** Get ready for the response to a new request. */
   reset(requestIsHead: boolean): void {
     this.#state = S.Head;
