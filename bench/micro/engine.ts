@@ -27,6 +27,7 @@ import { ResponseParser, type ParserSink } from '../../src/upstream/response-par
 import { jsKernel, type ParserKernel } from '../../src/upstream/parser-kernel';
 import { nativeKernel, nativeKernelUnavailableReason } from '../../src/upstream/native-kernel';
 import type { ParseError } from '../../src/upstream/failures';
+import { nativeProbe } from '../../src/util/native';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 5);
@@ -146,7 +147,7 @@ class UndiciSlot implements Dispatcher.DispatchHandler {
  * this costs is the socket layer a libuv port in the addon would replace.
  */
 function bareSockets(port: number, loop: Loop): void {
-  const request = Buffer.from(`GET /bench HTTP/1.1\r\n${HEADERS.map((h, i) => (i % 2 === 0 ? `${h}: ` : `${h}\r\n`)).join('')}\r\n`, 'latin1');
+  const request = requestBytes();
   const size = Buffer.byteLength(UPSTREAM_RESPONSE, 'latin1');
   for (let i = 0; i < CONCURRENCY; i++) {
     const s = net.connect(port, '127.0.0.1');
@@ -163,6 +164,31 @@ function bareSockets(port: number, loop: Loop): void {
     });
     s.on('error', () => undefined);
   }
+}
+
+function requestBytes(): Buffer {
+  return Buffer.from(`GET /bench HTTP/1.1\r\n${HEADERS.map((h, i) => (i % 2 === 0 ? `${h}: ` : `${h}\r\n`)).join('')}\r\n`, 'latin1');
+}
+
+/**
+ * What socket I/O in the addon could cost (native/src/uv_probe.c): the same loop as the
+ * net.Socket floor, on this thread's libuv loop; mode 0 crosses into JS never, mode 1 parses
+ * each head in C and calls JS once per response, as a native engine would.
+ */
+async function runUvProbe(port: number, mode: 0 | 1): Promise<Sample> {
+  const cpu0 = cpuMicros();
+  const t0 = performance.now();
+  let ticks = 0;
+  const tick = () => void ticks++;
+  const [completed, errors] = await new Promise<[number, number]>((resolve) =>
+    nativeProbe!.uvRequestLoop(port, CONCURRENCY, requestBytes(), Buffer.byteLength(UPSTREAM_RESPONSE, 'latin1'), DURATION * 1000, mode, tick, (c, e) => resolve([c, e])),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMicros() - cpu0;
+  if (errors > 0) throw new Error(`uv probe: ${errors} errors`);
+  if (mode === 1 && ticks !== completed) throw new Error(`uv probe: ${ticks} JS calls for ${completed} responses`);
+  await new Promise((r) => setTimeout(r, 200));
+  return { rps: completed / seconds, cpuPerRequestUs: cpu / Math.max(1, completed) };
 }
 
 function cpuMicros(): number {
@@ -289,7 +315,7 @@ async function sockets(): Promise<void> {
   }
   const undiciPool = new Pool(`http://127.0.0.1:${upstream.port}`, { connections: CONCURRENCY, pipelining: 1 });
 
-  const contenders: Array<{ name: string; start: () => Loop }> = [
+  const contenders: Array<{ name: string; start?: () => Loop; sample?: () => Promise<Sample> }> = [
     ...engines.map((e) => ({
       name: e.name,
       start: () => {
@@ -306,6 +332,12 @@ async function sockets(): Promise<void> {
         return loop;
       },
     },
+    ...(nativeProbe === null
+      ? []
+      : [
+          { name: 'libuv in the addon, no JS (floor)', sample: () => runUvProbe(upstream.port, 0) },
+          { name: 'libuv in the addon, C parse + 1 JS call per response', sample: () => runUvProbe(upstream.port, 1) },
+        ]),
     {
       name: 'undici Pool.dispatch',
       start: () => {
@@ -320,7 +352,8 @@ async function sockets(): Promise<void> {
     // Rotate the order so no contender always runs first (warm caches, a neighbour's burst).
     for (let j = 0; j < contenders.length; j++) {
       const k = (j + round) % contenders.length;
-      results[k].push(await runFor(contenders[k].start));
+      const c = contenders[k];
+      results[k].push(c.sample !== undefined ? await c.sample() : await runFor(c.start!));
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS}: ${contenders.map((c, k) => `${c.name} ${results[k][round].rps.toFixed(0)} req/s`).join(', ')}\n`);
   }

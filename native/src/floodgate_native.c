@@ -31,6 +31,7 @@
 
 #include "glibc_c23.h"
 #include "response_parser_napi.h"
+#include "uv_probe.h"
 
 #ifdef __linux__
 #include <sched.h> /* sched_{get,set}affinity, CPU_ALLOC; needs _GNU_SOURCE (binding.gyp) */
@@ -367,6 +368,7 @@ static napi_value Init(napi_env env, napi_value exports) {
                                         sizeof props / sizeof props[0], props));
   NAPI_CALL(env, fg_c23_define(env, exports));
   NAPI_CALL(env, fg_response_parser_define(env, exports));
+  NAPI_CALL(env, fg_uv_probe_define(env, exports));
   return exports;
 }
 

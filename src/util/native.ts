@@ -34,6 +34,22 @@ interface FloodgateNativeAddon {
   getThreadAffinity?(): number[];
   /** Since 1.3.0. The upstream response parser's byte work (native/src/response_parser.c). */
   responseParser?: NativeResponseParser;
+  /** Since 1.3.0. Benchmark probes (native/src/uv_probe.c); nothing in the gateway uses them. */
+  probe?: NativeProbe;
+}
+
+/** See native/src/uv_probe.c: keep-alive request loops on this thread's libuv loop. */
+export interface NativeProbe {
+  uvRequestLoop(
+    port: number,
+    connections: number,
+    request: Buffer,
+    responseBytes: number,
+    durationMs: number,
+    perResponse: 0 | 1 | 2,
+    tick: () => void,
+    done: (completed: number, errors: number) => void,
+  ): void;
 }
 
 /** See native/src/response_parser_napi.c for the contract. */
@@ -139,6 +155,9 @@ export const nativeResponseParser: NativeResponseParser | null =
   typeof loaded.addon?.responseParser?.bind === 'function' && typeof loaded.addon?.responseParser?.scanHead === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
     ? loaded.addon.responseParser
     : null;
+
+/** The addon's benchmark probes (bench/micro/engine.ts), or null. */
+export const nativeProbe: NativeProbe | null = typeof loaded.addon?.probe?.uvRequestLoop === 'function' ? loaded.addon.probe : null;
 
 /**
  * One line for the start-up log when something runs on a JS fallback, or null when the addon is
