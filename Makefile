@@ -146,8 +146,11 @@ bench-logging: build
 bench-trace-ids: build
 	$(NODE) dist/bench/micro/trace-ids.js
 
-# The upstream engine alone (src/upstream/) vs bare undici Pool.dispatch, same local upstream,
-# interleaved rounds, medians of req/s and CPU per request. Env: ROUNDS=5 DURATION=5 CONCURRENCY=50.
+# The upstream engine alone (src/upstream/), native vs js parser kernel, vs bare undici
+# Pool.dispatch, a bare net.Socket floor and the addon's libuv probe, same local upstream,
+# interleaved rounds, medians of req/s and CPU per request; then parse-only rounds per kernel.
+# Env: ROUNDS=5 DURATION=5 CONCURRENCY=50 RESPONSE=tiny|nginx PARSE_ROUNDS=15 PARSE_MS=200
+# PARTS=sockets,parser.
 .PHONY: bench-engine
 bench-engine: build
 	$(NODE) dist/bench/micro/engine.js
