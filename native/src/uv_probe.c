@@ -48,13 +48,14 @@ struct probe {
   double errors;
   struct probe_conn *conns;
   int32_t ranges[256];
+  /* One read buffer per probe (a read is consumed before the next): per thread, never shared. */
+  char read_buf[65536];
 };
 
-static char read_buf[65536];
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  buf->base = read_buf;
-  buf->len = sizeof read_buf;
+  struct probe_conn *c = h->data;
+  buf->base = c->p->read_buf;
+  buf->len = sizeof c->p->read_buf;
 }
 
 static void call_js(struct probe *p, napi_ref ref, int argc, double a, double b) {
