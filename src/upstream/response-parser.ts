@@ -8,6 +8,10 @@
  * What a lenient parser would let through is an error here, because a proxy that guesses at
  * framing can be made to smuggle responses: CL with TE, conflicting CLs, a bad or overflowing
  * chunk size, a bare CR or LF, NUL, obs-fold, a line without a colon, an oversized head.
+ *
+ * The byte work (head validation, chunked framing) is done by a ParserKernel: TypeScript for
+ * `--upstream-engine js`, the addon's C for `native` (parser-kernel.ts, native-kernel.ts); this
+ * class is the same for both, so both engines frame, pause and fail alike.
  */
 import { ParseError } from './failures';
 import { ResponseHead } from './response-head';
