@@ -54,7 +54,8 @@ export class UpstreamEngine {
   readonly kernel: ParserKernel;
   /**
    * Why `native` was asked for and `js` runs ('' otherwise): the addon is not built or is older
-   * than 1.3.0. The worker logs it once; the js kernel behaves identically, only its speed differs.
+   * than 1.3.0. The worker logs it once; the js kernel behaves identically, only its speed
+   * differs.
    */
   readonly kernelFallbackReason: string;
 
