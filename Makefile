@@ -66,9 +66,15 @@ test-unit:
 	$(NODE) --test --test-reporter=spec $(UNIT_TESTS)
 
 # Integration tests start real gateways (2 workers each) and real upstreams; one file at a time
-# keeps a 2-core machine from timing them out.
+# keeps a 2-core machine from timing them out. The whole suite runs once per upstream engine
+# (--upstream-engine, via FLOODGATE_TEST_UPSTREAM_ENGINE in test/helpers/gateway.ts), about 4 min
+# each; `make test-integration UPSTREAM_ENGINES=js` runs one.
+UPSTREAM_ENGINES ?= js native
 test-integration:
-	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS)
+	@set -e; for engine in $(UPSTREAM_ENGINES); do \
+	  echo "== integration suite, --upstream-engine $$engine"; \
+	  FLOODGATE_TEST_UPSTREAM_ENGINE=$$engine $(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS); \
+	done
 
 check: build
 	$(NODE) dist/src/cli.js check examples/gateway.yaml
@@ -166,8 +172,11 @@ bench-trace-ids: build
 bench-tls: build bench-tools
 	$(NODE) dist/bench/tls/main.js
 
-# The upstream engine alone (src/upstream/) vs bare undici Pool.dispatch, same local upstream,
-# interleaved rounds, medians of req/s and CPU per request. Env: ROUNDS=5 DURATION=5 CONCURRENCY=50.
+# The upstream engine alone (src/upstream/), native vs js parser kernel, vs bare undici
+# Pool.dispatch, a bare net.Socket floor and the addon's libuv probe, same local upstream,
+# interleaved rounds, medians of req/s and CPU per request; then parse-only rounds per kernel.
+# Env: ROUNDS=5 DURATION=5 CONCURRENCY=50 RESPONSE=tiny|nginx PARSE_ROUNDS=15 PARSE_MS=200
+# PARTS=sockets,parser.
 .PHONY: bench-engine
 bench-engine: build
 	$(NODE) dist/bench/micro/engine.js

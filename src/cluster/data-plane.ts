@@ -55,6 +55,7 @@ export class DataPlane {
     this.#send = send;
     this.#logger = logger;
     this.#pools = new UpstreamEngine(boot.settings);
+    if (this.#pools.kernelFallbackReason !== '') logger.warn(this.#pools.kernelFallbackReason);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
