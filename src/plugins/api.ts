@@ -66,11 +66,12 @@ export interface PluginContext {
   upstreamResponseHeader(name: string): string | undefined;
 
   /**
-   * Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after.
+   * Answer locally. Headers are flat `[name, value, name, value...]`. Returns `Verdict.Stop`, so a
+   * phase can end with `return ctx.respond(...)`.
    * A Buffer body is sent as is (proxy-cache replays stored bytes). Called from `onResponse`, it
    * replaces the upstream's response, whose head is not written yet (Kong's exit in header_filter).
    */
-  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void;
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): Verdict.Stop;
   /** The request has a body (a Content-Length above 0 or Transfer-Encoding). */
   readonly hasRequestBody: boolean;
   /** Set (replace) a header on the request sent upstream. */

@@ -14,6 +14,7 @@
  * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
  */
 import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { GateWaiter } from './concurrency-gate';
 import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
 import type { ConsumerConfig } from '../config/types';
@@ -43,6 +44,7 @@ import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from '.
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
 import type { ProxyServer } from './server';
+import { logPluginFailure, runLogPhase, runRequestPhase, runResponsePhase, runUpstreamRequestPhase, type ChainHost } from './chain';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
 
@@ -108,7 +110,7 @@ function corkedFinish(): void {
   ctx.finishBody();
 }
 
-export class RequestContext implements PluginContext, ExchangeHandler {
+export class RequestContext implements PluginContext, ChainHost, ExchangeHandler {
   readonly server: ProxyServer;
   readonly res: HttpResponse;
   readonly snapshot: Snapshot;
@@ -159,8 +161,10 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   /** Close the connection after a local reply (a refusal under --max-connections). */
   closeAfterReply = false;
 
-  /** The next onRequest plugin to run in `chain` (the running one is at #chainIndex - 1). */
-  #chainIndex = 0;
+  /** The next onRequest plugin to run in `chain` (the running one is at chainIndex - 1); chain.ts. */
+  chainIndex = 0;
+  /** The onResponse plugin running now, so a body filter it registers is logged under its name. */
+  responsePluginAt = 0;
   /** Bit i: target i of the balancer already failed this request. */
   #tried = 0;
   /** This request counts in its target's node-wide in-flight slot. */
@@ -194,9 +198,11 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   #upstreamBody: Buffer | null = null;
   /** Response body filters (filterResponseBody); `#rewritesBody` drops the upstream's Content-Length. */
   #bodyFilters: ResponseBodyFilter[] | null = null;
+  /** The plugin that registered each body filter, for the failure log line. */
+  #bodyFilterPlugins: string[] | null = null;
   #rewritesBody = false;
-  /** Running the onResponse phase: a `respond` from there must not run it again. */
-  #inResponsePhase = false;
+  /** The onResponse phase ran (or runs now): a local reply from it, or after it, does not run it again. */
+  #responsePhaseRan = false;
   #logRecord: LogRecord | null = null;
   #mode = BodyMode.None;
   #total = 0;
@@ -255,7 +261,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
    */
   #applyConsumerPlugins(byConsumer: ReadonlyMap<string, ConsumerChains>, consumerId: string): void {
     const current = this.chain;
-    const at = this.#chainIndex - 1;
+    const at = this.chainIndex - 1;
     // Only an onRequest plugin can change what the rest of the chain is.
     if (current.onRequest === null || at < 0 || at >= current.onRequest.length) return;
     const rank = current.requestRanks[at];
@@ -265,7 +271,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
       const base = this.route!.chain;
       if (current !== base) {
         this.chain = base;
-        this.#chainIndex = base.resumeIndexAfter(rank);
+        this.chainIndex = base.resumeIndexAfter(rank);
       }
       return;
     }
@@ -273,11 +279,11 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     if (k < 0) return;
     const next = chains.chains[k];
     this.chain = next;
-    this.#chainIndex = next.resumeAt;
+    this.chainIndex = next.resumeAt;
   }
 
-  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void {
-    if (this.aborted || this.done || this.headSent) return;
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): Verdict.Stop {
+    if (this.aborted || this.done || this.headSent) return Verdict.Stop;
     this.headSent = true;
     this.done = true;
     this.responseStatus = status;
@@ -287,14 +293,18 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.#cancelUpstream();
     // As in Kong, response plugins (CORS headers, for one) see local replies too; a reply made
     // from onResponse itself replaces the upstream's and the phase is not run twice.
-    const phase = this.#inResponsePhase ? null : this.chain.onResponse;
-    if (phase !== null) {
-      for (let i = 0; i < phase.length; i++) {
-        try {
-          phase[i].onResponse!(this);
-        } catch (err) {
-          this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onResponse of a local reply');
-        }
+    if (!this.#responsePhaseRan && this.chain.onResponse !== null) {
+      this.#responsePhaseRan = true;
+      // `done` is already set: a plugin calling respond here is ignored, and every plugin runs.
+      if (!runResponsePhase(this, false)) {
+        // The exception policy: the reply being decorated becomes Kong's 500.
+        const error = Errors.internal;
+        this.error = error;
+        this.responseStatus = error.status;
+        this.responseBytes = error.body.length;
+        this.#localContentType = JSON_TYPE;
+        this.#localHeaders = null;
+        body = error.body;
       }
     }
     // A body we did not read would be parsed as the next request: close instead.
@@ -306,6 +316,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     corked = null;
     this.#localBody = '';
     this.server.requestFinished(this);
+    return Verdict.Stop;
   }
 
   /** @internal called inside cork: the head and body of a local reply (see `respond`). */
@@ -431,6 +442,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
   filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void {
     (this.#bodyFilters ??= []).push(filter);
+    (this.#bodyFilterPlugins ??= []).push(this.chain.onResponseNames[this.responsePluginAt] ?? '');
     if (rewrites) this.#rewritesBody = true;
   }
 
@@ -447,39 +459,27 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
   // ---------------------------------------------------------------- request phases
 
-  /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
+  /** Run the route's onRequest plugins from where we left off; forward when all continue (chain.ts). */
   runRequestPhase(): void {
-    for (;;) {
-      // Re-read each time: authentication may have switched to a consumer's chain.
-      const plugins = this.chain.onRequest;
-      const i = this.#chainIndex;
-      if (plugins === null || i >= plugins.length) break;
-      this.#chainIndex = i + 1;
-      const verdict = plugins[i].onRequest!(this);
-      if (verdict === Verdict.Continue) continue;
-      if (verdict === Verdict.Stop) return;
-      // Only an asynchronous plugin pays for these closures.
-      verdict.then(
-        (v) => this.#resumeAfter(v),
-        (err) => this.#pluginFailed(err),
-      );
-      return;
-    }
-    this.#forward();
+    runRequestPhase(this);
   }
 
-  #resumeAfter(verdict: Verdict): void {
-    if (this.aborted || this.done) return;
-    if (verdict === Verdict.Stop) return;
-    this.runRequestPhase();
+  // ---------------------------------------------------------------- ChainHost (chain.ts)
+
+  get finished(): boolean {
+    return this.aborted || this.done;
   }
 
-  #pluginFailed(err: unknown): void {
-    this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onRequest');
-    if (!this.aborted && !this.done) this.fail(Errors.internal);
+  get logger(): Logger {
+    return this.server.logger;
   }
 
-  #forward(): void {
+  failInternal(): void {
+    this.fail(Errors.internal);
+  }
+
+  /** Every onRequest plugin continued: pick a target, build the upstream request, dispatch. */
+  forward(): void {
     if (this.aborted || this.done) return;
     const route = this.route!;
     const service = route.service;
@@ -497,8 +497,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
     this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
     this.#upstreamHeadersBuilt = true;
-    const phase = this.chain.onUpstreamRequest;
-    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
+    if (!runUpstreamRequestPhase(this)) return;
 
     const head = this.request;
     const cfg = route.config;
@@ -717,11 +716,10 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     if (service.observesLatency) service.balancer.observe(this.target!, this.upstreamHeadersAt - this.#attemptStartedAt);
     this.#responseHead = head;
     this.#loggedHead = head;
-    const phase = this.chain.onResponse;
-    if (phase !== null) {
-      this.#inResponsePhase = true;
-      for (let i = 0; i < phase.length && !this.done; i++) phase[i].onResponse!(this);
-      this.#inResponsePhase = false;
+    if (this.chain.onResponse !== null) {
+      this.#responsePhaseRan = true;
+      // A plugin that throws costs a 500 of ours (never an upstream 502); the exchange is cancelled.
+      if (!runResponsePhase(this, true)) return this.fail(Errors.internal);
       // A plugin answered instead (respond from onResponse): the upstream exchange is cancelled.
       if (this.done) return;
     }
@@ -789,9 +787,11 @@ export class RequestContext implements PluginContext, ExchangeHandler {
           data = passed === null ? tail : tail === null ? passed : Buffer.concat([passed, tail]);
         }
       } catch (err) {
-        this.server.logger.error({ err, route: this.routeName }, 'plugin failed in a response body filter');
+        // The exception policy: a 500 while the head is only pending, else the connection is cut.
+        logPluginFailure(this, err, this.#bodyFilterPlugins![i], 'onResponseBody');
         this.error = Errors.internal;
-        this.#closeDownstream();
+        if (this.headSent) this.#closeDownstream();
+        else this.respond(Errors.internal.status, Errors.internal.body, JSON_TYPE, null);
         return null;
       }
     }
@@ -809,7 +809,8 @@ export class RequestContext implements PluginContext, ExchangeHandler {
       this.#reportPassive(service, timedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
     }
     if (this.#mayRetry(service, error)) return this.#scheduleRetry(service);
-    if (failure === Failure.HandlerError) this.server.logger.error({ err: cause, route: this.routeName }, 'plugin failed while the upstream response arrived');
+    // Plugins never get here (chain.ts catches them): this is a bug of the gateway's own.
+    if (failure === Failure.HandlerError) this.server.logger.error({ err: cause, route: this.routeName }, 'unexpected error while the upstream response arrived');
     else if (error === Errors.upstreamUnavailable || failure === Failure.Protocol || failure === Failure.Tls) {
       this.server.logger.warn({ err: cause, reason: detail, target: this.target?.address }, 'upstream error');
     }
@@ -1017,8 +1018,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
   /** onLog phase: after the end, an abort or an error. */
   runLogPhase(): void {
-    const phase = this.chain.onLog;
-    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
+    runLogPhase(this);
   }
 }
 
