@@ -13,7 +13,6 @@
  * uWS rules this file lives by: every write after the handler returns happens inside
  * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
  */
-import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { GateWaiter } from './concurrency-gate';
 import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
@@ -21,12 +20,8 @@ import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
 import { upstreamPath } from '../router/upstream-path';
-import { backoffDelay } from '../balancer/backoff';
-import { Outcome, recordOutcome } from '../balancer/health-state';
-import { T } from '../balancer/shared-state';
-import { errorForFailure, Errors, type ProxyError } from './errors';
-import { Failure } from '../upstream/failures';
-import { ExchangeState, UpstreamExchange, type ExchangeHandler } from '../upstream/exchange';
+import { Errors, type ProxyError } from './errors';
+import { UpstreamAttempt, type AttemptOwner } from './attempt';
 import type { ResponseHead } from '../upstream/response-head';
 import {
   classifyResponseHeader,
@@ -43,7 +38,9 @@ import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
-import type { ProxyServer } from './server';
+import type { NodeSettings } from '../settings';
+import type { RequestRecord } from './record';
+import type { Redaction } from '../logging/redaction';
 import { logPluginFailure, runLogPhase, runRequestPhase, runResponsePhase, runUpstreamRequestPhase, type ChainHost } from './chain';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
@@ -67,30 +64,6 @@ let corked: RequestContext | null = null;
 let corkedChunk: Buffer | null = null;
 let corkedResult = true;
 
-/** Unix seconds, for the retry budget's buckets and ejection times. */
-function nowSeconds(): number {
-  return (Date.now() / 1000) | 0;
-}
-
-function retryTimerFired(ctx: RequestContext): void {
-  ctx.retryNow();
-}
-
-/** Methods a retry may repeat after the request reached the upstream (RFC 9110 §9.2.2). */
-function isIdempotent(method: string): boolean {
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-    case 'TRACE':
-      return true;
-    default:
-      return false;
-  }
-}
-
 function corkedWriteHead(): void {
   corked!.writeHead();
 }
@@ -110,8 +83,26 @@ function corkedFinish(): void {
   ctx.finishBody();
 }
 
-export class RequestContext implements PluginContext, ChainHost, ExchangeHandler {
-  readonly server: ProxyServer;
+/**
+ * What a request needs from the worker's listener (server.ts implements it). An interface, so the
+ * stages below the server never import it back.
+ */
+export interface RequestHost {
+  readonly settings: NodeSettings;
+  readonly logger: Logger;
+  readonly portString: string;
+  /** --request-id-header, lower-case; '' = no request id. */
+  readonly requestIdHeader: string;
+  readonly draining: boolean;
+  readonly inFlight: number;
+  /** Queue a response head for the end of this event-loop turn. */
+  deferHead(ctx: RequestContext): void;
+  /** Exactly once per request: on end, on local reply, on abort. */
+  requestFinished(ctx: RequestContext): void;
+}
+
+export class RequestContext implements PluginContext, ChainHost, AttemptOwner, RequestRecord {
+  readonly server: RequestHost;
   readonly res: HttpResponse;
   readonly snapshot: Snapshot;
   readonly request: DownstreamHead;
@@ -153,8 +144,6 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
   /** performance.now() when requestFinished ran; 0 before. */
   finishedAt = 0;
 
-  /** Retries done so far (the service's `retries` caps them). */
-  retriesDone = 0;
   /** Admission control (proxy/admission.ts): holds an --max-in-flight slot / waits for one. */
   holdsAdmission = false;
   admissionWait: GateWaiter | null = null;
@@ -165,17 +154,8 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
   chainIndex = 0;
   /** The onResponse plugin running now, so a body filter it registers is logged under its name. */
   responsePluginAt = 0;
-  /** Bit i: target i of the balancer already failed this request. */
-  #tried = 0;
-  /** This request counts in its target's node-wide in-flight slot. */
-  #holdsTarget = false;
-  /** This request holds a circuit-breaker request slot / a retry slot. */
-  #holdsBreaker = false;
-  #holdsRetry = false;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #attemptStartedAt = 0;
-  /** The upstream exchange, created at the first attempt and reused by retries. */
-  #exchange: UpstreamExchange | null = null;
+  /** The upstream attempt (attempt.ts), created when the request is forwarded. */
+  #attempt: UpstreamAttempt | null = null;
   /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
   #upstreamHeaders: string[] | null = null;
   #upstreamHeadersBuilt = false;
@@ -210,7 +190,7 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
   #pendingStart = 0;
   #writableRegistered = false;
 
-  constructor(server: ProxyServer, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
+  constructor(server: RequestHost, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
     this.server = server;
     this.res = res;
     this.snapshot = snapshot;
@@ -484,18 +464,11 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
     const route = this.route!;
     const service = route.service;
     if (service === null) return this.fail(Errors.noService);
-    const breaker = service.breaker;
-    if (breaker !== null) {
-      const overflow = breaker.acquire();
-      if (overflow !== null) return this.fail(overflow);
-      this.#holdsBreaker = true;
-      service.budget!.recordRequest(nowSeconds());
-    }
-    const target = service.balancer.pick(this, 0);
-    if (target === null) return this.fail(Errors.noHealthyTarget);
-    this.#useTarget(target);
+    const attempt = (this.#attempt = new UpstreamAttempt(this, service, route.config.preserveHost));
+    const refused = attempt.begin();
+    if (refused !== null) return this.fail(refused);
 
-    this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
+    this.#upstreamHeaders = this.#buildUpstreamHeaders(this.target!, route);
     this.#upstreamHeadersBuilt = true;
     if (!runUpstreamRequestPhase(this)) return;
 
@@ -507,118 +480,8 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
     if (query !== '') path = path + '?' + query;
 
     this.upstreamStartedAt = performance.now();
-    this.#attemptStartedAt = this.upstreamStartedAt;
     this.#upstreamPath = path;
-    this.#dispatch();
-  }
-
-  #useTarget(target: UpstreamTarget): void {
-    this.target = target;
-    if (target.slot >= 0) {
-      Atomics.add(this.route!.service!.balancer.shared.targets, target.slot * T.Stride + T.InFlight, 1);
-      this.#holdsTarget = true;
-    }
-  }
-
-  #releaseTarget(): void {
-    if (!this.#holdsTarget) return;
-    this.#holdsTarget = false;
-    Atomics.sub(this.route!.service!.balancer.shared.targets, this.target!.slot * T.Stride + T.InFlight, 1);
-  }
-
-  /** The request ended (server.requestFinished): give back every node-wide count it holds. */
-  releaseUpstream(): void {
-    if (this.#retryTimer !== null) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = null;
-    }
-    this.#releaseTarget();
-    const breaker = this.route?.service?.breaker ?? null;
-    if (breaker === null) return;
-    if (this.#holdsBreaker) {
-      this.#holdsBreaker = false;
-      breaker.release();
-    }
-    if (this.#holdsRetry) {
-      this.#holdsRetry = false;
-      breaker.releaseRetry();
-    }
-  }
-
-  /**
-   * Whether the failed attempt may be retried on another target: retries left, a request that
-   * can be replayed (never reached the upstream, or idempotent without a body), and room in the
-   * circuit breaker's max_retries and the upstream's retry budget.
-   */
-  #mayRetry(service: CompiledService, error: ProxyError): boolean {
-    if (this.retriesDone >= service.config.retries || this.responseStatus !== 0) return false;
-    if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
-    // Once a byte of the request was written to a socket, it may have reached the upstream.
-    const ex = this.#exchange!;
-    // A body a plugin read whole is a buffer that can be sent again.
-    const body = this.#upstreamBody !== null ? null : this.body;
-    if (ex.headWritten) {
-      if (body !== null || !isIdempotent(this.request.method)) return false;
-    } else if (body !== null && ex.bodyRead) {
-      return false;
-    }
-    const breaker = service.breaker;
-    if (breaker !== null) {
-      if (!this.#holdsRetry) {
-        if (!breaker.acquireRetry()) return false;
-        this.#holdsRetry = true;
-      }
-      if (!service.budget!.tryRetry(nowSeconds())) return false;
-    }
-    return true;
-  }
-
-  #scheduleRetry(service: CompiledService): void {
-    const failed = this.target!;
-    this.#releaseTarget();
-    if (failed.index < 31) this.#tried |= 1 << failed.index;
-    this.retriesDone++;
-    const delay = backoffDelay(this.retriesDone, service.backoffBaseMs, service.backoffMaxMs);
-    this.#retryTimer = setTimeout(retryTimerFired, delay, this);
-  }
-
-  /** @internal the backoff is over: dispatch again, to another target when one is available. */
-  retryNow(): void {
-    this.#retryTimer = null;
-    if (this.aborted || this.done) return;
-    const route = this.route!;
-    const service = route.service!;
-    const target = service.balancer.pick(this, this.#tried);
-    if (target === null) return this.fail(Errors.noHealthyTarget);
-    this.#useTarget(target);
-    const headers = this.#upstreamHeaders!;
-    if (!route.config.preserveHost && headers[0] === 'host') headers[1] = target.hostHeader;
-    this.#attemptStartedAt = performance.now();
-    this.#dispatch();
-  }
-
-  #dispatch(): void {
-    const config = this.route!.service!.config;
-    const ex = (this.#exchange ??= new UpstreamExchange(this));
-    // A body a plugin read whole (readRequestBody, setUpstreamBody) goes as a buffer, and a retry
-    // sends it again; otherwise the client's stream.
-    const buffered = this.#upstreamBody;
-    const body = buffered !== null ? Readable.from([buffered]) : this.body;
-    const length = buffered !== null ? buffered.length : body === null || this.request.contentLength < 0 ? -1 : this.request.contentLength;
-    // A header a plugin set with a control character in it cannot be sent: a malformed request.
-    if (!ex.prepare(this.#upstreamMethod ?? this.request.method, this.#upstreamPath, this.#upstreamHeaders!, body, length, config.readTimeout, config.writeTimeout)) {
-      return this.fail(Errors.badRequest);
-    }
-    ex.beginAttempt();
-    this.target!.pool.dispatch(ex);
-  }
-
-  /** Passive health check: count this outcome against the target, node-wide. */
-  #reportPassive(service: CompiledService, outcome: number, status: number): void {
-    const target = this.target;
-    if (target === null || target.slot < 0 || outcome < 0) return;
-    const balancer = service.balancer;
-    recordOutcome(balancer.shared, target.slot, outcome, status, service.passive!, true, nowSeconds(), balancer);
+    attempt.send(this.#upstreamMethod ?? head.method, path, this.#upstreamHeaders, this.#upstreamBody);
   }
 
   #buildUpstreamHeaders(target: UpstreamTarget, route: CompiledRoute): string[] {
@@ -697,23 +560,16 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
     }
     // Also when the last bytes just went out (done): the engine still holds the end of the
     // response, and reading it is what returns the connection to its pool.
-    const ex = this.#exchange;
-    if (ex !== null) ex.resume();
+    this.#attempt?.resume();
     return true;
   }
 
-  // ---------------------------------------------------------------- ExchangeHandler (src/upstream/)
+  // ---------------------------------------------------------------- the response, from attempt.ts
 
-  onResponseHead(head: ResponseHead): void {
-    if (this.aborted || this.done) return;
-    // 1xx never get here: the engine drops them as NGINX does (uWS cannot send an interim head
-    // before the final one anyway), and a 101 is a failure (upgrades are not proxied).
-    const statusCode = head.status;
-    this.upstreamHeadersAt = performance.now();
-    this.responseStatus = statusCode;
-    const service = this.route!.service!;
-    if (service.passive !== null) this.#reportPassive(service, service.passive.classifyStatus(statusCode), statusCode);
-    if (service.observesLatency) service.balancer.observe(this.target!, this.upstreamHeadersAt - this.#attemptStartedAt);
+  /** The upstream's final head (the attempt already did passive health and latency). */
+  upstreamHead(head: ResponseHead, at: number): void {
+    this.upstreamHeadersAt = at;
+    this.responseStatus = head.status;
     this.#responseHead = head;
     this.#loggedHead = head;
     if (this.chain.onResponse !== null) {
@@ -735,7 +591,7 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
     corked = null;
   }
 
-  onResponseData(chunk: Buffer): boolean {
+  upstreamData(chunk: Buffer): boolean {
     // Done (every declared byte is out): whatever is left is discarded, and the engine goes on
     // to the end of the response so the connection can be reused.
     if (this.aborted || this.done) return true;
@@ -752,7 +608,7 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
     return corkedResult;
   }
 
-  onResponseEnd(): void {
+  upstreamEnd(): void {
     if (this.aborted) return;
     if (this.done) {
       // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
@@ -796,25 +652,6 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
       }
     }
     return data;
-  }
-
-  onExchangeFailed(failure: Failure, detail: string, cause: Error | null): void {
-    if (this.aborted || this.done) return;
-    const error = errorForFailure(failure, detail);
-    const service = this.route!.service!;
-    // Only the target's own faults count against its health: not a full pool queue, not a
-    // request we could not send, not a plugin that threw.
-    if (service.passive !== null && this.responseStatus === 0 && error.source === 'upstream' && error.status !== 503) {
-      const timedOut = failure === Failure.ConnectTimeout || failure === Failure.ReadTimeout || failure === Failure.WriteTimeout;
-      this.#reportPassive(service, timedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
-    }
-    if (this.#mayRetry(service, error)) return this.#scheduleRetry(service);
-    // Plugins never get here (chain.ts catches them): this is a bug of the gateway's own.
-    if (failure === Failure.HandlerError) this.server.logger.error({ err: cause, route: this.routeName }, 'unexpected error while the upstream response arrived');
-    else if (error === Errors.upstreamUnavailable || failure === Failure.Protocol || failure === Failure.Tls) {
-      this.server.logger.warn({ err: cause, reason: detail, target: this.target?.address }, 'upstream error');
-    }
-    this.fail(error);
   }
 
   // ---------------------------------------------------------------- response writing (always inside cork)
@@ -948,8 +785,12 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
   }
 
   #cancelUpstream(): void {
-    const ex = this.#exchange;
-    if (ex !== null && ex.state !== ExchangeState.Done) ex.abort();
+    this.#attempt?.cancel();
+  }
+
+  /** The request ended (server.requestFinished): the attempt gives back its node-wide counts. */
+  releaseUpstream(): void {
+    this.#attempt?.release();
   }
 
   // ---------------------------------------------------------------- log phase
@@ -966,6 +807,13 @@ export class RequestContext implements PluginContext, ChainHost, ExchangeHandler
   get responseSource(): 'service' | 'error' | 'exit' {
     if (this.error !== null) return 'error';
     return this.upstreamHeadersAt !== 0 ? 'service' : 'exit';
+  }
+
+  get redaction(): Redaction {
+    return this.snapshot.redaction;
+  }
+  get configVersion(): number {
+    return this.snapshot.version;
   }
 
   /** The path and query sent upstream ('' when the request never got that far). */
