@@ -127,6 +127,7 @@ export class DataPlane {
         break;
       case 'drain':
         void server.drain(msg.deadlineMs).then(async (clean) => {
+          server.closePlugins();
           server.closeLogs();
           // Entries queued by http-log, file-log and opentelemetry get one last chance to go out.
           await flushLogSinks(2_000);
@@ -161,6 +162,7 @@ export class DataPlane {
           await new Promise((r) => setTimeout(r, 1000));
         }
       }
+      server.closePlugins();
       server.closeLogs();
       // It leaves at once now (App.close()): hand over what it counted since the last scrape.
       if (this.#metrics !== null) {

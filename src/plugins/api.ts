@@ -214,6 +214,11 @@ export interface PluginInstance {
   onResponse?(ctx: PluginContext): void;
   /** After the end, an abort or an error. Synchronous; defer heavy work. */
   onLog?(ctx: PluginContext): void;
+  /**
+   * The instance's snapshot retired (a newer config took over and its last request finished) or
+   * the worker drained: release timers and handles it owns. Called once; a throw is logged.
+   */
+  close?(): void;
 }
 
 export interface PluginDefinition<Conf = Record<string, unknown>> {

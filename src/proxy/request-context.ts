@@ -1,17 +1,12 @@
 /**
- * One request's life: the per-request state (a fixed shape, created once per request), the
- * plugin-facing context, and the upstream engine's exchange handler, all in one object so a
- * proxied request costs one context, one head, one exchange, and the header array it sends upstream.
- *
- * The life of a request (see ARCHITECTURE.md):
- *   uWS handler -> copy head -> route -> onRequest phase (sync fast path, await only a promise)
- *   -> pick target -> onUpstreamRequest -> engine pool.dispatch(exchange) (src/upstream/)
- *   -> onResponseHead (onResponse phase, write head) -> onResponseData* (stream with
- *   backpressure) -> onResponseEnd
- *   -> onLog phase + access log.
- *
- * uWS rules this file lives by: every write after the handler returns happens inside
- * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
+ * The request context: one object per request, of one fixed shape, that is at once
+ *   - the plugin context (PluginContext: what plugins read and edit, plugins/api.ts),
+ *   - the host the plugin chain runs on (chain.ts: phases and the one exception policy),
+ *   - the owner of the upstream attempt (attempt.ts: engine exchange, retries, breaker, health),
+ *   - the downstream response it extends (downstream.ts: uWS writes, backpressure, local replies),
+ *   - and, once finished, the read-only request record logging and metrics read (record.ts).
+ * The stages live in their own files; this one holds the request's state and plugin edits and
+ * hands each event to the stage whose job it is. See ARCHITECTURE.md, "The life of a request".
  */
 import type { Logger } from 'pino';
 import type { GateWaiter } from './concurrency-gate';
@@ -23,17 +18,10 @@ import { upstreamPath } from '../router/upstream-path';
 import { Errors, type ProxyError } from './errors';
 import { UpstreamAttempt, type AttemptOwner } from './attempt';
 import type { ResponseHead } from '../upstream/response-head';
-import {
-  classifyResponseHeader,
-  connectionTokens,
-  isDroppedRequestHeader,
-  nameInFlatList,
-  nameIs,
-  parseContentLength,
-  ResponseHeaderKind,
-  statusLine,
-} from './headers';
+import { statusLine } from './headers';
+import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
+import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
@@ -45,43 +33,8 @@ import { logPluginFailure, runLogPhase, runRequestPhase, runResponsePhase, runUp
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
 
-const enum BodyMode {
-  /** Response head not written yet. */
-  None = 0,
-  /** Upstream gave Content-Length: stream with tryEnd so the client gets the same framing. */
-  Sized = 1,
-  /** No length known: uWS writes chunked encoding. */
-  Chunked = 2,
-  /** HEAD, 204, 304: headers only. */
-  Bodiless = 3,
-}
-
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY = Buffer.alloc(0);
-
-/** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
-let corked: RequestContext | null = null;
-let corkedChunk: Buffer | null = null;
-let corkedResult = true;
-
-function corkedWriteHead(): void {
-  corked!.writeHead();
-}
-function corkedWriteChunk(): void {
-  const ctx = corked!;
-  if (ctx.headPending) ctx.writeHead();
-  corkedResult = ctx.writeChunk(corkedChunk!);
-}
-function corkedLocalReply(): void {
-  corked!.writeLocalReply();
-}
-function corkedFinish(): void {
-  const ctx = corked!;
-  if (ctx.headPending) ctx.writeHead();
-  // The last bytes a response body filter held back (see filterResponseBody).
-  if (corkedChunk !== null && corkedChunk.length > 0) ctx.writeChunk(corkedChunk);
-  ctx.finishBody();
-}
 
 /**
  * What a request needs from the worker's listener (server.ts implements it). An interface, so the
@@ -91,6 +44,8 @@ export interface RequestHost {
   readonly settings: NodeSettings;
   readonly logger: Logger;
   readonly portString: string;
+  /** The per-listener parts of X-Forwarded-* and Via (upstream-request.ts). */
+  readonly forwarded: ForwardedParts;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   readonly draining: boolean;
@@ -101,9 +56,8 @@ export interface RequestHost {
   requestFinished(ctx: RequestContext): void;
 }
 
-export class RequestContext implements PluginContext, ChainHost, AttemptOwner, RequestRecord {
+export class RequestContext extends DownstreamResponse implements PluginContext, ChainHost, AttemptOwner, RequestRecord {
   readonly server: RequestHost;
-  readonly res: HttpResponse;
   readonly snapshot: Snapshot;
   readonly request: DownstreamHead;
   readonly match: MatchResult;
@@ -119,21 +73,6 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
   body: RequestBody | null = null;
   bodyBytes = 0;
 
-  /** The client went away: never touch `res` again. */
-  aborted = false;
-  /** The response has ended: never touch `res` again. */
-  done = false;
-  /** Status and headers are on the wire (or in uWS's buffer); a local reply is no longer possible. */
-  headSent = false;
-  /**
-   * The upstream head arrived but is not written yet. It goes out together with the first body
-   * chunk (or the end), so a small response costs one send(2) instead of two; a response whose
-   * body is slow to start gets its head flushed at the end of the event-loop turn instead.
-   */
-  headPending = false;
-
-  responseStatus = 0;
-  responseBytes = 0;
   upstreamStartedAt = 0;
   upstreamHeadersAt = 0;
   error: ProxyError | null = null;
@@ -184,15 +123,10 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
   /** The onResponse phase ran (or runs now): a local reply from it, or after it, does not run it again. */
   #responsePhaseRan = false;
   #logRecord: LogRecord | null = null;
-  #mode = BodyMode.None;
-  #total = 0;
-  #pendingChunk: Buffer | null = null;
-  #pendingStart = 0;
-  #writableRegistered = false;
 
   constructor(server: RequestHost, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
+    super(res);
     this.server = server;
-    this.res = res;
     this.snapshot = snapshot;
     this.request = head;
     this.match = new MatchResult();
@@ -270,7 +204,7 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     this.responseBytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     this.#localContentType = contentType;
     this.#localHeaders = headers;
-    this.#cancelUpstream();
+    this.#attempt?.cancel();
     // As in Kong, response plugins (CORS headers, for one) see local replies too; a reply made
     // from onResponse itself replaces the upstream's and the phase is not run twice.
     if (!this.#responsePhaseRan && this.chain.onResponse !== null) {
@@ -291,9 +225,7 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     this.#localClose = this.server.draining || this.closeAfterReply || (this.body !== null && !this.body.readableEnded);
     this.#localBody = body;
     this.body?.detach();
-    corked = this;
-    this.res.cork(corkedLocalReply);
-    corked = null;
+    this.sendLocalReply();
     this.#localBody = '';
     this.server.requestFinished(this);
     return Verdict.Stop;
@@ -431,7 +363,7 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     this.error = error;
     if (this.headSent) {
       // Too late for a status code: cut the connection so the client sees a truncated response.
-      this.#closeDownstream();
+      this.closeDownstream();
       return;
     }
     this.respond(error.status, error.body, JSON_TYPE, null);
@@ -468,12 +400,14 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     const refused = attempt.begin();
     if (refused !== null) return this.fail(refused);
 
-    this.#upstreamHeaders = this.#buildUpstreamHeaders(this.target!, route);
+    const head = this.request;
+    const cfg = route.config;
+    const host = cfg.preserveHost && head.hostHeader !== '' ? head.hostHeader : this.target!.hostHeader;
+    const stripped = cfg.stripPath ? this.match.matchedLength : 0;
+    this.#upstreamHeaders = buildUpstreamHeaders(head, host, stripped, this.trace, this.requestId, this.server.forwarded, this.#upstreamRemovals, this.#upstreamHeaders);
     this.#upstreamHeadersBuilt = true;
     if (!runUpstreamRequestPhase(this)) return;
 
-    const head = this.request;
-    const cfg = route.config;
     const override = this.#upstreamPathOverride;
     let path = escapePath(override !== null ? override : upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
     const query = this.#upstreamQuery ?? head.query;
@@ -482,48 +416,6 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     this.upstreamStartedAt = performance.now();
     this.#upstreamPath = path;
     attempt.send(this.#upstreamMethod ?? head.method, path, this.#upstreamHeaders, this.#upstreamBody);
-  }
-
-  #buildUpstreamHeaders(target: UpstreamTarget, route: CompiledRoute): string[] {
-    const head = this.request;
-    const names = head.headerNames;
-    const values = head.headerValues;
-    const extraHopByHop = connectionTokens(head.connection);
-    const removals = this.#upstreamRemovals;
-    const out: string[] = [];
-    out.push('host', route.config.preserveHost && head.hostHeader !== '' ? head.hostHeader : target.hostHeader);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      if (isDroppedRequestHeader(name)) continue;
-      if (extraHopByHop !== null && extraHopByHop.includes(name)) continue;
-      if (removals !== null && removals.includes(name)) continue;
-      out.push(name, values[i]);
-    }
-    const client = head.remoteAddress;
-    out.push(
-      'x-forwarded-for', head.xForwardedFor === '' ? client : head.xForwardedFor + ', ' + client,
-      'x-forwarded-proto', 'http',
-      'x-forwarded-host', head.host,
-      'x-forwarded-port', this.server.portString,
-      'x-forwarded-path', head.rawPath,
-      'x-real-ip', client,
-      'via', head.via === '' ? '1.1 floodgate' : head.via + ', 1.1 floodgate',
-    );
-    // Kong tells the upstream which prefix strip_path removed.
-    if (route.config.stripPath && this.match.matchedLength > 0) out.push('x-forwarded-prefix', head.path.slice(0, this.match.matchedLength));
-    // Trace context and request id before plugin additions, so a plugin may still override them.
-    const trace = this.trace;
-    if (trace !== null) {
-      // The client's own traceparent (and, for a restarted trace, its tracestate: W3C 3.3.1) is
-      // replaced; without one, a push instead of a scan of the list.
-      if (head.traceparent === '') out.push('traceparent', trace.upstreamTraceparent());
-      else setFlat(out, 'traceparent', trace.upstreamTraceparent());
-      if (!trace.continued && head.tracestate !== '') removeFlat(out, 'tracestate');
-    }
-    if (this.requestId !== '') setFlat(out, this.server.requestIdHeader, this.requestId);
-    const additions = this.#upstreamHeaders;
-    if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
-    return out;
   }
 
   // ---------------------------------------------------------------- downstream events
@@ -546,23 +438,9 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     this.aborted = true;
     this.body?.detach();
     this.body?.destroy();
-    this.#cancelUpstream();
+    this.#attempt?.cancel();
     this.server.requestFinished(this);
   };
-
-  #writable(offset: number): boolean {
-    if (this.aborted || this.done) return true;
-    if (this.#mode === BodyMode.Sized && this.#pendingChunk !== null) {
-      const [ok, done] = this.res.tryEnd(this.#pendingChunk.subarray(offset - this.#pendingStart), this.#total);
-      if (done) this.#markDone();
-      if (!ok) return false;
-      this.#pendingChunk = null;
-    }
-    // Also when the last bytes just went out (done): the engine still holds the end of the
-    // response, and reading it is what returns the connection to its pool.
-    this.#attempt?.resume();
-    return true;
-  }
 
   // ---------------------------------------------------------------- the response, from attempt.ts
 
@@ -583,14 +461,6 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     this.server.deferHead(this);
   }
 
-  /** End of the event-loop turn: write a head whose body has not started yet. */
-  flushPendingHead(): void {
-    if (!this.headPending || this.aborted || this.done) return;
-    corked = this;
-    this.res.cork(corkedWriteHead);
-    corked = null;
-  }
-
   upstreamData(chunk: Buffer): boolean {
     // Done (every declared byte is out): whatever is left is discarded, and the engine goes on
     // to the end of the response so the connection can be reused.
@@ -600,12 +470,7 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
       if (out === null || out.length === 0) return true;
       chunk = out;
     }
-    corked = this;
-    corkedChunk = chunk;
-    this.res.cork(corkedWriteChunk);
-    corked = null;
-    corkedChunk = null;
-    return corkedResult;
+    return this.sendChunk(chunk);
   }
 
   upstreamEnd(): void {
@@ -617,16 +482,12 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     }
     const tail = this.#bodyFilters === null ? null : this.#filterChunk(null, true);
     if (this.done) return;
-    corked = this;
-    corkedChunk = tail;
-    this.res.cork(corkedFinish);
-    corked = null;
-    corkedChunk = null;
+    this.sendEnd(tail);
   }
 
   /**
    * Run the response body filters on one chunk (or, with `end`, their tails). A filter that throws
-   * costs this response (the connection is cut, as for any failure after the head), not the worker.
+   * costs this response (a 500 while the head is pending, else a cut connection), not the worker.
    */
   #filterChunk(chunk: Buffer | null, end: boolean): Buffer | null {
     const filters = this.#bodyFilters!;
@@ -646,7 +507,7 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
         // The exception policy: a 500 while the head is only pending, else the connection is cut.
         logPluginFailure(this, err, this.#bodyFilterPlugins![i], 'onResponseBody');
         this.error = Errors.internal;
-        if (this.headSent) this.#closeDownstream();
+        if (this.headSent) this.closeDownstream();
         else this.respond(Errors.internal.status, Errors.internal.body, JSON_TYPE, null);
         return null;
       }
@@ -654,138 +515,30 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
     return data;
   }
 
-  // ---------------------------------------------------------------- response writing (always inside cork)
+  // ---------------------------------------------------------------- DownstreamResponse (downstream.ts)
 
-  /** @internal called inside cork */
+  /** @internal inside cork: the upstream head with the plugins' edits and the request id. */
   writeHead(): void {
-    const res = this.res;
-    const head = this.#responseHead!;
-    const status = this.responseStatus;
-    this.headSent = true;
-    this.headPending = false;
-    res.writeStatus(statusLine(status));
-    let contentLength = -1;
-    let extraHopByHop: string[] | null = null;
-    const edits = this.#responseHeaderEdits;
-    // The request id replaces an upstream's copy of the same header.
     const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
-    for (let i = 0; i < head.count; i++) {
-      const name = head.name(i);
-      switch (classifyResponseHeader(name)) {
-        case ResponseHeaderKind.Forward:
-          if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
-          // Compared as bytes, length first: no string is made for a header that is kept.
-          if (edits !== null && nameInFlatList(name, edits)) break;
-          if (idHeader !== '' && nameIs(name, idHeader)) break;
-          res.writeHeader(name, head.value(i));
-          break;
-        case ResponseHeaderKind.ContentLength:
-          contentLength = parseContentLength(head.value(i));
-          break;
-        case ResponseHeaderKind.Connection:
-          extraHopByHop = connectionTokens(head.valueString(i).toLowerCase());
-          break;
-        default:
-          break;
-      }
-    }
-    if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
-    if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, this.requestId);
+    this.writeUpstreamHead(this.#responseHead!, this.#responseHeaderEdits, idHeader, this.requestId, this.request.method === 'HEAD', this.#rewritesBody);
     this.#responseHead = null;
-    if (this.request.method === 'HEAD' || status === 204 || status === 304) {
-      this.#mode = BodyMode.Bodiless;
-      this.#total = contentLength;
-    } else if (contentLength >= 0 && !this.#rewritesBody) {
-      this.#mode = BodyMode.Sized;
-      this.#total = contentLength;
-    } else {
-      this.#mode = BodyMode.Chunked;
-    }
   }
 
-  /** @internal called inside cork. Returns false when the client is slow (the engine then pauses). */
-  writeChunk(chunk: Buffer): boolean {
-    const res = this.res;
-    this.responseBytes += chunk.length;
-    if (this.#mode === BodyMode.Sized) {
-      const start = res.getWriteOffset();
-      const [ok, done] = res.tryEnd(chunk, this.#total);
-      if (done) {
-        this.#markDone();
-        return true;
-      }
-      if (ok) return true;
-      this.#pendingChunk = chunk;
-      this.#pendingStart = start;
-      this.#awaitWritable();
-      return false;
-    }
-    if (this.#mode === BodyMode.Chunked) {
-      if (res.write(chunk)) return true;
-      this.#awaitWritable();
-      return false;
-    }
-    // Bodiless: an upstream that sends a body to HEAD is ignored.
-    return true;
+  protected get closeAfterResponse(): boolean {
+    return this.server.draining;
   }
 
-  /** @internal called inside cork */
-  finishBody(): void {
-    const res = this.res;
-    switch (this.#mode) {
-      case BodyMode.Sized:
-        if (this.done) break;
-        if (this.#total === 0) {
-          res.end(undefined, this.server.draining);
-          this.#markDone();
-        } else {
-          // The upstream's body ended before the length it declared (a chunked body with a
-          // Content-Length never gets here: the parser refuses CL with TE).
-          this.#closeDownstream();
-        }
-        break;
-      case BodyMode.Chunked:
-        // No closeConnection here: uWS v20.30 would write a Connection header after the body.
-        res.end();
-        this.#markDone();
-        break;
-      case BodyMode.Bodiless:
-        // uWS reads an explicit `undefined` length as a number; omit the argument instead.
-        // A 204 never carries Content-Length (RFC 9110 §8.6).
-        if (this.#total >= 0 && this.responseStatus !== 204) res.endWithoutBody(this.#total, this.server.draining);
-        else res.endWithoutBody();
-        this.#markDone();
-        break;
-      default:
-        break;
-    }
-  }
-
-  #awaitWritable(): void {
-    if (this.#writableRegistered) return;
-    this.#writableRegistered = true;
-    // Registered once, and only for clients slow enough to push back.
-    this.res.onWritable((offset) => this.#writable(offset));
-  }
-
-  #markDone(): void {
-    if (this.done) return;
-    this.done = true;
+  protected responseEnded(): void {
     this.body?.detach();
     this.server.requestFinished(this);
   }
 
-  #closeDownstream(): void {
-    if (this.aborted || this.done) return;
-    this.done = true;
-    this.body?.detach();
-    this.#cancelUpstream();
-    this.res.close();
-    this.server.requestFinished(this);
-  }
-
-  #cancelUpstream(): void {
+  protected cancelUpstream(): void {
     this.#attempt?.cancel();
+  }
+
+  protected resumeUpstream(): void {
+    this.#attempt?.resume();
   }
 
   /** The request ended (server.requestFinished): the attempt gives back its node-wide counts. */
@@ -870,9 +623,6 @@ export class RequestContext implements PluginContext, ChainHost, AttemptOwner, R
   }
 }
 
-/** The value of a response-header edit that hides the header instead of writing it. */
-const REMOVED_HEADER = '\u0000removed';
-
 /** Collect a request body up to `maxBytes`; null once it is larger (the rest is not read). */
 function readWholeBody(body: RequestBody, maxBytes: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
@@ -919,26 +669,11 @@ function removeFlatValue(out: string[], name: string, value: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name && out[i + 1] === value) out.splice(i, 2);
 }
 
-function setFlat(out: string[], name: string, value: string): void {
-  for (let i = 0; i < out.length; i += 2) {
-    if (out[i] === name) {
-      out[i + 1] = value;
-      return;
-    }
-  }
-  out.push(name, value);
-}
-
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
 }
 
 function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {
   for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lowerName) return true;
-  return false;
-}
-
-function hasFlat(list: readonly string[], name: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
   return false;
 }

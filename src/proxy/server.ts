@@ -22,6 +22,7 @@ import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
+import { ForwardedParts } from './upstream-request';
 import type { Snapshot } from './snapshot';
 import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 
@@ -65,6 +66,13 @@ function collectHeader(name: string, value: string): void {
   }
 }
 
+/** The head copy without a uWS request, for bench/micro/pipeline.ts: the same collectHeader. */
+export function collectHeadersInto(head: DownstreamHead, names: readonly string[], values: readonly string[]): void {
+  collecting = head;
+  for (let i = 0; i < names.length; i++) collectHeader(names[i], values[i]);
+  collecting = null;
+}
+
 const textDecoder = new TextDecoder();
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -72,6 +80,8 @@ export class ProxyServer {
   readonly settings: NodeSettings;
   readonly logger: Logger;
   readonly portString: string;
+  /** X-Forwarded-* and Via parts fixed for this listener (upstream-request.ts). */
+  readonly forwarded: ForwardedParts;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   snapshot: Snapshot;
@@ -106,6 +116,7 @@ export class ProxyServer {
     this.#workerId = workerId;
     this.portString = String(settings.listenPort);
     this.requestIdHeader = settings.requestIdHeader ?? 'x-floodgate-request-id';
+    this.forwarded = new ForwardedParts('http', settings.listenPort, this.requestIdHeader);
     this.#app = uws.App().any('/*', this.#handle);
     const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);
     this.connections = connections.counter;
@@ -130,8 +141,19 @@ export class ProxyServer {
 
   /** Swap in a new config. Requests in flight keep the snapshot they started with. */
   swap(snapshot: Snapshot): void {
+    const old = this.snapshot;
     this.snapshot = snapshot;
+    if (old !== snapshot) old.retire(this.#pluginCloseFailed);
   }
+
+  /** The worker drained: close the current snapshot's plugins (retired ones closed as they emptied). */
+  closePlugins(): void {
+    this.snapshot.closePlugins(this.#pluginCloseFailed);
+  }
+
+  #pluginCloseFailed = (err: unknown): void => {
+    this.logger.error({ err }, 'plugin failed in close');
+  };
 
   /** Stop accepting, then resolve when in-flight requests finish or the deadline passes. */
   drain(deadlineMs: number): Promise<boolean> {
@@ -209,6 +231,7 @@ export class ProxyServer {
     // uWS aborts the process if a response is left without onAborted across an async boundary.
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
+    ctx.snapshot.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
     try {
       this.#start(ctx, res, req, head);
@@ -305,6 +328,7 @@ export class ProxyServer {
     const log = this.#accessLog;
     if (log !== null && shouldLog(ctx, log.sampleRate)) log.logger.info(accessLogRecord(ctx, this.#workerId));
     if (this.metrics !== null) this.metrics.record(ctx);
+    ctx.snapshot.requestEnded(this.#pluginCloseFailed);
     if (this.inFlight === 0 && this.#drained !== null) {
       const drained = this.#drained;
       this.#drained = null;

@@ -136,13 +136,46 @@ export class Snapshot {
   readonly poolKeys: ReadonlySet<string>;
   /** Which header and query names the logs must never show (logging/redaction.ts). */
   readonly redaction: Redaction;
+  /** Every plugin instance of this snapshot, closed once when it retires (PluginInstance.close). */
+  readonly plugins: readonly PluginInstance[];
+  /** Requests started on this snapshot and not finished yet (server.ts counts them). */
+  inFlight = 0;
+  /** A newer snapshot took over: close the plugins when the last request on this one ends. */
+  #retired = false;
+  #closed = false;
 
-  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>, redaction: Redaction) {
+  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>, redaction: Redaction, plugins: readonly PluginInstance[] = []) {
     this.version = version;
     this.router = router;
     this.routesByOrder = routesByOrder;
     this.poolKeys = poolKeys;
     this.redaction = redaction;
+    this.plugins = plugins;
+  }
+
+  /** Swapped out: its plugins close now, or when its last request in flight finishes. */
+  retire(onError: (err: unknown) => void): void {
+    this.#retired = true;
+    if (this.inFlight === 0) this.closePlugins(onError);
+  }
+
+  /** One request on it finished (after its log phase). */
+  requestEnded(onError: (err: unknown) => void): void {
+    if (--this.inFlight === 0 && this.#retired) this.closePlugins(onError);
+  }
+
+  /** Close every plugin instance once (retirement, or the worker's drain). */
+  closePlugins(onError: (err: unknown) => void): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.plugins) {
+      if (typeof p.close !== 'function') continue;
+      try {
+        p.close();
+      } catch (err) {
+        onError(err);
+      }
+    }
   }
 }
 
@@ -277,5 +310,5 @@ export function compileSnapshot(
     const service = r.service === null ? null : (services.get(r.service) ?? null);
     routesByOrder[r.order] = new CompiledRoute(r, service, builder.chain(baseEntries), needsTrace, consumerChains);
   }
-  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
+  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config), [...instances.values()]);
 }

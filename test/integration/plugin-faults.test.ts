@@ -25,12 +25,8 @@ let echo: EchoUpstream;
 let gw: Gateway;
 let workerTag = '';
 
-before(async () => {
-  echo = await startEchoUpstream(0, '127.0.0.1', 'echo');
-  gw = await startGateway({
-    workers: 1,
-    env: { FLOODGATE_FAULT_INJECTION: '1' },
-    config: `
+function config(label: string): string {
+  return `
 _format_version: "3.0"
 services:
   - name: echo
@@ -40,10 +36,15 @@ services:
         paths: [/faulty]
         plugins:
           - name: floodgate-fault
+            config: { label: ${label} }
           - name: file-log
             config: { path: ${logFile} }
-`,
-  });
+`;
+}
+
+before(async () => {
+  echo = await startEchoUpstream(0, '127.0.0.1', 'echo');
+  gw = await startGateway({ workers: 1, env: { FLOODGATE_FAULT_INJECTION: '1' }, config: config('first') });
   const first = await get(gw.url('/faulty/hello'));
   assert.equal(first.status, 200);
   workerTag = first.headers['x-fault-worker'] as string;
@@ -51,7 +52,7 @@ services:
 });
 
 after(async () => {
-  await gw?.stop();
+  if (gw?.exitInfo() === null) await gw.stop();
   await echo?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -140,5 +141,21 @@ describe('a plugin that throws', () => {
     }
     assert.match(written, /\/faulty\/log-phase/);
     await assertSameWorker();
+  });
+});
+
+describe('plugin close()', () => {
+  const closed = (label: string): boolean => gw.logs.some((l) => l.includes('floodgate-fault closed') && l.includes(`"label":"${label}"`));
+
+  test('an instance closes when its snapshot retires (a reload), and the current one when the worker drains', async () => {
+    assert.equal(closed('first'), false, 'not closed while serving');
+    await gw.reload(config('second'));
+    await gw.waitForLog(/floodgate-fault closed.*"label":"first"/, 5000);
+    assert.equal(closed('second'), false, 'the new snapshot stays open');
+    const res = await get(gw.url('/faulty/after-reload'));
+    assert.equal(res.status, 200);
+    assert.equal(await gw.stop('SIGTERM'), 0);
+    assert.ok(closed('second'), 'the serving snapshot closed at the drain');
+    assert.equal(gw.logs.filter((l) => l.includes('floodgate-fault closed') && l.includes('"label":"first"')).length, 1, 'closed once');
   });
 });

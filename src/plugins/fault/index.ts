@@ -8,7 +8,8 @@
  *   x-fault-async: 1   onRequest awaits first (a timer turn), then fails there or lets the later
  *                      phase fail, so the failure comes after an await
  * Without x-fault-phase it only tags the response with the worker's pid and thread id, so a test
- * can tell that the same worker is still serving.
+ * can tell that the same worker is still serving. `close()` writes a line naming `config.label`,
+ * so a test sees the instance closed when its snapshot retired.
  */
 import { threadId } from 'node:worker_threads';
 import { Type } from '@sinclair/typebox';
@@ -64,15 +65,25 @@ class FaultPlugin implements PluginInstance {
   onLog(ctx: PluginContext): void {
     if (ctx.request.header('x-fault-phase') === 'log') throw new InjectedFault('onLog');
   }
+
+  /** Says so on stderr (the gateway's log stream), so a test sees when its snapshot retired. */
+  close(): void {
+    process.stderr.write(JSON.stringify({ msg: 'floodgate-fault closed', worker: WORKER_TAG, label: this.#label }) + '\n');
+  }
+
+  readonly #label: string;
+  constructor(label: string) {
+    this.#label = label;
+  }
 }
 
-export const fault: PluginDefinition<Record<string, never>> = {
+export const fault: PluginDefinition<{ label: string }> = {
   name: 'floodgate-fault',
   // Runs before every other plugin in each phase, so a failing onLog precedes the others.
   priority: 1_000_000,
   version: '1.0.0',
-  configSchema: Type.Object({}, { additionalProperties: false }),
-  create(): PluginInstance {
-    return new FaultPlugin();
+  configSchema: Type.Object({ label: Type.String({ default: '' }) }, { additionalProperties: false }),
+  create(conf): PluginInstance {
+    return new FaultPlugin(conf.label);
   },
 };
