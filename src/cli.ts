@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
-import { compileCheck } from './config/compile-check';
+import { compileCheck } from './proxy/snapshot';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings, type UpstreamEngineKind } from './settings';
 import { systemLogger } from './util/logger';

@@ -4,7 +4,8 @@
  * thread (inline-worker.ts), which is what profilers see best.
  */
 import type { Logger } from 'pino';
-import { createJwsVerifier, type JwsVerifier } from '../offload/jws-verifier';
+import { createJwsVerifier, JWS_VERIFIER, type JwsVerifier } from '../offload/jws-verifier';
+import { WorkerResources } from '../plugins/resources';
 import { emptySnapshot, WorkerMetrics } from '../metrics/worker-metrics';
 import { registerWorkerCollectors } from '../metrics/node-collectors';
 import { ProxyServer } from '../proxy/server';
@@ -17,7 +18,7 @@ import { SharedBalancerState } from '../balancer/shared-state';
 import type { NormalizedConfig } from '../config/types';
 import type { Topology } from '../balancer/topology';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
-import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
+import { RATE_LIMIT_RUNTIME, rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
 import { DEFAULT_MEM_CACHE_BYTES, setMemCacheSize } from '../plugins/proxy-cache/store';
@@ -37,6 +38,8 @@ export class DataPlane {
   readonly #jwtVerify: JwsVerifier;
   /** The node-wide rate-limit table (the primary's SharedArrayBuffer), the clock, the logger. */
   readonly #rateLimit: RateLimitRuntime;
+  /** What this worker shares with its plugins (plugins/resources.ts), registered once. */
+  readonly #resources: WorkerResources;
   #server: ProxyServer | null = null;
   /** Route cells outlive snapshots (a reload keeps unchanged routes' counts); null = --metrics off. */
   readonly #metrics: WorkerMetrics | null;
@@ -54,6 +57,7 @@ export class DataPlane {
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
+    this.#resources = new WorkerResources().set(JWS_VERIFIER, this.#jwtVerify).set(RATE_LIMIT_RUNTIME, this.#rateLimit);
     setMemCacheSize(boot.settings.memCacheSize ?? DEFAULT_MEM_CACHE_BYTES);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;
@@ -80,7 +84,7 @@ export class DataPlane {
   /** One snapshot of `config` with this worker's pools, offload, rate-limit table and balancer state. */
   #compile(config: NormalizedConfig, version: number, topology: Topology) {
     const settings = this.#boot.settings;
-    return compileSnapshot(config, version, this.#pools, settings.trustedIps, this.#jwtVerify, this.#rateLimit, { shared: this.#shared, topology });
+    return compileSnapshot(config, version, this.#pools, settings.trustedIps, this.#resources, { shared: this.#shared, topology });
   }
 
   handle(msg: PrimaryToWorker): void {

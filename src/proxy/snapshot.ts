@@ -11,9 +11,9 @@
 import { isIP } from 'node:net';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
 import type { PluginEnv, PluginInstance } from '../plugins/api';
-import type { JwsVerifier } from '../offload/jws-verifier';
 import type { RouteCell } from '../metrics/route-cell';
-import type { RateLimitRuntime } from '../ratelimit/runtime';
+import type { WorkerResources } from '../plugins/resources';
+import { defaultSettings } from '../settings';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
 import { Redaction } from '../logging/redaction';
@@ -268,21 +268,28 @@ function needsTraceContext(p: PluginConfig): boolean {
   return getPluginDefinition(p.name)?.needsTraceContext === true;
 }
 
+/**
+ * THE compile function: config -> snapshot, used by the workers, by the primary's check before it
+ * broadcasts a config, and by `floodgate check` (compileCheck below), so a config that passes the
+ * check cannot fail in a worker. With `checkOnly` plugins validate without acquiring anything
+ * (PluginEnv.checkOnly: no socket, no queue, no timer) and the engine is a throwaway one that
+ * never dispatches, so no pool ever connects.
+ */
 export function compileSnapshot(
   config: NormalizedConfig,
   version: number,
   engine: UpstreamEngine,
   trustedIps: readonly string[] = [],
-  jwtVerify?: JwsVerifier,
-  rateLimit?: RateLimitRuntime,
+  resources?: WorkerResources,
   balancing: Balancing = { shared: new SharedBalancerState(), topology: standaloneTopology(config) },
+  checkOnly = false,
 ): Snapshot {
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, engine, poolKeys, balancing));
 
-  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit, config };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, resources, checkOnly, config };
   // One instance per plugin entry per snapshot, shared by every route and chain it is part of.
   const instances = new Map<string, PluginInstance>();
   const instanceFor = (p: PluginConfig): PluginInstance => {
@@ -311,4 +318,31 @@ export function compileSnapshot(
     routesByOrder[r.order] = new CompiledRoute(r, service, builder.chain(baseEntries), needsTrace, consumerChains);
   }
   return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config), [...instances.values()]);
+}
+
+/**
+ * `floodgate check` and the primary's check: the same compile as a worker's, in check mode.
+ * `null` when the config compiles; otherwise what failed (the router, or which plugin entry).
+ */
+export function compileCheck(config: NormalizedConfig, trustedIps: readonly string[] = []): string | null {
+  try {
+    compileRouter(config.routes);
+  } catch (err) {
+    return `router: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  // Each entry alone first, so the message names the entry that failed.
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, checkOnly: true, config };
+  for (const p of config.plugins) {
+    try {
+      getPluginDefinition(p.name)!.create(p.config, { ...env, pluginId: p.id }, p);
+    } catch (err) {
+      return `plugin "${p.name}" (${p.id}): ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  try {
+    compileSnapshot(config, 0, new UpstreamEngine(defaultSettings), trustedIps, undefined, undefined, true);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  return null;
 }
