@@ -23,7 +23,7 @@ import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
-import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
+import type { CompiledRoute, Snapshot, UpstreamTarget } from './snapshot';
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
 import type { NodeSettings } from '../settings';
