@@ -4,7 +4,8 @@
  *
  * The handler's job is the part that must be synchronous: attach onAborted, copy the request head
  * out of uWS, reject malformed input with a 4xx, route, and hook up the body stream. Everything
- * after that lives in RequestContext.
+ * after that lives in the stages (ARCHITECTURE.md "Life of a request"): the request context and
+ * its plugin chain (chain.ts), upstream attempt (attempt.ts) and downstream writer (downstream.ts).
  */
 import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
