@@ -186,6 +186,26 @@ export abstract class DownstreamResponse {
     }
   }
 
+  /**
+   * A local reply: status, content type, the replying plugin's `headers` (they win over the
+   * response plugins' `edits`), the request id, and the body, closing after it when `close`.
+   */
+  protected writeLocal(contentType: string, headers: readonly string[] | null, edits: readonly string[] | null, idHeader: string, requestId: string, body: string | Buffer, close: boolean): void {
+    const res = this.res;
+    res.writeStatus(statusLine(this.responseStatus));
+    res.writeHeader('content-type', contentType);
+    if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
+    if (edits !== null) {
+      for (let i = 0; i + 1 < edits.length; i += 2) {
+        if (edits[i + 1] !== REMOVED_HEADER && (headers === null || !hasFlatIgnoreCase(headers, edits[i]))) res.writeHeader(edits[i], edits[i + 1]);
+      }
+    }
+    if (idHeader !== '' && (headers === null || !hasFlatIgnoreCase(headers, idHeader)) && (edits === null || !hasFlat(edits, idHeader))) {
+      res.writeHeader(idHeader, requestId);
+    }
+    res.end(body, close);
+  }
+
   /** @internal inside cork. Returns false when the client is slow (the engine then pauses). */
   writeChunk(chunk: Buffer): boolean {
     const res = this.res;
@@ -270,6 +290,11 @@ export abstract class DownstreamResponse {
     this.done = true;
     this.responseEnded();
   }
+}
+
+function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lowerName) return true;
+  return false;
 }
 
 export function hasFlat(list: readonly string[], name: string): boolean {

@@ -18,7 +18,6 @@ import { upstreamPath } from '../router/upstream-path';
 import { Errors, type ProxyError } from './errors';
 import { UpstreamAttempt, type AttemptOwner } from './attempt';
 import type { ResponseHead } from '../upstream/response-head';
-import { statusLine } from './headers';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
@@ -233,23 +232,8 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
 
   /** @internal called inside cork: the head and body of a local reply (see `respond`). */
   writeLocalReply(): void {
-    const res = this.res;
-    const headers = this.#localHeaders;
-    const edits = this.#responseHeaderEdits;
-    res.writeStatus(statusLine(this.responseStatus));
-    res.writeHeader('content-type', this.#localContentType);
-    if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
-    if (edits !== null) {
-      for (let i = 0; i + 1 < edits.length; i += 2) {
-        // The replying plugin's own headers win over what response plugins add.
-        if (edits[i + 1] !== REMOVED_HEADER && (headers === null || !hasFlatIgnoreCase(headers, edits[i]))) res.writeHeader(edits[i], edits[i + 1]);
-      }
-    }
-    const idHeader = this.server.requestIdHeader;
-    if (this.requestId !== '' && (headers === null || !hasFlatIgnoreCase(headers, idHeader)) && (edits === null || !hasFlat(edits, idHeader))) {
-      res.writeHeader(idHeader, this.requestId);
-    }
-    res.end(this.#localBody, this.#localClose);
+    const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
+    this.writeLocal(this.#localContentType, this.#localHeaders, this.#responseHeaderEdits, idHeader, this.requestId, this.#localBody, this.#localClose);
   }
 
   setUpstreamHeader(name: string, value: string): void {
@@ -673,7 +657,3 @@ function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
 }
 
-function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lowerName) return true;
-  return false;
-}
