@@ -42,7 +42,6 @@ const EMPTY_BODY = Buffer.alloc(0);
 export interface RequestHost {
   readonly settings: NodeSettings;
   readonly logger: Logger;
-  readonly portString: string;
   /** The per-listener parts of X-Forwarded-* and Via (upstream-request.ts). */
   readonly forwarded: ForwardedParts;
   /** --request-id-header, lower-case; '' = no request id. */
