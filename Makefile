@@ -181,6 +181,12 @@ bench-tls: build bench-tools
 bench-engine: build
 	$(NODE) dist/bench/micro/engine.js
 
+# ns per per-request step with no plugins (head copy, route, upstream headers, engine write, parse,
+# response head, log/metrics decision), changed steps old vs new. Env: ROUNDS=5 ITERATIONS=200000.
+.PHONY: bench-pipeline
+bench-pipeline: build
+	$(NODE) dist/bench/micro/pipeline.js
+
 # What rate limiting costs (bench/ratelimit/main.ts): plain proxy vs rate-limiting with the local
 # policy, redis sync_rate -1 and redis sync_rate 1, same gateway, interleaved, medians and ratios
 # to the plain proxy; about 2 min. Env overrides: ROUNDS DURATION WARMUP CONNS THREADS WORKERS.

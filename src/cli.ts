@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
-import { compileCheck } from './config/compile-check';
+import { compileCheck } from './proxy/snapshot';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings, type UpstreamEngineKind } from './settings';
 import { defaultTlsSettings, tlsConfigProblem, type TlsSettings } from './tls/settings';

@@ -24,6 +24,8 @@ import { getPluginDefinition, pluginNames } from '../plugins/registry';
 export interface ChainEntry {
   readonly rank: number;
   readonly instance: PluginInstance;
+  /** The plugin's name, for the one log line a failing plugin gets (chain.ts). */
+  readonly name: string;
 }
 
 /** One resolved plugin list, split by phase: `null` when a phase has no plugin. */
@@ -32,6 +34,11 @@ export class PluginChain {
   readonly onUpstreamRequest: readonly PluginInstance[] | null;
   readonly onResponse: readonly PluginInstance[] | null;
   readonly onLog: readonly PluginInstance[] | null;
+  /** The plugin names of each phase array, index for index (only read when a plugin fails). */
+  readonly onRequestNames: readonly string[];
+  readonly onUpstreamRequestNames: readonly string[];
+  readonly onResponseNames: readonly string[];
+  readonly onLogNames: readonly string[];
   /** Kong order rank of each `onRequest` entry: tells which plugin called `ctx.authenticate`. */
   readonly requestRanks: readonly number[];
   /** Where a request that switches to this chain resumes its onRequest phase (consumer chains). */
@@ -44,6 +51,10 @@ export class PluginChain {
     this.onUpstreamRequest = phase(plugins, 'onUpstreamRequest');
     this.onResponse = phase(plugins, 'onResponse');
     this.onLog = phase(plugins, 'onLog');
+    this.onRequestNames = phaseNames(sorted, 'onRequest');
+    this.onUpstreamRequestNames = phaseNames(sorted, 'onUpstreamRequest');
+    this.onResponseNames = phaseNames(sorted, 'onResponse');
+    this.onLogNames = phaseNames(sorted, 'onLog');
     this.requestRanks = sorted.filter((e) => typeof e.instance.onRequest === 'function').map((e) => e.rank);
     this.resumeAt = this.resumeIndexAfter(resumeAfterRank);
   }
@@ -75,6 +86,10 @@ export class ConsumerChains {
 function phase(plugins: readonly PluginInstance[], name: keyof PluginInstance): readonly PluginInstance[] | null {
   const list = plugins.filter((p) => typeof p[name] === 'function');
   return list.length === 0 ? null : list;
+}
+
+function phaseNames(entries: readonly ChainEntry[], name: keyof PluginInstance): string[] {
+  return entries.filter((e) => typeof e.instance[name] === 'function').map((e) => e.name);
 }
 
 let ranks: ReadonlyMap<string, number> | null = null;
@@ -151,7 +166,7 @@ export class ChainBuilder {
     const key = `${resumeAfterRank}|${entries.map((p) => p.id).sort().join('\0')}`;
     let chain = this.#interned.get(key);
     if (chain === undefined) {
-      chain = new PluginChain(entries.map((p) => ({ rank: pluginRank(p.name), instance: this.#instanceFor(p) })), resumeAfterRank);
+      chain = new PluginChain(entries.map((p) => ({ rank: pluginRank(p.name), instance: this.#instanceFor(p), name: p.name })), resumeAfterRank);
       this.#interned.set(key, chain);
     }
     return chain;

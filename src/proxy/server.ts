@@ -4,7 +4,8 @@
  *
  * The handler's job is the part that must be synchronous: attach onAborted, copy the request head
  * out of uWS, reject malformed input with a 4xx, route, and hook up the body stream. Everything
- * after that lives in RequestContext.
+ * after that lives in the stages (ARCHITECTURE.md "Life of a request"): the request context and
+ * its plugin chain (chain.ts), upstream attempt (attempt.ts) and downstream writer (downstream.ts).
  */
 import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
@@ -38,6 +39,7 @@ import {
   parseRequestContentLength,
   TransferCoding,
 } from './request-validation';
+import { ForwardedParts } from './upstream-request';
 import type { Snapshot } from './snapshot';
 import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
@@ -87,6 +89,13 @@ function collectHeader(name: string, value: string): void {
   }
 }
 
+/** The head copy without a uWS request, for bench/micro/pipeline.ts: the same collectHeader. */
+export function collectHeadersInto(head: DownstreamHead, names: readonly string[], values: readonly string[]): void {
+  collecting = head;
+  for (let i = 0; i < names.length; i++) collectHeader(names[i], values[i]);
+  collecting = null;
+}
+
 const textDecoder = new TextDecoder();
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -106,6 +115,9 @@ export class ProxyServer {
   /** uWS `ws` behaviors: the plain listener's, and the one the TLS listener registers. */
   readonly wsBehavior: WebSocketBehavior<BridgeRef>;
   readonly wsBehaviorSecure: WebSocketBehavior<BridgeRef>;
+  /** X-Forwarded-* and Via parts fixed per listener (upstream-request.ts): plain and TLS. */
+  readonly forwarded: ForwardedParts;
+  readonly forwardedSecure: ForwardedParts;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   snapshot: Snapshot;
@@ -151,6 +163,8 @@ export class ProxyServer {
     this.wsBehavior = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, false, context));
     this.wsBehaviorSecure = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, true, context));
     this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
+    this.forwarded = new ForwardedParts('http', settings.listenPort, this.requestIdHeader);
+    this.forwardedSecure = new ForwardedParts('https', this.tlsPort, this.requestIdHeader);
     const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);
     this.connections = connections.counter;
     if (connections.counter !== null) registerConnectionGauge(connections.counter);
@@ -174,8 +188,19 @@ export class ProxyServer {
 
   /** Swap in a new config. Requests in flight keep the snapshot they started with. */
   swap(snapshot: Snapshot): void {
+    const old = this.snapshot;
     this.snapshot = snapshot;
+    if (old !== snapshot) old.retire(this.#pluginCloseFailed);
   }
+
+  /** The worker drained: close the current snapshot's plugins (retired ones closed as they emptied). */
+  closePlugins(): void {
+    this.snapshot.closePlugins(this.#pluginCloseFailed);
+  }
+
+  #pluginCloseFailed = (err: unknown): void => {
+    this.logger.error({ err }, 'plugin failed in close');
+  };
 
   /** Stop accepting, then resolve when in-flight requests finish or the deadline passes. */
   drain(deadlineMs: number): Promise<boolean> {
@@ -267,6 +292,7 @@ export class ProxyServer {
     // uWS aborts the process if a response is left without onAborted across an async boundary.
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
+    ctx.snapshot.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
     try {
       this.#start(ctx, res, req, head);
@@ -387,6 +413,7 @@ export class ProxyServer {
     const log = this.#accessLog;
     if (log !== null && shouldLog(ctx, log.sampleRate)) log.logger.info(accessLogRecord(ctx, this.#workerId));
     if (this.metrics !== null) this.metrics.record(ctx);
+    ctx.snapshot.requestEnded(this.#pluginCloseFailed);
     if (this.inFlight === 0 && this.#drained !== null) {
       const drained = this.#drained;
       this.#drained = null;
