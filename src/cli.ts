@@ -79,6 +79,9 @@ Options for start:
       --mem-cache-size SIZE    bytes each proxy-cache memory dictionary holds per worker, LRU beyond
                                that; bytes or 512k, 128m (Kong's mem_cache_size; default 128m)
       --max-connections N      downstream connections per worker; past it 503 + close (default 0 = off)
+      --client-idle-timeout S  seconds a client connection may take to send a full request head
+                               (slowloris, a stray CRLF) or sit idle between requests, then uWS
+                               closes it; checked every 4 s (default 0 = uWS's own 30)
       --max-in-flight N        requests in progress per worker; past it wait, then 503 (default 0 = off)
       --in-flight-queue N      requests that may wait for an --max-in-flight slot (default 0)
       --in-flight-queue-timeout MS
@@ -227,6 +230,7 @@ function start(argv: string[]): void {
       'ratelimit-slots': { type: 'string' },
       'mem-cache-size': { type: 'string' },
       'max-connections': { type: 'string' },
+      'client-idle-timeout': { type: 'string' },
       'max-in-flight': { type: 'string' },
       'in-flight-queue': { type: 'string' },
       'in-flight-queue-timeout': { type: 'string' },
@@ -280,6 +284,7 @@ function start(argv: string[]): void {
       idleTimeoutSeconds: wsIdleOption(values['ws-idle-timeout']),
     },
     maxConnections: intOption(values['max-connections'], 'max-connections', 0),
+    clientIdleTimeoutS: intOption(values['client-idle-timeout'], 'client-idle-timeout', 0),
     maxInFlight: intOption(values['max-in-flight'], 'max-in-flight', 0),
     inFlightQueue: intOption(values['in-flight-queue'], 'in-flight-queue', 0),
     inFlightQueueTimeoutMs: intOption(values['in-flight-queue-timeout'], 'in-flight-queue-timeout', 1000, 1),

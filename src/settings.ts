@@ -108,6 +108,11 @@ export interface NodeSettings {
   // Optional so that settings built before these existed (tests, benches) mean "off".
   /** --max-connections: downstream connections per worker; past it 503 + close. 0 = unlimited. */
   readonly maxConnections?: number;
+  /**
+   * --client-idle-timeout: seconds a connection may go without a full request head (slowloris) or
+   * idle between requests before uWS closes it; 0 = uWS's own 30 s.
+   */
+  readonly clientIdleTimeoutS?: number;
   /** --max-in-flight: requests in progress per worker; past it wait or 503. 0 = unlimited. */
   readonly maxInFlight?: number;
   /** --in-flight-queue: requests that may wait for an --max-in-flight slot; 0 = refuse at once. */
@@ -150,6 +155,7 @@ export const defaultSettings: NodeSettings = {
   websocket: defaultWebSocketSettings,
   memCacheSize: 128 * 1024 * 1024,
   maxConnections: 0,
+  clientIdleTimeoutS: 0,
   maxInFlight: 0,
   inFlightQueue: 0,
   inFlightQueueTimeoutMs: 1000,

@@ -106,7 +106,7 @@ export class DataPlane {
     const set = certificateSet(config, readDefaultCertificate(tls));
     if (set.fallback === null) return; // auto mode and no certificate yet
     if (server.tls === null) {
-      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter);
+      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter, this.#boot.settings.clientIdleTimeoutS ?? 0);
       await listener.start(set);
       server.tls = listener;
       this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length, seamlessSwaps: listener.seamless }, 'HTTPS listener on');

@@ -15,10 +15,10 @@
  *
  * What v20.57 does not let JavaScript do: tie a request to its connection. The filter's response
  * object and the handler's are different objects, and there is no `getRemotePort`, so head and
- * idle timeouts tighter than uWS's own cannot be kept per connection. uWS's own are fixed
- * (measured: a connection with no full head, or idle, is closed after about 32 s: 30 s on a 4 s
- * timer; 8-12 s on v20.30), and that is what bounds slowloris heads and idle keep-alive
- * connections. `--client-body-min-rate` (body-rate.ts) is per request and works on every build.
+ * idle timeouts cannot be kept per connection here. uWS's own clock bounds slowloris heads and
+ * idle keep-alive connections (measured: closed after about 32 s, 30 s on a 4 s timer; 8-12 s on
+ * v20.30); `--client-idle-timeout` sets it through App.setIdleTimeout (uws.ts).
+ * `--client-body-min-rate` (body-rate.ts) is per request and works on every build.
  *
  * On the v20.30 fallback (no filter) --max-connections uses NGINX's `limit_conn` semantics:
  * requests in progress, one per HTTP/1.1 connection; past the limit the request gets the 503 and

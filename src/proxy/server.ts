@@ -41,7 +41,7 @@ import {
 } from './request-validation';
 import { ForwardedParts } from './upstream-request';
 import type { Snapshot } from './snapshot';
-import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
+import { setHttpIdleTimeout, uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
@@ -163,6 +163,8 @@ export class ProxyServer {
     this.wsBehavior = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, false, context));
     this.wsBehaviorSecure = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, true, context));
     this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
+    const idle = settings.clientIdleTimeoutS ?? 0;
+    if (idle > 0 && !setHttpIdleTimeout(this.#app, idle) && workerId <= 1) logger.warn('--client-idle-timeout needs uWS v20.57; the v20.30 fallback closes at a fixed 10 s');
     this.forwarded = new ForwardedParts('http', settings.listenPort, this.requestIdHeader);
     this.forwardedSecure = new ForwardedParts('https', this.tlsPort, this.requestIdHeader);
     const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import type * as UWS from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { findRepoFile, nativeAvailable, nativeLoadError } from '../util/native';
 
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
@@ -140,3 +141,16 @@ const loaded = load();
 export const uws: typeof UWS = loaded.module;
 /** Which uWS build runs and why (`floodgate version` prints it; the primary logs its warning). */
 export const uwsBuild: UwsBuild = loaded.build;
+
+/**
+ * uWS's HTTP idle timeout, in seconds (v20.57's undocumented `App.setIdleTimeout`; 30 by default,
+ * checked on a 4 s timer). It is one clock for a connection that has not sent a full request head
+ * (slowloris, a leading CRLF, a bare CR) and for an idle keep-alive connection. The v20.30
+ * fallback has none (a fixed 10 s): returns false there.
+ */
+export function setHttpIdleTimeout(app: TemplatedApp, seconds: number): boolean {
+  const withTimeout = app as unknown as { setIdleTimeout?: (seconds: number) => unknown };
+  if (typeof withTimeout.setIdleTimeout !== 'function') return false;
+  withTimeout.setIdleTimeout(seconds);
+  return true;
+}

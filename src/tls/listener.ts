@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
+import { setHttpIdleTimeout, uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
 import { fingerprintOf, pairTag, type CertificateSet, type TlsCertificate } from './certificate-set';
 import { serverNameEntries } from './sni';
 
@@ -77,6 +77,8 @@ export class TlsListener {
   readonly host: string;
   readonly port: number;
   readonly #handler: Handler;
+  /** --client-idle-timeout (seconds; 0 = uWS's own). */
+  readonly #idleTimeoutS: number;
   /** uWS's `ws` behavior (WebSocket upgrades), registered beside the handler on every router. */
   readonly #ws: WebSocketBehavior<unknown> | null;
   readonly #logger: Logger;
@@ -98,7 +100,9 @@ export class TlsListener {
     logger: Logger,
     ws: WebSocketBehavior<unknown> | null = null,
     filter: ((res: HttpResponse, count: number) => void) | null = null,
+    idleTimeoutS = 0,
   ) {
+    this.#idleTimeoutS = idleTimeoutS;
     this.host = host;
     this.port = port;
     this.#handler = handler;
@@ -212,6 +216,7 @@ export class TlsListener {
     const wanted = registrations(set);
     return withPemFiles(collectPairs(set), (fileOf) => {
       const app = uws.SSLApp(appOptions(fileOf, set.fallback!));
+      if (this.#idleTimeoutS > 0) setHttpIdleTimeout(app, this.#idleTimeoutS);
       // Connections are counted where the handshake happens (the generation, not the acceptor).
       if (this.#filter !== null) (app as unknown as { filter(cb: (res: HttpResponse, count: number) => void): unknown }).filter(this.#filter);
       app.any('/*', this.#handler);

@@ -295,3 +295,25 @@ describe('slow clients', () => {
     }
   });
 });
+
+describe('--client-idle-timeout', () => {
+  test('a connection that sends no full head, or a stray CRLF, is closed after the timeout; a normal one is served', async () => {
+    const { gw } = await start(['--client-idle-timeout', '2']);
+    const openedAt = Date.now();
+    const watch = (bytes: string) =>
+      new Promise<{ closedAfter: number; got: number }>((resolve) => {
+        const socket = net.connect(gw.port, '127.0.0.1', () => socket.write(bytes));
+        let got = 0;
+        socket.on('data', (d) => (got += d.length));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve({ closedAfter: Date.now() - openedAt, got }));
+      });
+    const [silent, partial, crlf] = await Promise.all([watch(''), watch('GET /free HTTP/1.1\r\nHost: a\r\n'), watch('\r\n')]);
+    // 2 s on uWS's 4 s timer: closed well before its default 30 s, and without a byte.
+    for (const c of [silent, partial, crlf]) {
+      assert.ok(c.closedAfter < 12_000, `closed after ${c.closedAfter} ms`);
+      assert.equal(c.got, 0);
+    }
+    assert.equal((await call(gw, '/free')).status, 200);
+  });
+});
