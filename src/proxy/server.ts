@@ -33,6 +33,11 @@ import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
 let collecting: DownstreamHead | null = null;
 
+/** h2 front: a header of an HTTP/2 request, counted and classified as uWS's would be. */
+export function collectStreamHeader(name: string, value: string): void {
+  collectHeader(name, value);
+}
+
 function collectHeader(name: string, value: string): void {
   const head = collecting!;
   head.headerNames.push(name);
@@ -105,6 +110,10 @@ export class ProxyServer {
   /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
   /** Open connections from uWS's connection filter (v20.57); null on the v20.30 fallback. */
   readonly connections: ConnectionCounter | null;
+  /** h2 front (src/h2/edge.ts): GOAWAY on drain, sessions and pipes cut after it. */
+  edge: { close(): void; destroy(): void } | null = null;
+  /** h2 front: loopback source address of a piped HTTPS/1.1 connection -> the client's address. */
+  loopbackPeers: Map<string, string> | null = null;
 
   /** The connection filter for the TLS listener's apps too, so HTTPS connections are counted. */
   get connectionFilter(): ((res: HttpResponse, count: number) => void) | null {
@@ -164,6 +173,7 @@ export class ProxyServer {
   drain(deadlineMs: number): Promise<boolean> {
     this.draining = true;
     this.tls?.close();
+    this.edge?.close();
     for (const bridge of [...this.websockets]) bridge.shutdown();
     if (this.#listenSocket !== null) {
       uws.us_listen_socket_close(this.#listenSocket);
@@ -222,6 +232,7 @@ export class ProxyServer {
     }
     this.#app.close();
     this.tls?.closeConnections();
+    this.edge?.destroy();
     return true;
   }
 
@@ -269,7 +280,38 @@ export class ProxyServer {
     req.forEach(collectHeader);
     collecting = null;
     head.remoteAddress = textDecoder.decode(res.getRemoteAddressAsText());
+    // h2 front (src/h2/front.ts): an HTTPS/1.1 connection piped from it arrives from a loopback
+    // address the front chose for it; the client's own address replaces it.
+    if (this.loopbackPeers !== null && head.scheme === 'https') head.remoteAddress = this.loopbackPeers.get(head.remoteAddress) ?? head.remoteAddress;
     if (ctx.wsContext !== null) prepareUpgradeHead(head);
+    this.#proceed(ctx, res, head);
+  }
+
+  /**
+   * h2 front (src/h2/): one HTTP/2 stream enters the request path here, its head already copied
+   * by the caller (h2/downstream.ts), `res` being the stream dressed as a uWS response.
+   */
+  acceptStream(res: HttpResponse, fill: (head: DownstreamHead) => void): void {
+    const head = new DownstreamHead();
+    head.scheme = 'https';
+    const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
+    res.onAborted(ctx.onDownstreamAborted);
+    this.inFlight++;
+    if (this.draining) this.lastRequestAt = Date.now();
+    try {
+      collecting = head;
+      fill(head);
+      collecting = null;
+      this.#proceed(ctx, res, head);
+    } catch (err) {
+      collecting = null;
+      this.logger.error({ err }, 'unexpected error in request handler');
+      ctx.fail(Errors.internal);
+    }
+  }
+
+  /** The request path after the head is copied, shared by uWS requests and h2 streams. */
+  #proceed(ctx: RequestContext, res: HttpResponse, head: DownstreamHead): void {
     this.#identify(ctx, head);
 
     const invalid = this.#validate(head);
