@@ -8,15 +8,18 @@
  *     connects from a loopback address of its own (127.x.y.z), so ProxyServer can map it back
  *     to the client's address (`loopbackPeers`).
  *
- * Port sharing between workers: node 20 has no SO_REUSEPORT for `net` servers, so a worker that
- * finds the port taken by another worker's front logs it and leaves HTTPS to that worker
- * (README "HTTP/2": with --workers N > 1 the TLS port is served by one worker's front).
+ * Port sharing between workers: Node 20's `net` has no SO_REUSEPORT, so the listening socket is
+ * made by the native addon (`listenReusePort`) and given to `net.Server.listen({ fd })`; every
+ * worker then has its own front on the shared port and the kernel spreads connections, as for
+ * uWS. Without the addon, a worker that finds the port taken by another worker's front logs it
+ * and leaves HTTPS to that worker.
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { NEED_MORE, OFFERS_H2, offersH2 } from './client-hello';
 import type { H2Downstream } from './downstream';
 import { PrefixedSocket } from './prefixed-socket';
+import { listenReusePort } from '../util/native';
 
 /** A client that has not finished its ClientHello by then is dropped (slowloris on the front). */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -57,7 +60,15 @@ export class TlsFront {
         else reject(err);
       };
       this.#server.once('error', onError);
-      this.#server.listen({ host: this.host, port: this.port, backlog: 511 }, () => {
+      let fd: number | null = null;
+      try {
+        fd = listenReusePort(this.host, this.port, 511);
+      } catch (err) {
+        onError(err as NodeJS.ErrnoException);
+        return;
+      }
+      const where = fd === null ? { host: this.host, port: this.port, backlog: 511 } : { fd, backlog: 511 };
+      this.#server.listen(where, () => {
         this.#server.off('error', onError);
         this.#listening = true;
         resolve(true);

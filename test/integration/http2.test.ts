@@ -79,7 +79,8 @@ describe('HTTP/2 downstream', () => {
     tlsPort = await freePort();
     gw = await startGateway({
       config: config(),
-      workers: 1,
+      // two workers: each runs its own front on the shared port (native SO_REUSEPORT socket)
+      workers: 2,
       args: ['--listen-tls', `127.0.0.1:${tlsPort}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
     });
   });
