@@ -188,6 +188,15 @@ export class H2StreamResponse {
     return this;
   }
 
+  /**
+   * gRPC (grpc/proxy.ts) writes the stream itself (trailers): from now on this object neither
+   * writes nor reports the stream's end as an abort.
+   */
+  takeOver(): void {
+    this.#headSent = true;
+    this.#ended = true;
+  }
+
   /** uWS's close(): the connection goes; for h2 only this stream is reset. */
   close(): this {
     this.#abortNow();

@@ -46,6 +46,7 @@ import type { us_socket_context_t } from 'uWebSockets.js';
 import type { Socket } from 'node:net';
 import { completeUpgrade, hostOnly, UpgradeAttempt } from '../websocket/upgrade';
 import { requestUpgrade } from '../websocket/upstream';
+import { forwardGrpc } from '../grpc/proxy';
 import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
@@ -608,6 +609,12 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   #dispatch(): void {
     if (this.wsContext !== null) return this.#dispatchUpgrade();
     const config = this.route!.service!.config;
+    // gRPC (src/grpc/proxy.ts): protocol grpc/grpcs goes upstream over HTTP/2, not the engine;
+    // the cancel slot is the upgrade's (one or the other, never both).
+    if (config.protocol === 'grpc' || config.protocol === 'grpcs') {
+      this.#cancelUpgrade = forwardGrpc(this, this.target!, config, this.#upstreamPath, this.#upstreamHeaders!);
+      return;
+    }
     const ex = (this.#exchange ??= new UpstreamExchange(this));
     // A body a plugin read whole (readRequestBody, setUpstreamBody) goes as a buffer, and a retry
     // sends it again; otherwise the client's stream.
