@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { makeCertificate } from '../helpers/certificates';
@@ -188,5 +189,52 @@ services:
     assert.ok(Date.now() - started < 1500, 'ended at the deadline, not when the upstream answered');
     // the gateway keeps serving the channel after the cancelled call
     assert.equal((await unary(client, { text: 'again', n: 1 })).n, 2);
+  });
+
+  test('grpc-timeout is enforced by the gateway itself (a client that does not cancel)', async () => {
+    // A raw HTTP/2 client: grpc-timeout 200 ms, no deadline of its own. Msg{text:"slow"}.
+    const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false, servername: 'grpc.test' });
+    try {
+      const started = Date.now();
+      const req = session.request({ ':method': 'POST', ':path': '/demo.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' });
+      const message = Buffer.from([0x0a, 0x04, ...Buffer.from('slow')]);
+      const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+      req.end(frame);
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        let got: http2.IncomingHttpHeaders = {};
+        req.on('response', (h) => (got = h));
+        req.on('trailers', (t) => (got = { ...got, ...t }));
+        req.on('end', () => resolve(got));
+        req.on('error', reject);
+        req.resume();
+      });
+      assert.equal(headers['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
+      assert.match(String(headers['grpc-message']), /grpc-timeout/);
+      const took = Date.now() - started;
+      assert.ok(took >= 150 && took < 1500, `answered at the 200 ms deadline (took ${took} ms)`);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('an unreachable gRPC upstream is UNAVAILABLE with the reason', async () => {
+    const port = await freePort();
+    const other = await startGateway({
+      config: `_format_version: "3.0"\nservices:\n  - name: gone\n    url: grpc://127.0.0.1:${port}\n    routes:\n      - name: gone-rpc\n        protocols: [grpc, grpcs]\n        paths: [/demo.Echo/]\n        strip_path: false\n`,
+      workers: 1,
+      args: ['--listen-tls', `127.0.0.1:${await freePort()}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
+    });
+    try {
+      const tls = other.logs.join('\n').match(/"tls":"127\.0\.0\.1:(\d+)"/);
+      assert.ok(tls !== null, 'the gateway logged its TLS address');
+      const c = new EchoService(`127.0.0.1:${tls[1]}`, grpc.credentials.createSsl(Buffer.from(cert.cert)), { 'grpc.ssl_target_name_override': 'grpc.test' }) as unknown as EchoClient;
+      const err = await unary(c, { text: 'x', n: 0 }).then(() => null, (e: grpc.ServiceError) => e);
+      c.close();
+      assert.ok(err !== null);
+      assert.equal(err.code, grpc.status.UNAVAILABLE);
+      assert.match(err.details, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    } finally {
+      await other.stop();
+    }
   });
 });
