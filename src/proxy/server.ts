@@ -335,6 +335,8 @@ export class ProxyServer {
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
     ctx.chain = ctx.route.chain;
+    // gRPC (src/grpc/): a grpc/grpcs-only route does not match a request that is not gRPC.
+    if (ctx.route.grpcOnly && !(head.header('content-type') ?? '').startsWith('application/grpc')) return ctx.fail(Errors.noRoute);
     // Kong answers an https-only route reached over plain HTTP before any plugin runs.
     if (head.scheme === 'http' && httpsOnly(ctx.route.config)) return answerPlainHttp(ctx, head, ctx.route.config, this.tlsPort);
     // --trace-context off: only a route whose plugins export spans starts or continues a trace.

@@ -191,6 +191,21 @@ services:
     assert.equal((await unary(client, { text: 'again', n: 1 })).n, 2);
   });
 
+  test('a grpc-only route does not match a request that is not gRPC (Kong)', async () => {
+    const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false, servername: 'grpc.test' });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':path': '/demo.Echo/Unary' });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.resume();
+      });
+      assert.equal(status, 404);
+    } finally {
+      session.close();
+    }
+  });
+
   test('grpc-timeout is enforced by the gateway itself (a client that does not cancel)', async () => {
     // A raw HTTP/2 client: grpc-timeout 200 ms, no deadline of its own. Msg{text:"slow"}.
     const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false, servername: 'grpc.test' });
