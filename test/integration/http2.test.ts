@@ -247,3 +247,33 @@ describe('HTTP/2 downstream', () => {
     }
   });
 });
+
+describe('HTTP/2 drain', () => {
+  test('SIGTERM sends GOAWAY; a stream in flight finishes; the gateway exits 0', async () => {
+    const echo = await startEchoUpstream();
+    const port = await freePort();
+    const gateway = await startGateway({
+      config: `_format_version: "3.0"\nservices:\n  - name: echo\n    url: http://127.0.0.1:${echo.port}\n    routes:\n      - name: any\n        paths: [/]\n`,
+      workers: 1,
+      args: ['--listen-tls', `127.0.0.1:${port}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
+    });
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'h2.test' });
+    session.on('error', () => {});
+    try {
+      const goaway = new Promise<boolean>((resolve) => {
+        session.once('goaway', () => resolve(true));
+        setTimeout(() => resolve(false), 5000);
+      });
+      const inFlight = request(session, { ':path': '/slow', 'x-echo-delay-ms': '800' });
+      await new Promise((r) => setTimeout(r, 200));
+      const exited = gateway.stop('SIGTERM');
+      assert.equal(await goaway, true, 'the session got GOAWAY');
+      const answer = await inFlight;
+      assert.equal(answer.status, 200, 'the stream in flight finished');
+      assert.equal(await exited, 0);
+    } finally {
+      session.destroy();
+      echo.server.close();
+    }
+  });
+});
