@@ -253,3 +253,54 @@ services:
     }
   });
 });
+
+describe('gRPC balancing', () => {
+  test('calls are spread across an upstream\'s targets (round-robin, one HTTP/2 session each)', async () => {
+    const pkg = loadProto().demo as grpc.GrpcObject;
+    const Service = pkg.Echo as grpc.ServiceClientConstructor;
+    const servers: grpc.Server[] = [];
+    const ports: number[] = [];
+    for (const name of ['a', 'b']) {
+      const s = new grpc.Server();
+      s.addService(Service.service, {
+        Unary: (_call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => cb(null, { text: name, n: 0 }),
+      });
+      ports.push(await new Promise<number>((resolve, reject) => s.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)))));
+      servers.push(s);
+    }
+    const port = await freePort();
+    const gateway = await startGateway({
+      config: `_format_version: "3.0"
+upstreams:
+  - name: echo-pool
+    targets:
+      - target: 127.0.0.1:${ports[0]}
+      - target: 127.0.0.1:${ports[1]}
+services:
+  - name: pooled
+    url: grpc://echo-pool
+    routes:
+      - name: pooled-rpc
+        protocols: [grpc, grpcs]
+        paths: [/demo.Echo/]
+        strip_path: false
+`,
+      workers: 1,
+      args: ['--listen-tls', `127.0.0.1:${port}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
+    });
+    const c = new Service(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(cert.cert)), { 'grpc.ssl_target_name_override': 'grpc.test' }) as unknown as EchoClient;
+    try {
+      const seen = new Map<string, number>();
+      for (let i = 0; i < 20; i++) {
+        const r = await unary(c, { text: 'x', n: 0 });
+        seen.set(r.text, (seen.get(r.text) ?? 0) + 1);
+      }
+      assert.equal(seen.get('a'), 10);
+      assert.equal(seen.get('b'), 10);
+    } finally {
+      c.close();
+      await gateway.stop();
+      for (const s of servers) s.forceShutdown();
+    }
+  });
+});
