@@ -171,6 +171,7 @@ export class H2Downstream {
 function fillHead(head: DownstreamHead, raw: string[], remote: string, endStream: boolean): void {
   let authority = '';
   let path = '';
+  let cookie = '';
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -181,8 +182,11 @@ function fillHead(head: DownstreamHead, raw: string[], remote: string, endStream
       head.headBytes += name.length + value.length + 4;
       continue;
     }
-    collectStreamHeader(name, value);
+    // RFC 9113 §8.2.3: h2 clients may split Cookie into several fields; HTTP/1.1 wants one.
+    if (name === 'cookie') cookie = cookie === '' ? value : cookie + '; ' + value;
+    else collectStreamHeader(name, value);
   }
+  if (cookie !== '') collectStreamHeader('cookie', cookie);
   // RFC 9113 §8.3.1: :authority is the Host; the upstream still needs a Host header.
   if (head.hostHeader === '' && authority !== '') collectStreamHeader('host', authority);
   const q = path.indexOf('?');

@@ -100,6 +100,9 @@ describe('HTTP/2 downstream', () => {
       assert.equal(echo.headers['x-real-ip'], '127.0.0.1');
       assert.equal(echo.headers['x-forwarded-port'], String(tlsPort));
       assert.equal((session.socket as tls.TLSSocket).alpnProtocol, 'h2');
+      // split cookie fields (node's client sends an array as separate fields) arrive as one
+      const c = await request(session, { ':path': '/cookies', cookie: ['a=1', 'b=2'] });
+      assert.equal(JSON.parse(c.body.toString()).headers.cookie, 'a=1; b=2');
     } finally {
       session.close();
     }
