@@ -6,8 +6,10 @@ TSC   := node_modules/.bin/tsc
 
 UNIT_TESTS        = $(wildcard dist/test/unit/*.test.js)
 INTEGRATION_TESTS = $(wildcard dist/test/integration/*.test.js)
+# Raw-socket HTTP/1.1 conformance (test/conformance/http1/): one gateway for the whole corpus, ~20 s.
+CONFORMANCE_TESTS = $(wildcard dist/test/conformance/http1/*.test.js)
 
-.PHONY: all deps native build run test test-unit test-deps test-integration check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-proxy-cache bench-ratelimit bench-balancer clean
+.PHONY: all deps native build run test test-unit test-deps test-integration conformance-report check bench-router bench-nginx bench-tools bench bench-quick bench-auth bench-offload bench-metrics bench-proxy-cache bench-ratelimit bench-balancer clean
 
 all: build
 
@@ -64,12 +66,24 @@ test-unit:
 	$(NODE) --test --test-reporter=spec $(UNIT_TESTS)
 
 # Integration tests start real gateways (2 workers each) and real upstreams; one file at a time
-# keeps a 2-core machine from timing them out.
+# keeps a 2-core machine from timing them out. The whole suite runs once per upstream engine
+# (--upstream-engine, via FLOODGATE_TEST_UPSTREAM_ENGINE in test/helpers/gateway.ts), about 4 min
+# each; `make test-integration UPSTREAM_ENGINES=js` runs one.
+UPSTREAM_ENGINES ?= js native
 test-integration:
-	$(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS)
+	@set -e; for engine in $(UPSTREAM_ENGINES); do \
+	  echo "== integration suite, --upstream-engine $$engine"; \
+	  FLOODGATE_TEST_UPSTREAM_ENGINE=$$engine $(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS); \
+	done
 
 check: build
 	$(NODE) dist/src/cli.js check examples/gateway.yaml
+
+# The HTTP/1.1 conformance corpus against Floodgate and NGINX (reference), 1 worker each: counts of
+# rejected / normalized / closed / hung / smuggled and the cases where they differ (~1 min).
+# NGINX from /usr/sbin/nginx (`make bench-tools`), or NGINX=path; without it, Floodgate only.
+conformance-report: build
+	$(NODE) dist/test/conformance/http1/report.js
 
 bench-router: build
 	$(NODE) dist/bench/router-match.js
@@ -165,11 +179,20 @@ bench-h2-design: build bench-tools
 bench-tls: build bench-tools
 	$(NODE) dist/bench/tls/main.js
 
-# The upstream engine alone (src/upstream/) vs bare undici Pool.dispatch, same local upstream,
-# interleaved rounds, medians of req/s and CPU per request. Env: ROUNDS=5 DURATION=5 CONCURRENCY=50.
+# The upstream engine alone (src/upstream/), native vs js parser kernel, vs bare undici
+# Pool.dispatch, a bare net.Socket floor and the addon's libuv probe, same local upstream,
+# interleaved rounds, medians of req/s and CPU per request; then parse-only rounds per kernel.
+# Env: ROUNDS=5 DURATION=5 CONCURRENCY=50 RESPONSE=tiny|nginx PARSE_ROUNDS=15 PARSE_MS=200
+# PARTS=sockets,parser.
 .PHONY: bench-engine
 bench-engine: build
 	$(NODE) dist/bench/micro/engine.js
+
+# ns per per-request step with no plugins (head copy, route, upstream headers, engine write, parse,
+# response head, log/metrics decision), changed steps old vs new. Env: ROUNDS=5 ITERATIONS=200000.
+.PHONY: bench-pipeline
+bench-pipeline: build
+	$(NODE) dist/bench/micro/pipeline.js
 
 # What rate limiting costs (bench/ratelimit/main.ts): plain proxy vs rate-limiting with the local
 # policy, redis sync_rate -1 and redis sync_rate 1, same gateway, interleaved, medians and ratios
@@ -224,3 +247,7 @@ flame: build
 
 clean:
 	rm -rf dist native/build node_modules
+
+.PHONY: bench-log-shippers
+bench-log-shippers: build
+	$(NODE) dist/bench/micro/log-shippers.js

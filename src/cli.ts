@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from './config/load';
-import { compileCheck } from './config/compile-check';
+import { compileCheck } from './proxy/snapshot';
 import { compileRouter } from './router/router';
 import { defaultSettings, type NodeSettings, type UpstreamEngineKind } from './settings';
 import { defaultTlsSettings, tlsConfigProblem, type TlsSettings } from './tls/settings';
@@ -55,7 +55,8 @@ Options for start:
       --upstream-max-header-bytes N
                                largest upstream response head, else 502 (default 32768)
       --upstream-engine js|native
-                               upstream HTTP/1.1 engine (default js; native is not built yet)
+                               upstream response parser: js (TypeScript) or native
+                               (the C addon; js when not built) (default js)
       --access-log DEST        stdout | off | FILE (default stdout); SIGUSR1 reopens FILE
       --access-log-sample RATE share 0..1 of successful requests logged; errors (status >= 400,
                                aborts) are always logged (default 1)
@@ -168,10 +169,7 @@ function jwtVerifyOption(value: string | undefined): JwtVerifyMode {
 
 function upstreamEngineOption(value: string | undefined): UpstreamEngineKind {
   if (value === undefined) return defaultSettings.upstreamEngine;
-  if (value === 'native') {
-    fail('--upstream-engine native: the native upstream engine is not built yet (issue 12, part 2); use --upstream-engine js');
-  }
-  if (value !== 'js') fail(`--upstream-engine must be js or native, got "${value}"`);
+  if (value !== 'js' && value !== 'native') fail(`--upstream-engine must be js or native, got "${value}"`);
   return value;
 }
 

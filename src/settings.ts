@@ -31,7 +31,8 @@ export interface NodeSettings {
   readonly upstreamMaxHeadBytes: number;
   /**
    * --upstream-engine js|native: which upstream HTTP/1.1 engine proxies requests (src/upstream/).
-   * Only `js` exists so far; the CLI refuses `native` until the addon engine lands.
+   * `native` parses upstream responses with the addon's C kernel (native/src/response_parser.c),
+   * falling back to `js` (with a warning) when the addon is not built.
    */
   readonly upstreamEngine: UpstreamEngineKind;
   /** 'off', 'stdout', or a file path. */

@@ -6,27 +6,22 @@
  *
  *   make bench-balancer                      (ROUNDS=5 DURATION=10 WARMUP=2 CONNS=50 by default)
  *   ROUNDS=1 DURATION=1 WARMUP=0 make bench-balancer     (a smoke run, proves the harness works)
+ *   also CONNS THREADS NGINX WRK OUT (bench/lib/settings.ts)
  *
  * Report: stdout and bench/results/balancer-<date>.md.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { freePorts } from '../peers/ports';
-import { installExitHooks, readLog, startService, stopAll, waitReady, type Service } from '../peers/procs';
-import { median } from '../peers/stats';
-import { startUpstream } from '../peers/upstream';
-import { runWrk, type WrkResult } from '../peers/wrk';
+import { readLog, type Service } from '../peers/procs';
+import type { WrkResult } from '../peers/wrk';
+import { startGateway } from '../lib/floodgate';
+import { benchDir, finish, runBench, startBenchUpstream } from '../lib/harness';
+import { medianOf, medianRps, publish } from '../lib/report';
+import { wrk } from '../lib/rounds';
+import { benchSettings } from '../lib/settings';
 
-const ROOT = resolve(__dirname, '../../..');
-const env = (name: string, fallback: number) => (process.env[name] === undefined ? fallback : Number(process.env[name]));
-const ROUNDS = env('ROUNDS', 5);
-const DURATION = env('DURATION', 10);
-const WARMUP = env('WARMUP', 2);
-const CONNS = env('CONNS', 50);
-const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
-const WRK = process.env.WRK ?? 'wrk';
-const ROTATE = join(ROOT, 'bench', 'balancer', 'rotate-user.lua');
+const S = benchSettings('balancer', { duration: 10, warmup: 2 });
+const ROTATE = join(S.root, 'bench', 'balancer', 'rotate-user.lua');
 
 interface Contender {
   readonly id: string;
@@ -76,86 +71,58 @@ ${upstreamPorts.map((p) => `      - target: 127.0.0.1:${p}`).join('\n')}
 `;
 }
 
-async function startGateway(c: Contender, dir: string, port: number, adminPort: number, upstreamPorts: readonly number[]): Promise<Service> {
-  const config = join(dir, `${c.id}.yaml`);
-  writeFileSync(config, gatewayYaml(c, upstreamPorts));
-  const args = [
-    'dist/src/cli.js', 'start', '-c', config,
-    '--listen', `127.0.0.1:${port}`,
-    '--admin-listen', `127.0.0.1:${adminPort}`,
-    '--workers', '1',
-    '--access-log', 'off',
-    '--log-level', 'warn',
-  ];
-  const svc = startService(c.id, process.execPath, args, { cwd: ROOT, logPrefix: join(dir, c.id) });
-  await waitReady(svc, async () => {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/tiny`);
-      return res.status === 200;
-    } catch {
-      return false;
-    }
-  });
-  return svc;
-}
-
 async function main(): Promise<void> {
-  installExitHooks();
-  const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-balancer-'));
+  const dir = benchDir('balancer');
   const ports = await freePorts(3 + CONTENDERS.length * 2);
   const upstreamPorts = ports.slice(0, 3);
-  for (const [i, port] of upstreamPorts.entries()) {
-    await startUpstream({ nginx: NGINX, root: ROOT, dir: join(dir, `upstream-${i}`), port, workers: 1 });
-  }
+  for (const [i, port] of upstreamPorts.entries()) await startBenchUpstream(S, dir, port, `upstream-${i}`);
   const gateways = new Map<string, number>();
+  const services: Service[] = [];
   for (const [i, c] of CONTENDERS.entries()) {
     const port = ports[3 + i * 2];
-    await startGateway(c, dir, port, ports[4 + i * 2], upstreamPorts);
+    services.push(await startGateway({
+      name: c.id, root: S.root, dir, file: c.id, yaml: gatewayYaml(c, upstreamPorts), workers: 1, port, adminPort: ports[4 + i * 2],
+      extraArgs: ['--log-level', 'warn'], readyPath: '/tiny',
+    }));
     gateways.set(c.id, port);
   }
+  // Not bench/lib's runRounds: this bench has always warmed up before every run and kept the
+  // order A B C ... in every round; changing that would make old and new reports incomparable.
   const results = new Map<string, WrkResult[]>(CONTENDERS.map((c) => [c.id, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; round <= S.rounds; round++) {
     for (const c of CONTENDERS) {
       const url = `http://127.0.0.1:${gateways.get(c.id)}/tiny`;
-      const load = { wrk: WRK, threads: 1, conns: CONNS, url, ...(c.rotateUsers ? { script: ROTATE, scriptArgs: ['1000'] } : {}) };
-      if (WARMUP > 0) await runWrk({ ...load, seconds: WARMUP });
-      const r = await runWrk({ ...load, seconds: DURATION });
+      const script = c.rotateUsers ? { script: ROTATE, scriptArgs: ['1000'] } : {};
+      if (S.warmup > 0) await wrk(S, url, S.warmup, script);
+      const r = await wrk(S, url, S.duration, script);
       results.get(c.id)!.push(r);
-      process.stdout.write(`round ${round}/${ROUNDS} ${c.id.padEnd(20)} ${Math.round(r.rps)} req/s p99 ${r.p99ms} ms errors ${r.errors}\n`);
+      process.stdout.write(`round ${round}/${S.rounds} ${c.id.padEnd(20)} ${Math.round(r.rps)} req/s p99 ${r.p99ms} ms errors ${r.errors}\n`);
     }
   }
-  const base = median(results.get('round-robin')!.map((r) => r.rps));
+  const base = medianRps(results.get('round-robin')!);
   const lines = [
     `# Balancer cost (${new Date().toISOString()})`,
     '',
-    `Floodgate 1 worker -> 3 NGINX upstreams (GET /tiny), wrk -t1 -c${CONNS}, ${ROUNDS} interleaved rounds of ${DURATION} s (warm-up ${WARMUP} s), medians.`,
+    `Floodgate 1 worker -> 3 NGINX upstreams (GET /tiny), wrk -t${S.threads} -c${S.conns}, ${S.rounds} interleaved rounds of ${S.duration} s (warm-up ${S.warmup} s), medians.`,
     'Ratios are to plain round-robin measured in the same run. A shared or noisy machine makes the absolute numbers meaningless; read the ratios.',
     '',
     '| contender | what | req/s (median) | ratio to round-robin | p50 ms | p99 ms | errors |',
     '|---|---|---|---|---|---|---|',
     ...CONTENDERS.map((c) => {
       const rs = results.get(c.id)!;
-      const rps = median(rs.map((r) => r.rps));
-      return `| ${c.id} | ${c.what} | ${Math.round(rps)} | ${(rps / base).toFixed(3)} | ${median(rs.map((r) => r.p50ms)).toFixed(2)} | ${median(rs.map((r) => r.p99ms)).toFixed(2)} | ${rs.reduce((n, r) => n + r.errors, 0)} |`;
+      const rps = medianRps(rs);
+      return `| ${c.id} | ${c.what} | ${Math.round(rps)} | ${(rps / base).toFixed(3)} | ${medianOf(rs, (r) => r.p50ms).toFixed(2)} | ${medianOf(rs, (r) => r.p99ms).toFixed(2)} | ${rs.reduce((n, r) => n + r.errors, 0)} |`;
     }),
     '',
   ];
-  const report = lines.join('\n');
-  process.stdout.write('\n' + report);
-  const out = join(ROOT, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  const file = join(out, `balancer-${new Date().toISOString().slice(0, 19).replace(/[T:]/g, (m) => (m === 'T' ? '-' : ''))}.md`);
-  writeFileSync(file, report);
-  process.stdout.write(`\nreport: ${file}\n`);
+  process.stdout.write('\n');
+  publish(S.out, lines.join('\n'));
+  process.stdout.write(`\nreport: ${S.out}\n`);
   for (const c of CONTENDERS) {
     const log = readLog(join(dir, `${c.id}.stderr.log`));
     if (log.includes('"level":50')) process.stdout.write(`warning: ${c.id} logged errors:\n${log.slice(-2000)}\n`);
   }
+  await finish(services, [dir]);
 }
 
-main()
-  .catch((err) => {
-    process.stderr.write(`bench-balancer failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(() => stopAll());
+runBench('balancer', main);

@@ -12,39 +12,26 @@
  *   ROUNDS=3 DURATION=5 WARMUP=1 CONNS=50 THREADS=1 TOKENS=20000 MODES=inline,pool,batch ALGS=HS256,RS256,ES256
  *   NGINX=/usr/sbin/nginx WRK=wrk OUT=bench/results/offload-<date>.md
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import crypto from 'node:crypto';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import type { JwtAlgorithm } from '../../src/config/types';
 import { signJwt } from '../../src/plugins/jwt/sign';
 import { fetchOnce } from '../peers/http-check';
-import { envInt, envString, fileStamp } from '../peers/env';
+import { envInt, envString } from '../peers/env';
 import { freePorts } from '../peers/ports';
-import { installExitHooks, readLog, startService, stopAll, waitReady, type Service } from '../peers/procs';
-import { median } from '../peers/stats';
-import { startUpstream } from '../peers/upstream';
-import { runWrk, type WrkResult } from '../peers/wrk';
+import type { Service } from '../peers/procs';
+import type { WrkResult } from '../peers/wrk';
+import { startGateway } from '../lib/floodgate';
+import { benchDir, finish, log, runBench, startBenchUpstream } from '../lib/harness';
+import { machineLine, medianOf, publish } from '../lib/report';
+import { runRounds, wrk } from '../lib/rounds';
+import { benchSettings } from '../lib/settings';
 
-
-const ROOT = resolve(__dirname, '../../..');
-const ROUNDS = envInt('ROUNDS', 3);
-const DURATION = envInt('DURATION', 5);
-const WARMUP = envInt('WARMUP', 1);
-const CONNS = envInt('CONNS', 50);
-const THREADS = envInt('THREADS', 1);
+const S = benchSettings('offload', { rounds: 3 });
 const TOKENS = envInt('TOKENS', 20_000);
-const PAUSE_MS = envInt('PAUSE_MS', 300);
 const MODES = envString('MODES', 'inline,pool,batch').split(',');
 const ALGS = envString('ALGS', 'HS256,RS256,ES256').split(',') as JwtAlgorithm[];
-const NGINX = envString('NGINX', '/usr/sbin/nginx');
-const WRK = envString('WRK', 'wrk');
-
-const stamp = fileStamp();
-const OUT = envString('OUT', join(ROOT, 'bench', 'results', `offload-${stamp}.md`));
-
-const log = (msg: string) => process.stderr.write(`# ${msg}\n`);
 
 interface Cell {
   readonly id: string;
@@ -121,33 +108,18 @@ end
 `;
 }
 
-async function startGateway(dir: string, mode: string, port: number, config: string): Promise<Service> {
-  const svc = startService(`floodgate-${mode}`, process.execPath, [
-    'dist/src/cli.js', 'start', '-c', config,
-    '--workers', '1',
-    '--listen', `127.0.0.1:${port}`,
-    '--access-log', 'off',
-    '--drain-timeout', '2000',
-    '--jwt-verify', mode,
-  ], { cwd: ROOT, logPrefix: join(dir, `floodgate-${mode}`) });
-  await waitReady(svc, () => readLog(svc.stderrPath).includes('"msg":"floodgate listening"'));
-  return svc;
-}
-
 function pct(x: number): string {
   return `${(x * 100).toFixed(0)}%`;
 }
 
 async function main(): Promise<void> {
-  installExitHooks();
-  const dir = mkdtempSync(join(tmpdir(), 'floodgate-offload-'));
+  const dir = benchDir('offload');
   const [upstreamPort, ...gwPorts] = await freePorts(1 + MODES.length);
   log(`upstream nginx on ${upstreamPort}; gateways ${MODES.map((m, i) => `${m}:${gwPorts[i]}`).join(' ')}`);
-  await startUpstream({ nginx: NGINX, root: ROOT, dir: join(dir, 'upstream'), port: upstreamPort, workers: 1 });
+  await startBenchUpstream(S, dir, upstreamPort);
 
   const keys = new Map(ALGS.map((alg) => [alg, keysFor(alg)] as const));
-  const config = join(dir, 'floodgate.yaml');
-  writeFileSync(config, gatewayYaml(upstreamPort, keys));
+  const yaml = gatewayYaml(upstreamPort, keys);
 
   // Token files and scripts: one token (cache on), TOKENS distinct ones (cache off).
   const exp = Math.floor(Date.now() / 1000) + 24 * 3600;
@@ -172,7 +144,12 @@ async function main(): Promise<void> {
   writeScript('plain', [firstToken.get(`${ALGS[0]}-on`)!]);
 
   const gateways: Service[] = [];
-  for (let i = 0; i < MODES.length; i++) gateways.push(await startGateway(dir, MODES[i], gwPorts[i], config));
+  for (let i = 0; i < MODES.length; i++) {
+    gateways.push(await startGateway({
+      name: `floodgate-${MODES[i]}`, root: S.root, dir, file: `floodgate-${MODES[i]}`, yaml, workers: 1, port: gwPorts[i],
+      extraArgs: ['--jwt-verify', MODES[i]],
+    }));
+  }
 
   const cells: Cell[] = [{ id: 'plain', alg: null, mode: 'inline', cache: '-', port: gwPorts[0], path: '/plain/tiny', script: scripts.get('plain')!, runs: [] }];
   for (const alg of ALGS) {
@@ -194,31 +171,18 @@ async function main(): Promise<void> {
       if (bad.status !== 401) throw new Error(`${c.id}: a forged token got ${bad.status}`);
     }
   }
-  log(`verified ${cells.length} cells; warm-up ${WARMUP}s each`);
+  log(`verified ${cells.length} cells; warm-up ${S.warmup}s each`);
 
-  const load = (c: Cell, seconds: number) =>
-    runWrk({ wrk: WRK, threads: THREADS, conns: CONNS, seconds, url: `http://127.0.0.1:${c.port}${c.path}`, script: c.script });
-  if (WARMUP > 0) for (const c of cells) await load(c, WARMUP);
-
-  const started = Date.now();
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = cells.map((_, i) => cells[(i + round * 7) % cells.length]);
-    for (const c of order) {
-      await sleep(PAUSE_MS);
-      const r = await load(c, DURATION);
-      c.runs.push(r);
-      log(`round ${round + 1}/${ROUNDS} ${c.id.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} rps  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}`);
-    }
-  }
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  for (const g of gateways) {
-    if (g.exited) throw new Error(`${g.name} exited during the run: ${g.exitInfo}`);
-  }
-  await stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  const minutes = await runRounds(S, {
+    groups: [cells],
+    order: { rotate: 7 },
+    load: (c, seconds) => wrk(S, `http://127.0.0.1:${c.port}${c.path}`, seconds, { script: c.script }),
+    label: (c) => c.id.padEnd(24),
+  });
+  await finish(gateways, [dir]);
 
   // Report.
-  const med = (c: Cell, f: (r: WrkResult) => number) => median(c.runs.map(f));
+  const med = (c: Cell, f: (r: WrkResult) => number) => medianOf(c.runs, f);
   const plainRps = med(cells[0], (r) => r.rps);
   const best = new Map<string, number>();
   for (const c of cells.slice(1)) {
@@ -232,18 +196,18 @@ async function main(): Promise<void> {
       `${med(c, (r) => r.p50ms).toFixed(2)} | ${med(c, (r) => r.p99ms).toFixed(2)} | ${c.runs.reduce((n, r) => n + r.errors, 0)} | ` +
       `${c.runs.map((r) => r.rps.toFixed(0)).join(' / ')} |`;
   });
-  const md = `# JWT verification offload under proxy load (${stamp})
+  const md = `# JWT verification offload under proxy load (${S.stamp})
 
 Floodgate, 1 worker (\`--workers 1 --access-log off --jwt-verify MODE\`, one gateway per mode), in
 front of NGINX (\`bench/nginx/bench-upstream.conf.tmpl\`, GET /tiny, 1 worker process).
-wrk -t${THREADS} -c${CONNS}, ${DURATION} s per run, ${WARMUP} s warm-up per cell, ${ROUNDS} interleaved rounds
+wrk -t${S.threads} -c${S.conns}, ${S.duration} s per run, ${S.warmup} s warm-up per cell, ${S.rounds} interleaved rounds
 (order rotated per round), medians. Every cell, the plain proxy too, sends its token through the
 same lua script (\`Authorization: Bearer ...\`). cache on = one token (verified-token cache hits);
 cache off = ${TOKENS} distinct tokens in rotation (more than the 10,000-entry LRU: every request
 misses and verifies). pool = one piscina task per verification, batch = up to 1 ms or 32 per task;
 each worker's pool has 1 thread. Measured rounds took ${minutes} min.
 
-Machine: ${availableParallelism()} CPUs, node ${process.version}, load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}.
+${machineLine()}
 wrk, NGINX, the gateway worker and (pool/batch) its piscina thread all share these CPUs.
 
 | alg | cache | mode | req/s (median) | vs plain proxy | p50 ms | p99 ms | errors | req/s per round |
@@ -252,14 +216,7 @@ ${rows.join('\n')}
 
 Reproduce: \`make bench-offload\` (env: ROUNDS DURATION WARMUP CONNS THREADS TOKENS MODES ALGS; see bench/offload/main.ts).
 `;
-  process.stdout.write(md);
-  mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, md);
-  log(`wrote ${OUT}`);
+  publish(S.out, md);
 }
 
-main().catch(async (err) => {
-  process.stderr.write(`bench-offload failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  await stopAll();
-  process.exit(1);
-});
+runBench('offload', main);

@@ -12,33 +12,22 @@
  *   ROUNDS=5 DURATION=5 WARMUP=1 CONNS=50 THREADS=1 WORKERS=1 NGINX=/usr/sbin/nginx WRK=wrk
  *   OUT=bench/results/proxy-cache-<date>.md
  */
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fetchOnce } from '../peers/http-check';
-import { envInt, envString, fileStamp } from '../peers/env';
+import { envInt } from '../peers/env';
 import { startNginx } from '../peers/nginx-process';
 import { freePorts } from '../peers/ports';
-import { installExitHooks, readLog, startService, stopAll, waitReady, type Service } from '../peers/procs';
-import { median } from '../peers/stats';
-import { startUpstream } from '../peers/upstream';
-import { runWrk, type WrkResult } from '../peers/wrk';
+import type { WrkResult } from '../peers/wrk';
+import { benchServiceYaml, startGateway } from '../lib/floodgate';
+import { benchDir, finish, log, runBench, startBenchUpstream } from '../lib/harness';
+import { machineLine, medianRps, publish, resultRow } from '../lib/report';
+import { runRounds, wrk } from '../lib/rounds';
+import { benchSettings } from '../lib/settings';
 
-const ROOT = resolve(__dirname, '../../..');
-const ROUNDS = envInt('ROUNDS', 5);
-const DURATION = envInt('DURATION', 5);
-const WARMUP = envInt('WARMUP', 1);
-const CONNS = envInt('CONNS', 50);
-const THREADS = envInt('THREADS', 1);
+const S = benchSettings('proxy-cache');
 const WORKERS = envInt('WORKERS', 1);
-const PAUSE_MS = envInt('PAUSE_MS', 300);
-const NGINX = envString('NGINX', '/usr/sbin/nginx');
-const WRK = envString('WRK', 'wrk');
-
-const stamp = fileStamp();
-const OUT = envString('OUT', join(ROOT, 'bench', 'results', `proxy-cache-${stamp}.md`));
-const log = (msg: string) => process.stderr.write(`# ${msg}\n`);
 
 type Id = 'fg-cache' | 'nginx-cache' | 'fg-plain' | 'fg-rt';
 
@@ -50,12 +39,7 @@ interface Contender {
 }
 
 function gatewayYaml(upstreamPort: number): string {
-  return `_format_version: "3.0"
-services:
-  - name: bench
-    url: http://127.0.0.1:${upstreamPort}/tiny
-    routes:
-      - name: cached
+  return benchServiceYaml(`http://127.0.0.1:${upstreamPort}/tiny`, `      - name: cached
         paths: [/cached]
         plugins: [{ name: proxy-cache, config: { strategy: memory, cache_ttl: 3600 } }]
       - name: plain
@@ -67,33 +51,24 @@ services:
             config:
               remove: { headers: [x-unwanted] }
               add: { headers: ["x-added:1", "x-tenant:bench"], querystring: ["source:gw"] }
-`;
+`);
 }
 
 async function main(): Promise<void> {
-  installExitHooks();
-  const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-proxy-cache-'));
+  const dir = benchDir('proxy-cache');
   const [upstreamPort, gwPort, nginxPort] = await freePorts(3);
-  await startUpstream({ nginx: NGINX, root: ROOT, dir: join(dir, 'upstream'), port: upstreamPort, workers: 1 });
-  const config = join(dir, 'floodgate.yaml');
-  writeFileSync(config, gatewayYaml(upstreamPort));
-  const gw: Service = startService('floodgate-proxy-cache', process.execPath, [
-    'dist/src/cli.js', 'start', '-c', config,
-    '--workers', String(WORKERS),
-    '--listen', `127.0.0.1:${gwPort}`,
-    '--admin-listen', 'off',
-    '--access-log', 'off',
-    '--drain-timeout', '2000',
-  ], { cwd: ROOT, logPrefix: join(dir, 'floodgate') });
-  await waitReady(gw, () => readLog(gw.stderrPath).includes('"msg":"floodgate listening"'));
+  await startBenchUpstream(S, dir, upstreamPort);
+  const gw = await startGateway({
+    name: 'floodgate-proxy-cache', root: S.root, dir, file: 'floodgate', yaml: gatewayYaml(upstreamPort), workers: WORKERS, port: gwPort,
+  });
   // NGINX workers may run as another user (nobody when started as root): the cache directory sits
   // outside the private temp dir and is open to them.
   const cacheDir = mkdtempSync(join(tmpdir(), 'floodgate-bench-nginx-cache-'));
   chmodSync(cacheDir, 0o777);
   await startNginx({
     name: 'nginx-cache',
-    nginx: NGINX,
-    template: join(ROOT, 'bench', 'nginx', 'proxy-cache.conf.tmpl'),
+    nginx: S.nginx,
+    template: join(S.root, 'bench', 'nginx', 'proxy-cache.conf.tmpl'),
     dir: join(dir, 'nginx-cache'),
     values: { PORT: nginxPort, UPSTREAM_PORT: upstreamPort, WORKERS, CACHE_DIR: cacheDir },
     readyPath: '/',
@@ -116,58 +91,35 @@ async function main(): Promise<void> {
   }
   log(`upstream nginx :${upstreamPort}; floodgate :${gwPort} (${WORKERS} worker(s)); nginx-cache :${nginxPort}`);
 
-  const load = (c: Contender, seconds: number) => runWrk({ wrk: WRK, threads: THREADS, conns: CONNS, seconds, url: `http://127.0.0.1:${c.port}${c.path}` });
-  if (WARMUP > 0) for (const c of contenders) await load(c, WARMUP);
+  const minutes = await runRounds(S, {
+    groups: [contenders],
+    order: { rotate: 1 },
+    load: (c, seconds) => wrk(S, `http://127.0.0.1:${c.port}${c.path}`, seconds),
+    label: (c) => c.id.padEnd(11),
+  });
+  await finish([gw], [dir, cacheDir]);
 
-  const started = Date.now();
-  for (let round = 0; round < ROUNDS; round++) {
-    const shift = round % contenders.length;
-    const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
-    for (const c of order) {
-      await sleep(PAUSE_MS);
-      const r = await load(c, DURATION);
-      c.runs.push(r);
-      log(`round ${round + 1}/${ROUNDS} ${c.id.padEnd(11)} ${r.rps.toFixed(0).padStart(7)} rps  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}`);
-    }
-  }
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  if (gw.exited) throw new Error(`floodgate exited during the run: ${gw.exitInfo}`);
-  await stopAll();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(cacheDir, { recursive: true, force: true });
-
-  const byId = (id: Id) => contenders.find((c) => c.id === id)!;
-  const rps = (c: Contender) => median(c.runs.map((r) => r.rps));
-  const cacheRatio = rps(byId('fg-cache')) / rps(byId('nginx-cache'));
-  const rtRatio = rps(byId('fg-rt')) / rps(byId('fg-plain'));
-  const row = (c: Contender) =>
-    `| ${c.id} | ${rps(c).toFixed(0)} | ${median(c.runs.map((r) => r.p50ms)).toFixed(2)} | ${median(c.runs.map((r) => r.p99ms)).toFixed(2)} | ` +
-    `${c.runs.reduce((n, r) => n + r.errors, 0)} | ${c.runs.map((r) => r.rps.toFixed(0)).join(' / ')} |`;
-  const md = `# proxy-cache and request-transformer (${stamp})
+  const rps = (id: Id) => medianRps(contenders.find((c) => c.id === id)!.runs);
+  const cacheRatio = rps('fg-cache') / rps('nginx-cache');
+  const rtRatio = rps('fg-rt') / rps('fg-plain');
+  const md = `# proxy-cache and request-transformer (${S.stamp})
 
 ${WORKERS} worker(s) for Floodgate and for NGINX, GET of a 3-byte body from the bench NGINX upstream.
-wrk -t${THREADS} -c${CONNS}, ${DURATION} s per run, ${WARMUP} s warm-up, ${ROUNDS} interleaved rounds (order rotating), medians.
+wrk -t${S.threads} -c${S.conns}, ${S.duration} s per run, ${S.warmup} s warm-up, ${S.rounds} interleaved rounds (order rotating), medians.
 Measured rounds took ${minutes} min.
 
-Machine: ${availableParallelism()} CPUs, node ${process.version}, load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}.
+${machineLine()}
 
 **proxy-cache hit / NGINX proxy_cache hit: ${cacheRatio.toFixed(3)}x**
 **request-transformer (headers + query) / no plugin: ${rtRatio.toFixed(3)}x**
 
 | contender | req/s (median) | p50 ms | p99 ms | errors | req/s per round |
 |---|---:|---:|---:|---:|---|
-${contenders.map(row).join('\n')}
+${contenders.map((c) => resultRow(c.id, c.runs)).join('\n')}
 
 Reproduce: \`make bench-proxy-cache\` (env: ROUNDS DURATION WARMUP CONNS THREADS WORKERS; see bench/proxy-cache/main.ts).
 `;
-  process.stdout.write(md);
-  mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, md);
-  log(`wrote ${OUT}`);
+  publish(S.out, md);
 }
 
-main().catch(async (err) => {
-  process.stderr.write(`bench-proxy-cache failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  await stopAll();
-  process.exit(1);
-});
+runBench('proxy-cache', main);

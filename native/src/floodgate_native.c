@@ -34,6 +34,8 @@
 #include <sys/socket.h>
 
 #include "glibc_c23.h"
+#include "response_parser_napi.h"
+#include "uv_probe.h"
 
 #ifdef __linux__
 #include <sched.h> /* sched_{get,set}affinity, CPU_ALLOC; needs _GNU_SOURCE (binding.gyp) */
@@ -41,7 +43,7 @@
 
 #include <node_api.h>
 
-#define FLOODGATE_NATIVE_VERSION "1.3.0"
+#define FLOODGATE_NATIVE_VERSION "1.4.0"
 
 /* Bail out of the current function (returning NULL to JS) if a napi call
  * fails; a pending exception, if any, is left for JS to see. */
@@ -429,6 +431,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   NAPI_CALL(env, napi_define_properties(env, exports,
                                         sizeof props / sizeof props[0], props));
   NAPI_CALL(env, fg_c23_define(env, exports));
+  NAPI_CALL(env, fg_response_parser_define(env, exports));
+  NAPI_CALL(env, fg_uv_probe_define(env, exports));
   return exports;
 }
 

@@ -4,7 +4,8 @@
  * thread (inline-worker.ts), which is what profilers see best.
  */
 import type { Logger } from 'pino';
-import { createJwsVerifier, type JwsVerifier } from '../offload/jws-verifier';
+import { createJwsVerifier, JWS_VERIFIER, type JwsVerifier } from '../offload/jws-verifier';
+import { WorkerResources } from '../plugins/resources';
 import { emptySnapshot, WorkerMetrics } from '../metrics/worker-metrics';
 import { registerWorkerCollectors } from '../metrics/node-collectors';
 import { ProxyServer } from '../proxy/server';
@@ -17,7 +18,7 @@ import { SharedBalancerState } from '../balancer/shared-state';
 import type { NormalizedConfig } from '../config/types';
 import type { Topology } from '../balancer/topology';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
-import { rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
+import { RATE_LIMIT_RUNTIME, rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
 import { certificateSet } from '../tls/certificate-set';
@@ -43,6 +44,8 @@ export class DataPlane {
   readonly #jwtVerify: JwsVerifier;
   /** The node-wide rate-limit table (the primary's SharedArrayBuffer), the clock, the logger. */
   readonly #rateLimit: RateLimitRuntime;
+  /** What this worker shares with its plugins (plugins/resources.ts), registered once. */
+  readonly #resources: WorkerResources;
   #server: ProxyServer | null = null;
   /** The HTTP/2 front on the TLS port (src/h2/), when this worker runs one. */
   #edge: H2Edge | null = null;
@@ -58,11 +61,13 @@ export class DataPlane {
     this.#send = send;
     this.#logger = logger;
     this.#pools = new UpstreamEngine(boot.settings);
+    if (this.#pools.kernelFallbackReason !== '') logger.warn(this.#pools.kernelFallbackReason);
     this.#jwtVerify = createJwsVerifier(boot.settings.jwtVerify ?? 'inline');
     this.#metrics = boot.settings.metrics === false ? null : new WorkerMetrics(boot.settings.metricsConsumerLabels === true, logger);
     registerWorkerCollectors();
     registerWebSocketCollector();
     this.#rateLimit = rateLimitRuntime(boot.rateLimitMemory, logger);
+    this.#resources = new WorkerResources().set(JWS_VERIFIER, this.#jwtVerify).set(RATE_LIMIT_RUNTIME, this.#rateLimit);
     setMemCacheSize(boot.settings.memCacheSize ?? DEFAULT_MEM_CACHE_BYTES);
     this.#shared = new SharedBalancerState(boot.balancerState);
     this.#config = boot.config;
@@ -126,7 +131,7 @@ export class DataPlane {
   /** One snapshot of `config` with this worker's pools, offload, rate-limit table and balancer state. */
   #compile(config: NormalizedConfig, version: number, topology: Topology) {
     const settings = this.#boot.settings;
-    return compileSnapshot(config, version, this.#pools, settings.trustedIps, this.#jwtVerify, this.#rateLimit, { shared: this.#shared, topology });
+    return compileSnapshot(config, version, this.#pools, settings.trustedIps, this.#resources, { shared: this.#shared, topology });
   }
 
   handle(msg: PrimaryToWorker): void {
@@ -176,6 +181,7 @@ export class DataPlane {
         break;
       case 'drain':
         void server.drain(msg.deadlineMs).then(async (clean) => {
+          server.closePlugins();
           server.closeLogs();
           // Entries queued by http-log, file-log and opentelemetry get one last chance to go out.
           await flushLogSinks(2_000);
@@ -210,6 +216,7 @@ export class DataPlane {
           await new Promise((r) => setTimeout(r, 1000));
         }
       }
+      server.closePlugins();
       server.closeLogs();
       // It leaves at once now (App.close()): hand over what it counted since the last scrape.
       if (this.#metrics !== null) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { formatConfigErrors, loadConfigFile, type ConfigError } from '../config/load';
 import type { NormalizedConfig } from '../config/types';
-import { compileCheck } from '../config/compile-check';
+import { compileCheck } from '../proxy/snapshot';
 import { tlsConfigProblem } from '../tls/settings';
 import type { NodeSettings } from '../settings';
 import { UpstreamHealthCenter } from '../balancer/health-center';

@@ -172,6 +172,8 @@ const redis = (field: string): Deprecated => ({ field: `redis_${field}`, to: ['r
 
 const DEPRECATED: Readonly<Record<string, readonly Deprecated[]>> = {
   'rate-limiting': ['host', 'port', 'password', 'username', 'database', 'timeout', 'ssl', 'ssl_verify', 'server_name'].map(redis),
+  // Kong 3.9's response-ratelimiting has the same shorthand redis_* fields (decK dumps write them).
+  'response-ratelimiting': ['host', 'port', 'password', 'username', 'database', 'timeout', 'ssl', 'ssl_verify', 'server_name'].map(redis),
   'http-log': [
     { field: 'queue_size', to: ['queue', 'max_batch_size'], oldDefault: 1, overrides: true, hint: 'use config.queue.max_batch_size' },
     { field: 'flush_timeout', to: ['queue', 'max_coalescing_delay'], oldDefault: 2, overrides: true, hint: 'use config.queue.max_coalescing_delay' },

@@ -1,7 +1,7 @@
 /**
  * gRPC proxying: a request routed to a service with `protocol: grpc` or `grpcs` goes to the
  * picked target over HTTP/2 (node:http2 client sessions, one per target, shared by all calls:
- * gRPC multiplexes), instead of through the HTTP/1.1 engine. RequestContext calls `forwardGrpc`
+ * gRPC multiplexes), instead of through the HTTP/1.1 engine. GrpcCaller calls `forwardGrpc`
  * where it would dispatch to the engine, after routing, plugins and balancing.
  *
  * - All four call kinds are the same thing on the wire: one stream, DATA both ways, and the
@@ -18,7 +18,7 @@
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { ServiceConfig } from '../config/types';
-import type { RequestContext } from '../proxy/request-context';
+import type { Readable } from 'node:stream';
 import type { UpstreamTarget } from '../proxy/snapshot';
 import { H2StreamResponse } from '../h2/stream-response';
 import { messageBody } from '../util/status-messages';
@@ -27,6 +27,26 @@ const { NGHTTP2_CANCEL } = http2.constants;
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'content-length']);
 
 export const GRPC_STATUS = { DEADLINE_EXCEEDED: 4, UNAVAILABLE: 14, INTERNAL: 13 } as const;
+
+/**
+ * What a gRPC call needs of the request context (proxy/request-context.ts implements it), so this
+ * module does not import the context back.
+ */
+export interface GrpcCaller {
+  readonly res: unknown;
+  readonly request: { readonly method: string; header(name: string): string | undefined };
+  readonly body: (Readable & { detach(): void }) | null;
+  readonly requestId: string;
+  readonly aborted: boolean;
+  readonly server: { readonly requestIdHeader: string; requestFinished(ctx: GrpcCaller): void };
+  done: boolean;
+  headSent: boolean;
+  responseStatus: number;
+  responseBytes: number;
+  upstreamStartedAt: number;
+  upstreamHeadersAt: number;
+  respond(status: number, body: string | Buffer, contentType: string, headers: string[] | null): void;
+}
 
 /** One HTTP/2 session per target (`grpc://host:port`), reopened when it closes. */
 const sessions = new Map<string, ClientHttp2Session>();
@@ -68,7 +88,7 @@ export function grpcTimeoutMs(value: string | undefined): number {
 }
 
 /** Forward one gRPC call; returns the cancel function the context calls when the client leaves. */
-export function forwardGrpc(ctx: RequestContext, target: UpstreamTarget, service: ServiceConfig, path: string, headers: readonly string[]): () => void {
+export function forwardGrpc(ctx: GrpcCaller, target: UpstreamTarget, service: ServiceConfig, path: string, headers: readonly string[]): () => void {
   const res = ctx.res as unknown as H2StreamResponse;
   if (!(res instanceof H2StreamResponse)) {
     ctx.respond(426, messageBody('gRPC needs HTTP/2'), 'application/json; charset=utf-8', ['upgrade', 'h2']);
@@ -82,7 +102,7 @@ export function forwardGrpc(ctx: RequestContext, target: UpstreamTarget, service
 function noop(): void {}
 
 class GrpcCall {
-  readonly #ctx: RequestContext;
+  readonly #ctx: GrpcCaller;
   readonly #res: H2StreamResponse;
   #upstream: ClientHttp2Stream | null = null;
   #trailers: OutgoingHttpHeaders | null = null;
@@ -90,7 +110,7 @@ class GrpcCall {
   #finished = false;
   #upstreamEnded = false;
 
-  constructor(ctx: RequestContext, res: H2StreamResponse) {
+  constructor(ctx: GrpcCaller, res: H2StreamResponse) {
     this.#ctx = ctx;
     this.#res = res;
   }

@@ -4,20 +4,20 @@
  * them flat; latencies use Kong's names (see serializer.ts). Secrets never appear: the query is
  * redacted and no request header is logged.
  */
-import type { RequestContext } from '../proxy/request-context';
+import type { RequestRecord } from '../proxy/record';
 import { finalStatus, latenciesOf } from './serializer';
 
 /**
  * Sampling keeps every error: a status >= 400, an abort (499) or a gateway error is always
  * written; a successful request is written with probability `rate`.
  */
-export function shouldLog(ctx: RequestContext, rate: number): boolean {
+export function shouldLog(ctx: RequestRecord, rate: number): boolean {
   if (rate >= 1) return true;
   if (ctx.aborted || ctx.error !== null || ctx.responseStatus >= 400) return true;
   return Math.random() < rate;
 }
 
-export function accessLogRecord(ctx: RequestContext, workerId: number): Record<string, unknown> {
+export function accessLogRecord(ctx: RequestRecord, workerId: number): Record<string, unknown> {
   const head = ctx.request;
   const route = ctx.route;
   const service = route === null ? null : route.service;
@@ -28,7 +28,7 @@ export function accessLogRecord(ctx: RequestContext, workerId: number): Record<s
     trace_id: ctx.trace === null ? null : ctx.trace.traceId,
     method: head.method,
     path: head.rawPath,
-    query: ctx.snapshot.redaction.query(head.query),
+    query: ctx.redaction.query(head.query),
     host: head.hostHeader,
     status: finalStatus(ctx),
     bytes_in: ctx.bodyBytes,
@@ -41,6 +41,6 @@ export function accessLogRecord(ctx: RequestContext, workerId: number): Record<s
     upstream_status: ctx.upstreamHeadersAt === 0 ? null : ctx.responseStatus,
     client: head.remoteAddress,
     error: ctx.error === null ? null : ctx.error.code,
-    config_version: ctx.snapshot.version,
+    config_version: ctx.configVersion,
   };
 }

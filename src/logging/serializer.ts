@@ -1,6 +1,6 @@
 /**
  * Kong's log serializer (`kong.log.serialize()`): the JSON object http-log and file-log send, one
- * per request, built in the log phase from the finished RequestContext. Secrets are redacted here
+ * per request, built in the log phase from the finished request record (proxy/record.ts). Secrets are redacted here
  * (redaction.ts), so no log plugin can forget to.
  *
  * Latencies follow Kong: `request` is the whole request as the gateway saw it, `proxy` the time
@@ -8,7 +8,7 @@
  * (request - proxy), `receive` the time from the upstream's response head to the end. All in ms,
  * with microsecond decimals (Kong rounds to whole ms).
  */
-import type { RequestContext } from '../proxy/request-context';
+import type { RequestRecord } from '../proxy/record';
 import type { Redaction } from './redaction';
 
 export interface LogRecord {
@@ -53,7 +53,7 @@ export interface Latencies {
   receive: number;
 }
 
-export function latenciesOf(ctx: RequestContext): Latencies {
+export function latenciesOf(ctx: RequestRecord): Latencies {
   const end = ctx.finishedAt === 0 ? performance.now() : ctx.finishedAt;
   const request = end - ctx.startedAt;
   const proxy = ctx.upstreamStartedAt === 0 ? 0 : end - ctx.upstreamStartedAt;
@@ -62,11 +62,11 @@ export function latenciesOf(ctx: RequestContext): Latencies {
 }
 
 /** The status the client got; 499 (NGINX's convention) when it went away first. */
-export function finalStatus(ctx: RequestContext): number {
+export function finalStatus(ctx: RequestRecord): number {
   return ctx.aborted ? 499 : ctx.responseStatus;
 }
 
-export function serializeLog(ctx: RequestContext, redaction: Redaction): LogRecord {
+export function serializeLog(ctx: RequestRecord, redaction: Redaction): LogRecord {
   const head = ctx.request;
   const query = redaction.query(head.query);
   const uri = query === '' ? head.rawPath : head.rawPath + '?' + query;

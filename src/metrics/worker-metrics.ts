@@ -13,7 +13,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { RequestContext } from '../proxy/request-context';
+import type { RequestRecord } from '../proxy/record';
 import type { Snapshot } from '../proxy/snapshot';
 import { workerCollectors } from './registry';
 import { NO_CONSUMER, RouteCell } from './route-cell';
@@ -66,7 +66,7 @@ export class WorkerMetrics {
   }
 
   /** Once per request, from ProxyServer.requestFinished. */
-  record(ctx: RequestContext): void {
+  record(ctx: RequestRecord): void {
     const route = ctx.route;
     const cell = route === null || route.metrics === null ? this.#unmatched : route.metrics;
     const code = ctx.aborted ? 499 : ctx.responseStatus;

@@ -14,8 +14,12 @@ import type { JwtAlgorithm } from '../config/types';
 import { keyMaterial, verifySignature, type PreparedKey } from '../plugins/jwt/jws';
 import type { VerifyItem } from './jws-task';
 import { JWT_VERIFY_MODES, type JwtVerifyMode } from './modes';
+import { ResourceKey } from '../plugins/resources';
 
 export { JWT_VERIFY_MODES, type JwtVerifyMode };
+
+/** The worker's --jwt-verify verifier, as a plugin resource (plugins/resources.ts). */
+export const JWS_VERIFIER = new ResourceKey<JwsVerifier>('jws-verifier');
 
 export interface JwsVerifier {
   readonly mode: JwtVerifyMode;

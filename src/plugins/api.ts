@@ -17,11 +17,10 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { ConsumerConfig } from '../config/types';
 import type { ConsumerDirectory } from './consumer-directory';
-import type { JwsVerifier } from '../offload/jws-verifier';
 import type { LogRecord } from '../logging/serializer';
 import type { TraceContext } from '../tracing/trace-context';
 import type { NormalizedConfig, PluginConfig } from '../config/types';
-import type { RateLimitRuntime } from '../ratelimit/runtime';
+import type { WorkerResources } from './resources';
 
 export const enum Verdict {
   Continue = 0,
@@ -68,11 +67,12 @@ export interface PluginContext {
   upstreamResponseHeader(name: string): string | undefined;
 
   /**
-   * Answer locally. Headers are flat `[name, value, name, value...]`. Return `Verdict.Stop` after.
+   * Answer locally. Headers are flat `[name, value, name, value...]`. Returns `Verdict.Stop`, so a
+   * phase can end with `return ctx.respond(...)`.
    * A Buffer body is sent as is (proxy-cache replays stored bytes). Called from `onResponse`, it
    * replaces the upstream's response, whose head is not written yet (Kong's exit in header_filter).
    */
-  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void;
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): Verdict.Stop;
   /** The request has a body (a Content-Length above 0 or Transfer-Encoding). */
   readonly hasRequestBody: boolean;
   /** Set (replace) a header on the request sent upstream. */
@@ -190,18 +190,19 @@ export interface PluginEnv {
   readonly consumers: ConsumerDirectory;
   /** The node's --trusted-ips (addresses or CIDRs, as given): whose X-Forwarded-For to believe. */
   readonly trustedIps: readonly string[];
-  /**
-   * Where the jwt plugin checks signatures (--jwt-verify): inline, or offloaded to this worker's
-   * piscina pool (then `verify` returns a promise). Absent = inline.
-   */
-  readonly jwtVerify?: JwsVerifier;
   /** The plugin entry's id (given to `create` only): names per-entry state such as log queues. */
   readonly pluginId?: string;
   /**
-   * The node-wide rate-limit counter table, clock and logger (src/ratelimit/runtime.ts). Absent
-   * outside a data plane (compile check): the rate-limiting plugin then uses a private table.
+   * This worker's shared resources by key (plugins/resources.ts): the --jwt-verify offload pool
+   * (JWS_VERIFIER), the node-wide rate-limit table (RATE_LIMIT_RUNTIME), ... Absent outside a data
+   * plane (a config check, a unit test): each plugin then uses its own default.
    */
-  readonly rateLimit?: RateLimitRuntime;
+  readonly resources?: WorkerResources;
+  /**
+   * Compiled for a check (`floodgate check`, the primary's check before a reload): validate
+   * everything `create` can refuse, but open no socket, create no queue, start no timer.
+   */
+  readonly checkOnly?: boolean;
   /** The whole normalized config, for plugins that label by entity names (prometheus). */
   readonly config?: NormalizedConfig;
 }
@@ -215,7 +216,18 @@ export interface PluginInstance {
   onResponse?(ctx: PluginContext): void;
   /** After the end, an abort or an error. Synchronous; defer heavy work. */
   onLog?(ctx: PluginContext): void;
+  /**
+   * The instance's snapshot retired (a newer config took over and its last request finished) or
+   * the worker drained: release timers and handles it owns. Called once; a throw is logged.
+   */
+  close?(): void;
 }
+
+/**
+ * What `create` returns in a check (PluginEnv.checkOnly) once the config is validated, for a
+ * plugin whose real instance would acquire something (a log queue, a socket): it never runs.
+ */
+export const CHECKED_ONLY: PluginInstance = Object.freeze({});
 
 export interface PluginDefinition<Conf = Record<string, unknown>> {
   readonly name: string;

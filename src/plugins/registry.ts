@@ -25,10 +25,16 @@ import { responseRateLimiting } from './response-ratelimiting';
 import { botDetection } from './bot-detection';
 import { redirect } from './redirect';
 import { concurrencyLimit } from './concurrency-limit';
+import { zipkin } from './zipkin';
+import { tcpLog } from './tcp-log';
+import { udpLog } from './udp-log';
+import { syslog } from './syslog';
+import { statsd } from './statsd';
+import { fault } from './fault';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
-const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry];
+const observability: readonly PluginDefinition<any>[] = [correlationId, httpLog, fileLog, openTelemetry, zipkin, tcpLog, udpLog, syslog, statsd];
 
 /** Kong plugins of issue 13 (prometheus, hmac-auth): appended separately, as above. */
 const kongCompat: readonly PluginDefinition<any>[] = [prometheus, hmacAuth];
@@ -47,7 +53,12 @@ const traffic: readonly PluginDefinition<any>[] = [
 /** Overload protection (issue 11): appended separately, as above. */
 const overload: readonly PluginDefinition<any>[] = [concurrencyLimit];
 
-const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map([...definitions, ...observability, ...kongCompat, ...traffic, ...overload].map((d) => [d.name, d]));
+/** Test-only plugins, known only with FLOODGATE_FAULT_INJECTION=1 (as the x-floodgate-fault header). */
+const testOnly: readonly PluginDefinition<any>[] = process.env.FLOODGATE_FAULT_INJECTION === '1' ? [fault] : [];
+
+const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(
+  [...definitions, ...observability, ...kongCompat, ...traffic, ...overload, ...testOnly].map((d) => [d.name, d]),
+);
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
   return byName.get(name);

@@ -16,20 +16,38 @@ export interface ProxyError {
   readonly message: string;
   /** `{"message": ...}`, serialized once here rather than per failed request. */
   readonly body: string;
+  /**
+   * The reply carries `Connection: close` and the connection is closed after it: a malformed
+   * request head (RFC 9112 §9.6). After a framing error the next bytes cannot be trusted to start
+   * a request, so reading on would let a smuggled request through.
+   */
+  readonly closesConnection?: boolean;
 }
 
-function def(code: string, status: number, source: FaultSource, retryable: boolean, message: string): ProxyError {
-  return Object.freeze({ code, status, source, retryable, message, body: messageBody(message) });
+function def(code: string, status: number, source: FaultSource, retryable: boolean, message: string, closesConnection = false): ProxyError {
+  return Object.freeze({ code, status, source, retryable, message, body: messageBody(message), closesConnection });
+}
+
+/** A malformed request: 400 (or the given status), answered and then the connection closed. */
+function malformed(code: string, message: string, status = 400): ProxyError {
+  return def(code, status, 'downstream', false, message, true);
 }
 
 export const Errors = {
   noRoute: def('FG_NO_ROUTE', 404, 'downstream', false, 'no Route matched with those values'),
   noService: def('FG_NO_SERVICE', 503, 'internal', false, 'no Service found with those values'),
   methodNotAllowed: def('FG_METHOD_NOT_ALLOWED', 405, 'downstream', false, 'Method not allowed'),
-  badRequest: def('FG_BAD_REQUEST', 400, 'downstream', false, 'Bad request'),
-  badPath: def('FG_BAD_PATH', 400, 'downstream', false, 'Bad request: malformed path encoding'),
-  badFraming: def('FG_BAD_FRAMING', 400, 'downstream', false, 'Bad request: conflicting Content-Length or Transfer-Encoding'),
-  headersTooLarge: def('FG_HEADERS_TOO_LARGE', 431, 'downstream', false, 'Request header fields too large'),
+  badRequest: malformed('FG_BAD_REQUEST', 'Bad request'),
+  badPath: malformed('FG_BAD_PATH', 'Bad request: malformed path encoding'),
+  badFraming: malformed('FG_BAD_FRAMING', 'Bad request: conflicting Content-Length or Transfer-Encoding'),
+  unsupportedTransferCoding: malformed('FG_TRANSFER_CODING', 'Transfer-Encoding other than chunked is not implemented', 501),
+  badMethod: malformed('FG_BAD_METHOD', 'Bad request: invalid method'),
+  badTarget: malformed('FG_BAD_TARGET', 'Bad request: control character in the request target'),
+  pathAboveRoot: malformed('FG_PATH_ABOVE_ROOT', 'Bad request: path climbs above the root'),
+  encodedNul: malformed('FG_ENCODED_NUL', 'Bad request: %00 in the path'),
+  badHost: malformed('FG_BAD_HOST', 'Bad request: missing, duplicate or invalid Host header'),
+  badHeaderValue: malformed('FG_BAD_HEADER_VALUE', 'Bad request: a header value holds DEL or bytes that are not UTF-8'),
+  headersTooLarge: malformed('FG_HEADERS_TOO_LARGE', 'Request header fields too large', 431),
   bodyTooLarge: def('FG_BODY_TOO_LARGE', 413, 'downstream', false, 'Request size limit exceeded'),
   noHealthyTarget: def('FG_NO_TARGET', 503, 'internal', false, 'failure to get a peer from the ring-balancer'),
   upstreamRefused: def('FG_UPSTREAM_REFUSED', 502, 'upstream', true, 'An invalid response was received from the upstream server: connection refused'),

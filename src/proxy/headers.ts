@@ -4,7 +4,7 @@
  */
 
 /** Request headers we never forward as-is (hop-by-hop, or rebuilt by the proxy). */
-const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+export const DROPPED_REQUEST_HEADERS = new Set<string>([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -32,7 +32,27 @@ const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-consumer-groups',
 ]);
 
+// Their `_` spellings too (`transfer_encoding`, `x_forwarded_for`, and `content_length`): a name
+// with `_` is a valid token and is forwarded, but CGI-style upstreams map `_` and `-` to the same
+// variable, so these would smuggle framing or spoof what the gateway rebuilt. NGINX drops every
+// name with `_` by default; we drop only these.
+for (const name of [...DROPPED_REQUEST_HEADERS, 'content-length']) if (name.includes('-')) DROPPED_REQUEST_HEADERS.add(name.replaceAll('-', '_'));
+
+/**
+ * A byte table built once at load: for each name length (< 32), a bit per first letter a-z of the
+ * dropped names with that length. Most forwarded names (accept, user-agent, cookie...) miss it
+ * with one array read and one AND, and never reach the Set's string hash.
+ */
+const DROPPED_BY_LENGTH = new Uint32Array(32);
+for (const name of DROPPED_REQUEST_HEADERS) DROPPED_BY_LENGTH[name.length] |= 1 << (name.charCodeAt(0) - 97);
+
+/** `name` is lower-case (uWS lower-cases request header names). */
 export function isDroppedRequestHeader(name: string): boolean {
+  const len = name.length;
+  if (len >= 32) return false;
+  const letter = name.charCodeAt(0) - 97;
+  // Not a-z: the shift would wrap; such names are never dropped, but let the Set say so.
+  if (letter >= 0 && letter < 26 && (DROPPED_BY_LENGTH[len] & (1 << letter)) === 0) return false;
   return DROPPED_REQUEST_HEADERS.has(name);
 }
 

@@ -24,6 +24,8 @@ import { getPluginDefinition, pluginNames } from '../plugins/registry';
 export interface ChainEntry {
   readonly rank: number;
   readonly instance: PluginInstance;
+  /** The plugin's name, for the one log line a failing plugin gets (chain.ts). */
+  readonly name: string;
 }
 
 /** One resolved plugin list, split by phase: `null` when a phase has no plugin. */
@@ -32,6 +34,11 @@ export class PluginChain {
   readonly onUpstreamRequest: readonly PluginInstance[] | null;
   readonly onResponse: readonly PluginInstance[] | null;
   readonly onLog: readonly PluginInstance[] | null;
+  /** The plugin names of each phase array, index for index (only read when a plugin fails). */
+  readonly onRequestNames: readonly string[];
+  readonly onUpstreamRequestNames: readonly string[];
+  readonly onResponseNames: readonly string[];
+  readonly onLogNames: readonly string[];
   /** Kong order rank of each `onRequest` entry: tells which plugin called `ctx.authenticate`. */
   readonly requestRanks: readonly number[];
   /** Where a request that switches to this chain resumes its onRequest phase (consumer chains). */
@@ -44,6 +51,10 @@ export class PluginChain {
     this.onUpstreamRequest = phase(plugins, 'onUpstreamRequest');
     this.onResponse = phase(plugins, 'onResponse');
     this.onLog = phase(plugins, 'onLog');
+    this.onRequestNames = phaseNames(sorted, 'onRequest');
+    this.onUpstreamRequestNames = phaseNames(sorted, 'onUpstreamRequest');
+    this.onResponseNames = phaseNames(sorted, 'onResponse');
+    this.onLogNames = phaseNames(sorted, 'onLog');
     this.requestRanks = sorted.filter((e) => typeof e.instance.onRequest === 'function').map((e) => e.rank);
     this.resumeAt = this.resumeIndexAfter(resumeAfterRank);
   }
@@ -77,6 +88,10 @@ function phase(plugins: readonly PluginInstance[], name: keyof PluginInstance): 
   return list.length === 0 ? null : list;
 }
 
+function phaseNames(entries: readonly ChainEntry[], name: keyof PluginInstance): string[] {
+  return entries.filter((e) => typeof e.instance[name] === 'function').map((e) => e.name);
+}
+
 let ranks: ReadonlyMap<string, number> | null = null;
 
 /** Kong's plugin order: priority, highest first; equal priorities by name, so the order is stable. */
@@ -105,19 +120,19 @@ export function specificity(p: PluginConfig, route: RouteConfig, consumer: strin
   return r && s ? 4 : r ? 2 : s ? 1 : 0;
 }
 
-/**
- * Chains are not per scheme: an entry whose `protocols` name http or https runs on both listeners.
- * Failing closed: an auth plugin limited to https must not vanish from HTTPS requests.
- */
-function runsHere(p: PluginConfig): boolean {
-  return p.enabled && (p.protocols.includes('http') || p.protocols.includes('https'));
+/** The listener a chain serves: each route compiles one chain family per scheme. */
+export type Scheme = 'http' | 'https';
+
+/** Kong's plugin `protocols`: an entry runs only on requests of a scheme it names. */
+function runsHere(p: PluginConfig, scheme: Scheme): boolean {
+  return p.enabled && p.protocols.includes(scheme);
 }
 
 /** For each plugin name, the most specific entry without a consumer (levels 4, 2, 1, 0). */
-export function resolveWithoutConsumer(route: RouteConfig, plugins: readonly PluginConfig[]): Map<string, { level: number; plugin: PluginConfig }> {
+export function resolveWithoutConsumer(route: RouteConfig, plugins: readonly PluginConfig[], scheme: Scheme = 'http'): Map<string, { level: number; plugin: PluginConfig }> {
   const chosen = new Map<string, { level: number; plugin: PluginConfig }>();
   for (const p of plugins) {
-    if (!runsHere(p) || p.consumer !== null) continue;
+    if (!runsHere(p, scheme) || p.consumer !== null) continue;
     const level = specificity(p, route, null);
     if (level < 0) continue;
     const current = chosen.get(p.name);
@@ -126,11 +141,11 @@ export function resolveWithoutConsumer(route: RouteConfig, plugins: readonly Plu
   return chosen;
 }
 
-/** Consumer-scoped entries grouped by consumer id (enabled, http), built once per snapshot. */
-export function consumerScopedEntries(plugins: readonly PluginConfig[]): Map<string, PluginConfig[]> {
+/** Consumer-scoped entries grouped by consumer id (enabled, this scheme), built once per snapshot. */
+export function consumerScopedEntries(plugins: readonly PluginConfig[], scheme: Scheme = 'http'): Map<string, PluginConfig[]> {
   const byConsumer = new Map<string, PluginConfig[]>();
   for (const p of plugins) {
-    if (!runsHere(p) || p.consumer === null) continue;
+    if (!runsHere(p, scheme) || p.consumer === null) continue;
     let list = byConsumer.get(p.consumer);
     if (list === undefined) byConsumer.set(p.consumer, (list = []));
     list.push(p);
@@ -151,7 +166,7 @@ export class ChainBuilder {
     const key = `${resumeAfterRank}|${entries.map((p) => p.id).sort().join('\0')}`;
     let chain = this.#interned.get(key);
     if (chain === undefined) {
-      chain = new PluginChain(entries.map((p) => ({ rank: pluginRank(p.name), instance: this.#instanceFor(p) })), resumeAfterRank);
+      chain = new PluginChain(entries.map((p) => ({ rank: pluginRank(p.name), instance: this.#instanceFor(p), name: p.name })), resumeAfterRank);
       this.#interned.set(key, chain);
     }
     return chain;

@@ -1,121 +1,85 @@
 /**
- * One request's life: the per-request state (a fixed shape, created once per request), the
- * plugin-facing context, and the upstream engine's exchange handler, all in one object so a
- * proxied request costs one context, one head, one exchange, and the header array it sends upstream.
- *
- * The life of a request (see ARCHITECTURE.md):
- *   uWS handler -> copy head -> route -> onRequest phase (sync fast path, await only a promise)
- *   -> pick target -> onUpstreamRequest -> engine pool.dispatch(exchange) (src/upstream/)
- *   -> onResponseHead (onResponse phase, write head) -> onResponseData* (stream with
- *   backpressure) -> onResponseEnd
- *   -> onLog phase + access log.
- *
- * uWS rules this file lives by: every write after the handler returns happens inside
- * `res.cork`; after the response ends or the client aborts, `res` is never touched again.
+ * The request context: one object per request, of one fixed shape, that is at once
+ *   - the plugin context (PluginContext: what plugins read and edit, plugins/api.ts),
+ *   - the host the plugin chain runs on (chain.ts: phases and the one exception policy),
+ *   - the owner of the upstream attempt (attempt.ts: engine exchange, retries, breaker, health),
+ *   - the downstream response it extends (downstream.ts: uWS writes, backpressure, local replies),
+ *   - and, once finished, the read-only request record logging and metrics read (record.ts).
+ * The stages live in their own files; this one holds the request's state and plugin edits and
+ * hands each event to the stage whose job it is. See ARCHITECTURE.md, "The life of a request".
  */
-import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { GateWaiter } from './concurrency-gate';
 import { Verdict, type PluginContext, type ResponseBodyFilter } from '../plugins/api';
 import type { ConsumerConfig } from '../config/types';
 import { MatchResult } from '../router/types';
 import { escapePath } from '../router/normalize';
 import { upstreamPath } from '../router/upstream-path';
-import { backoffDelay } from '../balancer/backoff';
-import { Outcome, recordOutcome } from '../balancer/health-state';
-import { T } from '../balancer/shared-state';
-import { errorForFailure, Errors, type ProxyError } from './errors';
-import { Failure } from '../upstream/failures';
-import { ExchangeState, UpstreamExchange, type ExchangeHandler } from '../upstream/exchange';
+import { Errors, type ProxyError } from './errors';
+import { UpstreamAttempt, type AttemptOwner } from './attempt';
 import type { ResponseHead } from '../upstream/response-head';
-import {
-  classifyResponseHeader,
-  connectionTokens,
-  isDroppedRequestHeader,
-  nameInFlatList,
-  nameIs,
-  parseContentLength,
-  ResponseHeaderKind,
-  statusLine,
-} from './headers';
+import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
+import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
-import type { CompiledRoute, CompiledService, Snapshot, UpstreamTarget } from './snapshot';
+import type { CompiledRoute, Snapshot, UpstreamTarget } from './snapshot';
 import { EMPTY_CHAIN, type ConsumerChains, type PluginChain } from './plugin-chains';
 import type { HttpResponse } from './uws';
+import { TransferCoding } from './request-validation';
 import type { us_socket_context_t } from 'uWebSockets.js';
 import type { Socket } from 'node:net';
 import { completeUpgrade, hostOnly, UpgradeAttempt } from '../websocket/upgrade';
 import { requestUpgrade } from '../websocket/upstream';
+import type { WebSocketBridge, WebSocketSettings } from '../websocket/bridge';
+import type { NodeSettings } from '../settings';
+import type { RequestRecord } from './record';
+import type { Redaction } from '../logging/redaction';
+import { logPluginFailure, runLogPhase, runRequestPhase, runResponsePhase, runUpstreamRequestPhase, type ChainHost } from './chain';
 import { forwardGrpc } from '../grpc/proxy';
-import type { ProxyServer } from './server';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
-
-const enum BodyMode {
-  /** Response head not written yet. */
-  None = 0,
-  /** Upstream gave Content-Length: stream with tryEnd so the client gets the same framing. */
-  Sized = 1,
-  /** No length known: uWS writes chunked encoding. */
-  Chunked = 2,
-  /** HEAD, 204, 304: headers only. */
-  Bodiless = 3,
-}
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const EMPTY_BODY = Buffer.alloc(0);
 
-/** The context being corked. cork() runs its callback synchronously, so one slot is enough. */
-let corked: RequestContext | null = null;
-let corkedChunk: Buffer | null = null;
-let corkedResult = true;
+/** A chunked body is held until complete up to this size (the body stream's high-water mark). */
+const HELD_CHUNKED_BYTES = 64 * 1024;
 
-/** Unix seconds, for the retry budget's buckets and ejection times. */
-function nowSeconds(): number {
-  return (Date.now() / 1000) | 0;
+function failDeferred(ctx: RequestContext, error: ProxyError): void {
+  if (!ctx.aborted && !ctx.done) ctx.fail(error);
 }
 
-function retryTimerFired(ctx: RequestContext): void {
-  ctx.retryNow();
+function startDeferred(ctx: RequestContext): void {
+  if (!ctx.aborted && !ctx.done) ctx.server.startRequest(ctx);
 }
 
-/** Methods a retry may repeat after the request reached the upstream (RFC 9110 §9.2.2). */
-function isIdempotent(method: string): boolean {
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-    case 'TRACE':
-      return true;
-    default:
-      return false;
-  }
+/**
+ * What a request needs from the worker's listener (server.ts implements it). An interface, so the
+ * stages below the server never import it back.
+ */
+export interface RequestHost {
+  readonly settings: NodeSettings;
+  readonly logger: Logger;
+  /** The per-listener parts of X-Forwarded-* and Via (upstream-request.ts): plain and TLS. */
+  readonly forwarded: ForwardedParts;
+  readonly forwardedSecure: ForwardedParts;
+  /** WebSocket limits, and the bridges open on this worker (websocket/). */
+  readonly websocket: WebSocketSettings;
+  readonly websockets: Set<WebSocketBridge>;
+  /** --request-id-header, lower-case; '' = no request id. */
+  readonly requestIdHeader: string;
+  readonly draining: boolean;
+  readonly inFlight: number;
+  /** Queue a response head for the end of this event-loop turn. */
+  deferHead(ctx: RequestContext): void;
+  /** Exactly once per request: on end, on local reply, on abort. */
+  requestFinished(ctx: RequestContext): void;
+  /** Admission control, then the request phase (a held chunked request starts here). */
+  startRequest(ctx: RequestContext): void;
 }
 
-function corkedWriteHead(): void {
-  corked!.writeHead();
-}
-function corkedWriteChunk(): void {
-  const ctx = corked!;
-  if (ctx.headPending) ctx.writeHead();
-  corkedResult = ctx.writeChunk(corkedChunk!);
-}
-function corkedLocalReply(): void {
-  corked!.writeLocalReply();
-}
-function corkedFinish(): void {
-  const ctx = corked!;
-  if (ctx.headPending) ctx.writeHead();
-  // The last bytes a response body filter held back (see filterResponseBody).
-  if (corkedChunk !== null && corkedChunk.length > 0) ctx.writeChunk(corkedChunk);
-  ctx.finishBody();
-}
-
-export class RequestContext implements PluginContext, ExchangeHandler {
-  readonly server: ProxyServer;
-  readonly res: HttpResponse;
+export class RequestContext extends DownstreamResponse implements PluginContext, ChainHost, AttemptOwner, RequestRecord {
+  readonly server: RequestHost;
   readonly snapshot: Snapshot;
   readonly request: DownstreamHead;
   readonly match: MatchResult;
@@ -131,24 +95,6 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   body: RequestBody | null = null;
   bodyBytes = 0;
 
-  /** The client went away: never touch `res` again. */
-  aborted = false;
-  /** The response has ended: never touch `res` again. */
-  done = false;
-  /** Status and headers are on the wire (or in uWS's buffer); a local reply is no longer possible. */
-  headSent = false;
-  /**
-   * The upstream head arrived but is not written yet. It goes out together with the first body
-   * chunk (or the end), so a small response costs one send(2) instead of two; a response whose
-   * body is slow to start gets its head flushed at the end of the event-loop turn instead.
-   */
-  headPending = false;
-
-  responseStatus = 0;
-  /** uWS's socket context when this is a WebSocket upgrade (websocket/upgrade.ts); else null. */
-  wsContext: us_socket_context_t | null = null;
-  #cancelUpgrade: (() => void) | null = null;
-  responseBytes = 0;
   upstreamStartedAt = 0;
   upstreamHeadersAt = 0;
   error: ProxyError | null = null;
@@ -159,27 +105,23 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   /** performance.now() when requestFinished ran; 0 before. */
   finishedAt = 0;
 
-  /** Retries done so far (the service's `retries` caps them). */
-  retriesDone = 0;
   /** Admission control (proxy/admission.ts): holds an --max-in-flight slot / waits for one. */
   holdsAdmission = false;
   admissionWait: GateWaiter | null = null;
   /** Close the connection after a local reply (a refusal under --max-connections). */
   closeAfterReply = false;
 
-  /** The next onRequest plugin to run in `chain` (the running one is at #chainIndex - 1). */
-  #chainIndex = 0;
-  /** Bit i: target i of the balancer already failed this request. */
-  #tried = 0;
-  /** This request counts in its target's node-wide in-flight slot. */
-  #holdsTarget = false;
-  /** This request holds a circuit-breaker request slot / a retry slot. */
-  #holdsBreaker = false;
-  #holdsRetry = false;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #attemptStartedAt = 0;
-  /** The upstream exchange, created at the first attempt and reused by retries. */
-  #exchange: UpstreamExchange | null = null;
+  /** The next onRequest plugin to run in `chain` (the running one is at chainIndex - 1); chain.ts. */
+  chainIndex = 0;
+  /** The onResponse plugin running now, so a body filter it registers is logged under its name. */
+  responsePluginAt = 0;
+  /** The upstream attempt (attempt.ts), created when the request is forwarded. */
+  #attempt: UpstreamAttempt | null = null;
+  /** uWS's socket context when this is a WebSocket upgrade (websocket/upgrade.ts); else null. */
+  wsContext: us_socket_context_t | null = null;
+  #cancelUpgrade: (() => void) | null = null;
+  /** A chunked request waits for its first body chunk before the request phase (startOnFirstBodyChunk). */
+  #startOnBody = false;
   /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
   #upstreamHeaders: string[] | null = null;
   #upstreamHeadersBuilt = false;
@@ -202,19 +144,16 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   #upstreamBody: Buffer | null = null;
   /** Response body filters (filterResponseBody); `#rewritesBody` drops the upstream's Content-Length. */
   #bodyFilters: ResponseBodyFilter[] | null = null;
+  /** The plugin that registered each body filter, for the failure log line. */
+  #bodyFilterPlugins: string[] | null = null;
   #rewritesBody = false;
-  /** Running the onResponse phase: a `respond` from there must not run it again. */
-  #inResponsePhase = false;
+  /** The onResponse phase ran (or runs now): a local reply from it, or after it, does not run it again. */
+  #responsePhaseRan = false;
   #logRecord: LogRecord | null = null;
-  #mode = BodyMode.None;
-  #total = 0;
-  #pendingChunk: Buffer | null = null;
-  #pendingStart = 0;
-  #writableRegistered = false;
 
-  constructor(server: ProxyServer, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
+  constructor(server: RequestHost, res: HttpResponse, snapshot: Snapshot, head: DownstreamHead, startedAt: number) {
+    super(res);
     this.server = server;
-    this.res = res;
     this.snapshot = snapshot;
     this.request = head;
     this.match = new MatchResult();
@@ -253,7 +192,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     else this.removeUpstreamHeader('x-credential-identifier');
     if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
     else this.removeUpstreamHeader('x-anonymous-consumer');
-    const byConsumer = this.route === null ? null : this.route.consumerChains;
+    const byConsumer = this.route === null ? null : this.request.scheme === 'https' ? this.route.https.consumerChains : this.route.consumerChains;
     if (byConsumer !== null) this.#applyConsumerPlugins(byConsumer, consumer.id);
   }
 
@@ -263,17 +202,17 @@ export class RequestContext implements PluginContext, ExchangeHandler {
    */
   #applyConsumerPlugins(byConsumer: ReadonlyMap<string, ConsumerChains>, consumerId: string): void {
     const current = this.chain;
-    const at = this.#chainIndex - 1;
+    const at = this.chainIndex - 1;
     // Only an onRequest plugin can change what the rest of the chain is.
     if (current.onRequest === null || at < 0 || at >= current.onRequest.length) return;
     const rank = current.requestRanks[at];
     const chains = byConsumer.get(consumerId);
     if (chains === undefined) {
       // A second auth plugin replaced a consumer that had plugins by one without (Kong's logical OR).
-      const base = this.route!.chain;
+      const base = this.request.scheme === 'https' ? this.route!.https.chain : this.route!.chain;
       if (current !== base) {
         this.chain = base;
-        this.#chainIndex = base.resumeIndexAfter(rank);
+        this.chainIndex = base.resumeIndexAfter(rank);
       }
       return;
     }
@@ -281,11 +220,11 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     if (k < 0) return;
     const next = chains.chains[k];
     this.chain = next;
-    this.#chainIndex = next.resumeAt;
+    this.chainIndex = next.resumeAt;
   }
 
-  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void {
-    if (this.aborted || this.done || this.headSent) return;
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): Verdict.Stop {
+    if (this.aborted || this.done || this.headSent) return Verdict.Stop;
     this.headSent = true;
     this.done = true;
     this.responseStatus = status;
@@ -295,46 +234,39 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.#cancelUpstream();
     // As in Kong, response plugins (CORS headers, for one) see local replies too; a reply made
     // from onResponse itself replaces the upstream's and the phase is not run twice.
-    const phase = this.#inResponsePhase ? null : this.chain.onResponse;
-    if (phase !== null) {
-      for (let i = 0; i < phase.length; i++) {
-        try {
-          phase[i].onResponse!(this);
-        } catch (err) {
-          this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onResponse of a local reply');
-        }
+    if (!this.#responsePhaseRan && this.chain.onResponse !== null) {
+      this.#responsePhaseRan = true;
+      // `done` is already set: a plugin calling respond here is ignored, and every plugin runs.
+      if (!runResponsePhase(this, false)) {
+        // The exception policy: the reply being decorated becomes Kong's 500.
+        const error = Errors.internal;
+        this.error = error;
+        this.responseStatus = error.status;
+        this.responseBytes = error.body.length;
+        this.#localContentType = JSON_TYPE;
+        this.#localHeaders = null;
+        body = error.body;
       }
     }
-    // A body we did not read would be parsed as the next request: close instead.
-    this.#localClose = this.server.draining || this.closeAfterReply || (this.body !== null && !this.body.readableEnded);
+    // A body we did not read would be parsed as the next request, and after a malformed head
+    // nothing that follows can be trusted: close instead (uWS writes `Connection: close`).
+    this.#localClose =
+      this.server.draining ||
+      this.closeAfterReply ||
+      (this.body !== null && !this.body.readableEnded) ||
+      (this.error !== null && this.error.closesConnection === true);
     this.#localBody = body;
     this.body?.detach();
-    corked = this;
-    this.res.cork(corkedLocalReply);
-    corked = null;
+    this.sendLocalReply();
     this.#localBody = '';
     this.server.requestFinished(this);
+    return Verdict.Stop;
   }
 
   /** @internal called inside cork: the head and body of a local reply (see `respond`). */
   writeLocalReply(): void {
-    const res = this.res;
-    const headers = this.#localHeaders;
-    const edits = this.#responseHeaderEdits;
-    res.writeStatus(statusLine(this.responseStatus));
-    res.writeHeader('content-type', this.#localContentType);
-    if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
-    if (edits !== null) {
-      for (let i = 0; i + 1 < edits.length; i += 2) {
-        // The replying plugin's own headers win over what response plugins add.
-        if (edits[i + 1] !== REMOVED_HEADER && (headers === null || !hasFlatIgnoreCase(headers, edits[i]))) res.writeHeader(edits[i], edits[i + 1]);
-      }
-    }
-    const idHeader = this.server.requestIdHeader;
-    if (this.requestId !== '' && (headers === null || !hasFlatIgnoreCase(headers, idHeader)) && (edits === null || !hasFlat(edits, idHeader))) {
-      res.writeHeader(idHeader, this.requestId);
-    }
-    res.end(this.#localBody, this.#localClose);
+    const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
+    this.writeLocal(this.#localContentType, this.#localHeaders, this.#responseHeaderEdits, idHeader, this.requestId, this.#localBody, this.#localClose);
   }
 
   setUpstreamHeader(name: string, value: string): void {
@@ -439,6 +371,7 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
   filterResponseBody(filter: ResponseBodyFilter, rewrites: boolean): void {
     (this.#bodyFilters ??= []).push(filter);
+    (this.#bodyFilterPlugins ??= []).push(this.chain.onResponseNames[this.responsePluginAt] ?? '');
     if (rewrites) this.#rewritesBody = true;
   }
 
@@ -447,388 +380,84 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.error = error;
     if (this.headSent) {
       // Too late for a status code: cut the connection so the client sees a truncated response.
-      this.#closeDownstream();
+      this.closeDownstream();
       return;
     }
     this.respond(error.status, error.body, JSON_TYPE, null);
   }
 
+  /**
+   * Refuse a malformed request and close its connection, at the end of this event-loop turn rather
+   * than now. uWS keeps parsing the rest of the read after a response ended with close, and serves
+   * a request smuggled behind this one. Answering later leaves ours pending while uWS parses, and
+   * uWS closes a connection that sends a request while one is pending (it refuses async
+   * pipelining): the hidden request is dropped with the connection, never forwarded. Alone in its
+   * read, the bad request gets its answer with `Connection: close`.
+   */
+  failAfterRead(error: ProxyError): void {
+    this.error = error;
+    setImmediate(failDeferred, this, error);
+  }
+
   // ---------------------------------------------------------------- request phases
 
-  /** Run the route's onRequest plugins from where we left off; dispatch when all continue. */
+  /** Run the route's onRequest plugins from where we left off; forward when all continue (chain.ts). */
   runRequestPhase(): void {
-    for (;;) {
-      // Re-read each time: authentication may have switched to a consumer's chain.
-      const plugins = this.chain.onRequest;
-      const i = this.#chainIndex;
-      if (plugins === null || i >= plugins.length) break;
-      this.#chainIndex = i + 1;
-      const verdict = plugins[i].onRequest!(this);
-      if (verdict === Verdict.Continue) continue;
-      if (verdict === Verdict.Stop) return;
-      // Only an asynchronous plugin pays for these closures.
-      verdict.then(
-        (v) => this.#resumeAfter(v),
-        (err) => this.#pluginFailed(err),
-      );
-      return;
-    }
-    this.#forward();
+    runRequestPhase(this);
   }
 
-  #resumeAfter(verdict: Verdict): void {
-    if (this.aborted || this.done) return;
-    if (verdict === Verdict.Stop) return;
-    this.runRequestPhase();
+  // ---------------------------------------------------------------- ChainHost (chain.ts)
+
+  get finished(): boolean {
+    return this.aborted || this.done;
   }
 
-  #pluginFailed(err: unknown): void {
-    this.server.logger.error({ err, route: this.routeName }, 'plugin failed in onRequest');
-    if (!this.aborted && !this.done) this.fail(Errors.internal);
+  get logger(): Logger {
+    return this.server.logger;
   }
 
-  #forward(): void {
+  failInternal(): void {
+    this.fail(Errors.internal);
+  }
+
+  /** Every onRequest plugin continued: pick a target, build the upstream request, dispatch. */
+  forward(): void {
     if (this.aborted || this.done) return;
     const route = this.route!;
     const service = route.service;
     if (service === null) return this.fail(Errors.noService);
-    const breaker = service.breaker;
-    if (breaker !== null) {
-      const overflow = breaker.acquire();
-      if (overflow !== null) return this.fail(overflow);
-      this.#holdsBreaker = true;
-      service.budget!.recordRequest(nowSeconds());
-    }
-    const target = service.balancer.pick(this, 0);
-    if (target === null) return this.fail(Errors.noHealthyTarget);
-    this.#useTarget(target);
-
-    this.#upstreamHeaders = this.#buildUpstreamHeaders(target, route);
-    this.#upstreamHeadersBuilt = true;
-    const phase = this.chain.onUpstreamRequest;
-    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onUpstreamRequest!(this);
+    const attempt = (this.#attempt = new UpstreamAttempt(this, service, route.config.preserveHost));
+    const refused = attempt.begin();
+    if (refused !== null) return this.fail(refused);
 
     const head = this.request;
     const cfg = route.config;
+    const host = cfg.preserveHost && head.hostHeader !== '' ? head.hostHeader : this.target!.hostHeader;
+    const stripped = cfg.stripPath ? this.match.matchedLength : 0;
+    const parts = head.scheme === 'https' ? this.server.forwardedSecure : this.server.forwarded;
+    this.#upstreamHeaders = buildUpstreamHeaders(head, host, stripped, this.trace, this.requestId, parts, this.#upstreamRemovals, this.#upstreamHeaders);
+    this.#upstreamHeadersBuilt = true;
+    if (!runUpstreamRequestPhase(this)) return;
+    // The engine writes header strings as latin1: a value with bytes >= 0x80, which uWS decoded
+    // as UTF-8, goes out as those same UTF-8 bytes (`café` stays c3 a9), as NGINX passes them.
+    if (head.nonAsciiValues) utf8EncodeWideValues(this.#upstreamHeaders);
+
     const override = this.#upstreamPathOverride;
     let path = escapePath(override !== null ? override : upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
     const query = this.#upstreamQuery ?? head.query;
     if (query !== '') path = path + '?' + query;
 
     this.upstreamStartedAt = performance.now();
-    this.#attemptStartedAt = this.upstreamStartedAt;
     this.#upstreamPath = path;
-    this.#dispatch();
-  }
-
-  #useTarget(target: UpstreamTarget): void {
-    this.target = target;
-    if (target.slot >= 0) {
-      Atomics.add(this.route!.service!.balancer.shared.targets, target.slot * T.Stride + T.InFlight, 1);
-      this.#holdsTarget = true;
-    }
-  }
-
-  #releaseTarget(): void {
-    if (!this.#holdsTarget) return;
-    this.#holdsTarget = false;
-    Atomics.sub(this.route!.service!.balancer.shared.targets, this.target!.slot * T.Stride + T.InFlight, 1);
-  }
-
-  /** The request ended (server.requestFinished): give back every node-wide count it holds. */
-  releaseUpstream(): void {
-    if (this.#retryTimer !== null) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = null;
-    }
-    this.#releaseTarget();
-    const breaker = this.route?.service?.breaker ?? null;
-    if (breaker === null) return;
-    if (this.#holdsBreaker) {
-      this.#holdsBreaker = false;
-      breaker.release();
-    }
-    if (this.#holdsRetry) {
-      this.#holdsRetry = false;
-      breaker.releaseRetry();
-    }
-  }
-
-  /**
-   * Whether the failed attempt may be retried on another target: retries left, a request that
-   * can be replayed (never reached the upstream, or idempotent without a body), and room in the
-   * circuit breaker's max_retries and the upstream's retry budget.
-   */
-  #mayRetry(service: CompiledService, error: ProxyError): boolean {
-    if (this.retriesDone >= service.config.retries || this.responseStatus !== 0) return false;
-    if (!error.retryable && error !== Errors.upstreamReadTimeout) return false;
-    // Once a byte of the request was written to a socket, it may have reached the upstream.
-    const ex = this.#exchange!;
-    // A body a plugin read whole is a buffer that can be sent again.
-    const body = this.#upstreamBody !== null ? null : this.body;
-    if (ex.headWritten) {
-      if (body !== null || !isIdempotent(this.request.method)) return false;
-    } else if (body !== null && ex.bodyRead) {
-      return false;
-    }
-    const breaker = service.breaker;
-    if (breaker !== null) {
-      if (!this.#holdsRetry) {
-        if (!breaker.acquireRetry()) return false;
-        this.#holdsRetry = true;
-      }
-      if (!service.budget!.tryRetry(nowSeconds())) return false;
-    }
-    return true;
-  }
-
-  #scheduleRetry(service: CompiledService): void {
-    const failed = this.target!;
-    this.#releaseTarget();
-    if (failed.index < 31) this.#tried |= 1 << failed.index;
-    this.retriesDone++;
-    const delay = backoffDelay(this.retriesDone, service.backoffBaseMs, service.backoffMaxMs);
-    this.#retryTimer = setTimeout(retryTimerFired, delay, this);
-  }
-
-  /** @internal the backoff is over: dispatch again, to another target when one is available. */
-  retryNow(): void {
-    this.#retryTimer = null;
-    if (this.aborted || this.done) return;
-    const route = this.route!;
-    const service = route.service!;
-    const target = service.balancer.pick(this, this.#tried);
-    if (target === null) return this.fail(Errors.noHealthyTarget);
-    this.#useTarget(target);
-    const headers = this.#upstreamHeaders!;
-    if (!route.config.preserveHost && headers[0] === 'host') headers[1] = target.hostHeader;
-    this.#attemptStartedAt = performance.now();
-    this.#dispatch();
-  }
-
-  #dispatch(): void {
     if (this.wsContext !== null) return this.#dispatchUpgrade();
-    const config = this.route!.service!.config;
     // gRPC (src/grpc/proxy.ts): protocol grpc/grpcs goes upstream over HTTP/2, not the engine;
     // the cancel slot is the upgrade's (one or the other, never both).
-    if (config.protocol === 'grpc' || config.protocol === 'grpcs') {
-      this.#cancelUpgrade = forwardGrpc(this, this.target!, config, this.#upstreamPath, this.#upstreamHeaders!);
+    const protocol = service.config.protocol;
+    if (protocol === 'grpc' || protocol === 'grpcs') {
+      this.#cancelUpgrade = forwardGrpc(this, this.target!, service.config, path, this.#upstreamHeaders);
       return;
     }
-    const ex = (this.#exchange ??= new UpstreamExchange(this));
-    // A body a plugin read whole (readRequestBody, setUpstreamBody) goes as a buffer, and a retry
-    // sends it again; otherwise the client's stream.
-    const buffered = this.#upstreamBody;
-    const body = buffered !== null ? Readable.from([buffered]) : this.body;
-    const length = buffered !== null ? buffered.length : body === null || this.request.contentLength < 0 ? -1 : this.request.contentLength;
-    // A header a plugin set with a control character in it cannot be sent: a malformed request.
-    if (!ex.prepare(this.#upstreamMethod ?? this.request.method, this.#upstreamPath, this.#upstreamHeaders!, body, length, config.readTimeout, config.writeTimeout)) {
-      return this.fail(Errors.badRequest);
-    }
-    ex.beginAttempt();
-    this.target!.pool.dispatch(ex);
-  }
-
-  /** Passive health check: count this outcome against the target, node-wide. */
-  #reportPassive(service: CompiledService, outcome: number, status: number): void {
-    const target = this.target;
-    if (target === null || target.slot < 0 || outcome < 0) return;
-    const balancer = service.balancer;
-    recordOutcome(balancer.shared, target.slot, outcome, status, service.passive!, true, nowSeconds(), balancer);
-  }
-
-  #buildUpstreamHeaders(target: UpstreamTarget, route: CompiledRoute): string[] {
-    const head = this.request;
-    const names = head.headerNames;
-    const values = head.headerValues;
-    const extraHopByHop = connectionTokens(head.connection);
-    const removals = this.#upstreamRemovals;
-    const out: string[] = [];
-    out.push('host', route.config.preserveHost && head.hostHeader !== '' ? head.hostHeader : target.hostHeader);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      if (isDroppedRequestHeader(name)) continue;
-      if (extraHopByHop !== null && extraHopByHop.includes(name)) continue;
-      if (removals !== null && removals.includes(name)) continue;
-      out.push(name, values[i]);
-    }
-    const client = head.remoteAddress;
-    out.push(
-      'x-forwarded-for', head.xForwardedFor === '' ? client : head.xForwardedFor + ', ' + client,
-      'x-forwarded-proto', head.scheme,
-      'x-forwarded-host', head.host,
-      'x-forwarded-port', head.scheme === 'https' ? this.server.tlsPortString : this.server.portString,
-      'x-forwarded-path', head.rawPath,
-      'x-real-ip', client,
-      'via', head.via === '' ? '1.1 floodgate' : head.via + ', 1.1 floodgate',
-    );
-    // Kong tells the upstream which prefix strip_path removed.
-    if (route.config.stripPath && this.match.matchedLength > 0) out.push('x-forwarded-prefix', head.path.slice(0, this.match.matchedLength));
-    // Trace context and request id before plugin additions, so a plugin may still override them.
-    const trace = this.trace;
-    if (trace !== null) {
-      // The client's own traceparent (and, for a restarted trace, its tracestate: W3C 3.3.1) is
-      // replaced; without one, a push instead of a scan of the list.
-      if (head.traceparent === '') out.push('traceparent', trace.upstreamTraceparent());
-      else setFlat(out, 'traceparent', trace.upstreamTraceparent());
-      if (!trace.continued && head.tracestate !== '') removeFlat(out, 'tracestate');
-    }
-    if (this.requestId !== '') setFlat(out, this.server.requestIdHeader, this.requestId);
-    const additions = this.#upstreamHeaders;
-    if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
-    return out;
-  }
-
-  // ---------------------------------------------------------------- downstream events
-
-  /** uWS onData: the client's body arrives here, whether or not we dispatched yet. */
-  onBodyChunk(chunk: ArrayBuffer, isLast: boolean): void {
-    if (this.aborted || this.done) return;
-    this.bodyBytes += chunk.byteLength;
-    const max = this.server.settings.maxBodyBytes;
-    if (max > 0 && this.bodyBytes > max) {
-      this.fail(Errors.bodyTooLarge);
-      return;
-    }
-    this.body!.pushChunk(chunk, isLast);
-  }
-
-  /** uWS onAborted: the client went away. Cancel the upstream request; never touch res again. */
-  onDownstreamAborted = (): void => {
-    if (this.done) return;
-    this.aborted = true;
-    this.body?.detach();
-    this.body?.destroy();
-    this.#cancelUpstream();
-    this.server.requestFinished(this);
-  };
-
-  #writable(offset: number): boolean {
-    if (this.aborted || this.done) return true;
-    if (this.#mode === BodyMode.Sized && this.#pendingChunk !== null) {
-      const [ok, done] = this.res.tryEnd(this.#pendingChunk.subarray(offset - this.#pendingStart), this.#total);
-      if (done) this.#markDone();
-      if (!ok) return false;
-      this.#pendingChunk = null;
-    }
-    // Also when the last bytes just went out (done): the engine still holds the end of the
-    // response, and reading it is what returns the connection to its pool.
-    const ex = this.#exchange;
-    if (ex !== null) ex.resume();
-    return true;
-  }
-
-  // ---------------------------------------------------------------- ExchangeHandler (src/upstream/)
-
-  onResponseHead(head: ResponseHead): void {
-    if (this.aborted || this.done) return;
-    // 1xx never get here: the engine drops them as NGINX does (uWS cannot send an interim head
-    // before the final one anyway), and a 101 is a failure (WebSocket upgrades never reach the engine: websocket/upstream.ts).
-    const statusCode = head.status;
-    this.upstreamHeadersAt = performance.now();
-    this.responseStatus = statusCode;
-    const service = this.route!.service!;
-    if (service.passive !== null) this.#reportPassive(service, service.passive.classifyStatus(statusCode), statusCode);
-    if (service.observesLatency) service.balancer.observe(this.target!, this.upstreamHeadersAt - this.#attemptStartedAt);
-    this.#responseHead = head;
-    this.#loggedHead = head;
-    const phase = this.chain.onResponse;
-    if (phase !== null) {
-      this.#inResponsePhase = true;
-      for (let i = 0; i < phase.length && !this.done; i++) phase[i].onResponse!(this);
-      this.#inResponsePhase = false;
-      // A plugin answered instead (respond from onResponse): the upstream exchange is cancelled.
-      if (this.done) return;
-    }
-    this.headPending = true;
-    this.server.deferHead(this);
-  }
-
-  /** End of the event-loop turn: write a head whose body has not started yet. */
-  flushPendingHead(): void {
-    if (!this.headPending || this.aborted || this.done) return;
-    corked = this;
-    this.res.cork(corkedWriteHead);
-    corked = null;
-  }
-
-  onResponseData(chunk: Buffer): boolean {
-    // Done (every declared byte is out): whatever is left is discarded, and the engine goes on
-    // to the end of the response so the connection can be reused.
-    if (this.aborted || this.done) return true;
-    if (this.#bodyFilters !== null) {
-      const out = this.#filterChunk(chunk, false);
-      if (out === null || out.length === 0) return true;
-      chunk = out;
-    }
-    corked = this;
-    corkedChunk = chunk;
-    this.res.cork(corkedWriteChunk);
-    corked = null;
-    corkedChunk = null;
-    return corkedResult;
-  }
-
-  onResponseEnd(): void {
-    if (this.aborted) return;
-    if (this.done) {
-      // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
-      if (this.#bodyFilters !== null && !this.#rewritesBody && this.error === null) this.#filterChunk(null, true);
-      return;
-    }
-    const tail = this.#bodyFilters === null ? null : this.#filterChunk(null, true);
-    if (this.done) return;
-    corked = this;
-    corkedChunk = tail;
-    this.res.cork(corkedFinish);
-    corked = null;
-    corkedChunk = null;
-  }
-
-  /**
-   * Run the response body filters on one chunk (or, with `end`, their tails). A filter that throws
-   * costs this response (the connection is cut, as for any failure after the head), not the worker.
-   */
-  #filterChunk(chunk: Buffer | null, end: boolean): Buffer | null {
-    const filters = this.#bodyFilters!;
-    let data = chunk;
-    for (let i = 0; i < filters.length; i++) {
-      try {
-        if (!end) {
-          if (data === null) break;
-          data = filters[i].onChunk(data);
-        } else {
-          // At the end each filter first gets what the earlier ones released, then its own tail.
-          const passed: Buffer | null = data !== null && data.length > 0 ? filters[i].onChunk(data) : null;
-          const tail = filters[i].onEnd();
-          data = passed === null ? tail : tail === null ? passed : Buffer.concat([passed, tail]);
-        }
-      } catch (err) {
-        this.server.logger.error({ err, route: this.routeName }, 'plugin failed in a response body filter');
-        this.error = Errors.internal;
-        this.#closeDownstream();
-        return null;
-      }
-    }
-    return data;
-  }
-
-  onExchangeFailed(failure: Failure, detail: string, cause: Error | null): void {
-    if (this.aborted || this.done) return;
-    const error = errorForFailure(failure, detail);
-    const service = this.route!.service!;
-    // Only the target's own faults count against its health: not a full pool queue, not a
-    // request we could not send, not a plugin that threw.
-    if (service.passive !== null && this.responseStatus === 0 && error.source === 'upstream' && error.status !== 503) {
-      const timedOut = failure === Failure.ConnectTimeout || failure === Failure.ReadTimeout || failure === Failure.WriteTimeout;
-      this.#reportPassive(service, timedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
-    }
-    if (this.#mayRetry(service, error)) return this.#scheduleRetry(service);
-    if (failure === Failure.HandlerError) this.server.logger.error({ err: cause, route: this.routeName }, 'plugin failed while the upstream response arrived');
-    else if (error === Errors.upstreamUnavailable || failure === Failure.Protocol || failure === Failure.Tls) {
-      this.server.logger.warn({ err: cause, reason: detail, target: this.target?.address }, 'upstream error');
-    }
-    this.fail(error);
+    attempt.send(this.#upstreamMethod ?? head.method, path, this.#upstreamHeaders, this.#upstreamBody);
   }
 
   /**
@@ -863,143 +492,163 @@ export class RequestContext implements PluginContext, ExchangeHandler {
     this.server.requestFinished(this);
   }
 
-  // ---------------------------------------------------------------- response writing (always inside cork)
-
-  /** @internal called inside cork */
-  writeHead(): void {
-    const res = this.res;
-    const head = this.#responseHead!;
-    const status = this.responseStatus;
-    this.headSent = true;
-    this.headPending = false;
-    res.writeStatus(statusLine(status));
-    let contentLength = -1;
-    let extraHopByHop: string[] | null = null;
-    const edits = this.#responseHeaderEdits;
-    // The request id replaces an upstream's copy of the same header.
-    const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
-    for (let i = 0; i < head.count; i++) {
-      const name = head.name(i);
-      switch (classifyResponseHeader(name)) {
-        case ResponseHeaderKind.Forward:
-          if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
-          // Compared as bytes, length first: no string is made for a header that is kept.
-          if (edits !== null && nameInFlatList(name, edits)) break;
-          if (idHeader !== '' && nameIs(name, idHeader)) break;
-          res.writeHeader(name, head.value(i));
-          break;
-        case ResponseHeaderKind.ContentLength:
-          contentLength = parseContentLength(head.value(i));
-          break;
-        case ResponseHeaderKind.Connection:
-          extraHopByHop = connectionTokens(head.valueString(i).toLowerCase());
-          break;
-        default:
-          break;
-      }
-    }
-    if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
-    if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, this.requestId);
-    this.#responseHead = null;
-    if (this.request.method === 'HEAD' || status === 204 || status === 304) {
-      this.#mode = BodyMode.Bodiless;
-      this.#total = contentLength;
-    } else if (contentLength >= 0 && !this.#rewritesBody) {
-      this.#mode = BodyMode.Sized;
-      this.#total = contentLength;
-    } else {
-      this.#mode = BodyMode.Chunked;
-    }
-  }
-
-  /** @internal called inside cork. Returns false when the client is slow (the engine then pauses). */
-  writeChunk(chunk: Buffer): boolean {
-    const res = this.res;
-    this.responseBytes += chunk.length;
-    if (this.#mode === BodyMode.Sized) {
-      const start = res.getWriteOffset();
-      const [ok, done] = res.tryEnd(chunk, this.#total);
-      if (done) {
-        this.#markDone();
-        return true;
-      }
-      if (ok) return true;
-      this.#pendingChunk = chunk;
-      this.#pendingStart = start;
-      this.#awaitWritable();
-      return false;
-    }
-    if (this.#mode === BodyMode.Chunked) {
-      if (res.write(chunk)) return true;
-      this.#awaitWritable();
-      return false;
-    }
-    // Bodiless: an upstream that sends a body to HEAD is ignored.
-    return true;
-  }
-
-  /** @internal called inside cork */
-  finishBody(): void {
-    const res = this.res;
-    switch (this.#mode) {
-      case BodyMode.Sized:
-        if (this.done) break;
-        if (this.#total === 0) {
-          res.end(undefined, this.server.draining);
-          this.#markDone();
-        } else {
-          // The upstream's body ended before the length it declared (a chunked body with a
-          // Content-Length never gets here: the parser refuses CL with TE).
-          this.#closeDownstream();
-        }
-        break;
-      case BodyMode.Chunked:
-        // No closeConnection here: uWS v20.30 would write a Connection header after the body.
-        res.end();
-        this.#markDone();
-        break;
-      case BodyMode.Bodiless:
-        // uWS reads an explicit `undefined` length as a number; omit the argument instead.
-        // A 204 never carries Content-Length (RFC 9110 §8.6).
-        if (this.#total >= 0 && this.responseStatus !== 204) res.endWithoutBody(this.#total, this.server.draining);
-        else res.endWithoutBody();
-        this.#markDone();
-        break;
-      default:
-        break;
-    }
-  }
-
-  #awaitWritable(): void {
-    if (this.#writableRegistered) return;
-    this.#writableRegistered = true;
-    // Registered once, and only for clients slow enough to push back.
-    this.res.onWritable((offset) => this.#writable(offset));
-  }
-
-  #markDone(): void {
-    if (this.done) return;
-    this.done = true;
-    this.body?.detach();
-    this.server.requestFinished(this);
-  }
-
-  #closeDownstream(): void {
-    if (this.aborted || this.done) return;
-    this.done = true;
-    this.body?.detach();
-    this.#cancelUpstream();
-    this.res.close();
-    this.server.requestFinished(this);
-  }
-
   #cancelUpstream(): void {
     if (this.#cancelUpgrade !== null) {
       this.#cancelUpgrade();
       this.#cancelUpgrade = null;
     }
-    const ex = this.#exchange;
-    if (ex !== null && ex.state !== ExchangeState.Done) ex.abort();
+    this.#attempt?.cancel();
+  }
+
+  // ---------------------------------------------------------------- downstream events
+
+  /**
+   * A chunked request: run the request phase only once uWS delivered the whole body, or 64 KiB of
+   * it (then it streams), and then at the end of this event-loop turn. uWS frames the chunks
+   * itself after calling the handler: a chunk it refuses (an extension, a bad size) makes it answer
+   * 400 and abort within the same read, and one it misreads (a size with a non-hex byte) swallows
+   * the rest of the stream as body and never ends. Either way nothing reaches the upstream.
+   * NGINX buffers request bodies by default; this holds back only the first 64 KiB.
+   */
+  startOnFirstBodyChunk(): void {
+    this.#startOnBody = true;
+  }
+
+  /** uWS onData: the client's body arrives here, whether or not we dispatched yet. */
+  onBodyChunk(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.aborted || this.done) return;
+    this.bodyBytes += chunk.byteLength;
+    const max = this.server.settings.maxBodyBytes;
+    if (max > 0 && this.bodyBytes > max) {
+      this.fail(Errors.bodyTooLarge);
+      return;
+    }
+    this.body!.pushChunk(chunk, isLast);
+    if (this.#startOnBody && (isLast || this.bodyBytes >= HELD_CHUNKED_BYTES)) {
+      this.#startOnBody = false;
+      setImmediate(startDeferred, this);
+    }
+  }
+
+  /** uWS onAborted: the client went away. Cancel the upstream request; never touch res again. */
+  onDownstreamAborted = (): void => {
+    if (this.done) return;
+    this.aborted = true;
+    this.body?.detach();
+    this.body?.destroy();
+    this.#cancelUpstream();
+    this.server.requestFinished(this);
+  };
+
+  // ---------------------------------------------------------------- the response, from attempt.ts
+
+  /** The upstream's final head (the attempt already did passive health and latency). */
+  upstreamHead(head: ResponseHead, at: number): void {
+    this.upstreamHeadersAt = at;
+    this.responseStatus = head.status;
+    this.#responseHead = head;
+    this.#loggedHead = head;
+    if (this.chain.onResponse !== null) {
+      this.#responsePhaseRan = true;
+      // A plugin that throws costs a 500 of ours (never an upstream 502); the exchange is cancelled.
+      if (!runResponsePhase(this, true)) return this.fail(Errors.internal);
+      // A plugin answered instead (respond from onResponse): the upstream exchange is cancelled.
+      if (this.done) return;
+    }
+    this.headPending = true;
+    this.server.deferHead(this);
+  }
+
+  upstreamData(chunk: Buffer): boolean {
+    // Done (every declared byte is out): whatever is left is discarded, and the engine goes on
+    // to the end of the response so the connection can be reused.
+    if (this.aborted || this.done) return true;
+    if (this.#bodyFilters !== null) {
+      const out = this.#filterChunk(chunk, false);
+      if (out === null || out.length === 0) return true;
+      chunk = out;
+    }
+    return this.sendChunk(chunk);
+  }
+
+  upstreamEnd(): void {
+    if (this.aborted) return;
+    if (this.done) {
+      // A sized body already went out whole (tryEnd ended it): observing filters still see the end.
+      if (this.#bodyFilters !== null && !this.#rewritesBody && this.error === null) this.#filterChunk(null, true);
+      return;
+    }
+    const tail = this.#bodyFilters === null ? null : this.#filterChunk(null, true);
+    if (this.done) return;
+    this.sendEnd(tail);
+  }
+
+  /**
+   * Run the response body filters on one chunk (or, with `end`, their tails). A filter that throws
+   * costs this response (a 500 while the head is pending, else a cut connection), not the worker.
+   */
+  #filterChunk(chunk: Buffer | null, end: boolean): Buffer | null {
+    const filters = this.#bodyFilters!;
+    let data = chunk;
+    for (let i = 0; i < filters.length; i++) {
+      try {
+        if (!end) {
+          if (data === null) break;
+          data = filters[i].onChunk(data);
+        } else {
+          // At the end each filter first gets what the earlier ones released, then its own tail.
+          const passed: Buffer | null = data !== null && data.length > 0 ? filters[i].onChunk(data) : null;
+          const tail = filters[i].onEnd();
+          data = passed === null ? tail : tail === null ? passed : Buffer.concat([passed, tail]);
+        }
+      } catch (err) {
+        // The exception policy: a 500 while the head is only pending, else the connection is cut.
+        logPluginFailure(this, err, this.#bodyFilterPlugins![i], 'onResponseBody');
+        this.error = Errors.internal;
+        if (this.headSent) this.closeDownstream();
+        else this.respond(Errors.internal.status, Errors.internal.body, JSON_TYPE, null);
+        return null;
+      }
+    }
+    return data;
+  }
+
+  // ---------------------------------------------------------------- DownstreamResponse (downstream.ts)
+
+  /** @internal inside cork: the upstream head with the plugins' edits and the request id. */
+  writeHead(): void {
+    const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
+    this.writeUpstreamHead(this.#responseHead!, this.#responseHeaderEdits, idHeader, this.requestId, this.request.method === 'HEAD', this.#rewritesBody);
+    this.#responseHead = null;
+  }
+
+  /**
+   * Close the client connection after this response: when draining, and after a chunked request.
+   * uWS does not check the CRLF that ends the last chunk, so a request hidden behind `0\r\nXX`
+   * would be read as the next request on this connection; no next request is read instead. uWS
+   * can only say `Connection: close` before the body starts, so a response streamed in several
+   * pieces, or chunked, keeps the connection (see test/conformance/http1/uws-issues/).
+   */
+  protected get closeAfterResponse(): boolean {
+    return this.server.draining || this.request.transferCoding === TransferCoding.Chunked;
+  }
+
+  protected responseEnded(): void {
+    this.body?.detach();
+    this.server.requestFinished(this);
+  }
+
+  protected cancelUpstream(): void {
+    this.#cancelUpstream();
+  }
+
+  protected resumeUpstream(): void {
+    this.#attempt?.resume();
+  }
+
+  /** The request ended (server.requestFinished): the attempt gives back its node-wide counts. */
+  releaseUpstream(): void {
+    this.#attempt?.release();
   }
 
   // ---------------------------------------------------------------- log phase
@@ -1016,6 +665,13 @@ export class RequestContext implements PluginContext, ExchangeHandler {
   get responseSource(): 'service' | 'error' | 'exit' {
     if (this.error !== null) return 'error';
     return this.upstreamHeadersAt !== 0 ? 'service' : 'exit';
+  }
+
+  get redaction(): Redaction {
+    return this.snapshot.redaction;
+  }
+  get configVersion(): number {
+    return this.snapshot.version;
   }
 
   /** The path and query sent upstream ('' when the request never got that far). */
@@ -1068,13 +724,9 @@ export class RequestContext implements PluginContext, ExchangeHandler {
 
   /** onLog phase: after the end, an abort or an error. */
   runLogPhase(): void {
-    const phase = this.chain.onLog;
-    if (phase !== null) for (let i = 0; i < phase.length; i++) phase[i].onLog!(this);
+    runLogPhase(this);
   }
 }
-
-/** The value of a response-header edit that hides the header instead of writing it. */
-const REMOVED_HEADER = '\u0000removed';
 
 /** Collect a request body up to `maxBytes`; null once it is larger (the rest is not read). */
 function readWholeBody(body: RequestBody, maxBytes: number): Promise<Buffer | null> {
@@ -1122,26 +774,19 @@ function removeFlatValue(out: string[], name: string, value: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name && out[i + 1] === value) out.splice(i, 2);
 }
 
-function setFlat(out: string[], name: string, value: string): void {
-  for (let i = 0; i < out.length; i += 2) {
-    if (out[i] === name) {
-      out[i + 1] = value;
-      return;
-    }
-  }
-  out.push(name, value);
-}
-
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
 }
 
-function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lowerName) return true;
-  return false;
-}
 
-function hasFlat(list: readonly string[], name: string): boolean {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
-  return false;
+/** Re-encode values holding characters above U+007F as latin1 strings of their UTF-8 bytes. */
+function utf8EncodeWideValues(flat: string[]): boolean {
+  let changed = false;
+  for (let i = 1; i < flat.length; i += 2) {
+    if (/[^\x00-\x7f]/.test(flat[i])) {
+      flat[i] = Buffer.from(flat[i], 'utf8').toString('latin1');
+      changed = true;
+    }
+  }
+  return changed;
 }

@@ -5,6 +5,7 @@
  */
 import type { RequestHead } from '../plugins/api';
 import type { MatchRequest } from '../router/types';
+import { TransferCoding } from './request-validation';
 
 export class DownstreamHead implements RequestHead, MatchRequest {
   /** 'https' for a request that came through the TLS listener. */
@@ -26,6 +27,14 @@ export class DownstreamHead implements RequestHead, MatchRequest {
   contentLength = -1;
   /** Transfer-Encoding was present (uWS decodes chunked bodies for us). */
   hasTransferEncoding = false;
+  /** What the Transfer-Encoding fields say: only exactly `chunked` is forwarded. */
+  transferCoding: TransferCoding = TransferCoding.None;
+  /** How many Host fields arrived (HTTP/1.1 wants exactly one). */
+  hostCount = 0;
+  /** A header value holds bytes at or above 0x80: sent upstream as its UTF-8 bytes (request-context). */
+  nonAsciiValues = false;
+  /** A header value cannot be forwarded byte for byte (DEL, or bytes uWS could not decode). */
+  badHeaderValue = false;
   /** Value of the Connection header, lower-cased, '' when absent: it names more hop-by-hop headers. */
   connection = '';
   xForwardedFor = '';

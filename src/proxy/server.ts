@@ -4,7 +4,8 @@
  *
  * The handler's job is the part that must be synchronous: attach onAborted, copy the request head
  * out of uWS, reject malformed input with a 4xx, route, and hook up the body stream. Everything
- * after that lives in RequestContext.
+ * after that lives in the stages (ARCHITECTURE.md "Life of a request"): the request context and
+ * its plugin chain (chain.ts), upstream attempt (attempt.ts) and downstream writer (downstream.ts).
  */
 import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
@@ -26,6 +27,19 @@ import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter
 import { RequestBody } from './request-body';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
+import {
+  addTransferEncoding,
+  climbsAboveRoot,
+  hasControlByte,
+  hasEncodedNul,
+  isForwardableValue,
+  isToken,
+  isValidHostHeader,
+  needsValueCheck,
+  parseRequestContentLength,
+  TransferCoding,
+} from './request-validation';
+import { ForwardedParts } from './upstream-request';
 import type { Snapshot } from './snapshot';
 import { uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
@@ -43,17 +57,22 @@ function collectHeader(name: string, value: string): void {
   head.headerNames.push(name);
   head.headerValues.push(value);
   head.headBytes += name.length + value.length + 4;
+  if (needsValueCheck(value)) {
+    head.nonAsciiValues = true;
+    if (!isForwardableValue(value)) head.badHeaderValue = true;
+  }
   switch (name) {
     case 'host':
       head.hostHeader = value;
+      head.hostCount++;
       break;
-    case 'content-length': {
-      const n = /^\d{1,15}$/.test(value) ? Number(value) : -2;
-      head.contentLength = head.contentLength === -1 || head.contentLength === n ? n : -2;
+    case 'content-length':
+      // A second Content-Length, even an equal one, is refused as NGINX does: no list to collapse.
+      head.contentLength = head.contentLength === -1 ? parseRequestContentLength(value) : -2;
       break;
-    }
     case 'transfer-encoding':
       head.hasTransferEncoding = true;
+      head.transferCoding = addTransferEncoding(head.transferCoding, value);
       break;
     case 'connection':
       head.connection = value.toLowerCase();
@@ -75,6 +94,13 @@ function collectHeader(name: string, value: string): void {
   }
 }
 
+/** The head copy without a uWS request, for bench/micro/pipeline.ts: the same collectHeader. */
+export function collectHeadersInto(head: DownstreamHead, names: readonly string[], values: readonly string[]): void {
+  collecting = head;
+  for (let i = 0; i < names.length; i++) collectHeader(names[i], values[i]);
+  collecting = null;
+}
+
 const textDecoder = new TextDecoder();
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -94,6 +120,9 @@ export class ProxyServer {
   /** uWS `ws` behaviors: the plain listener's, and the one the TLS listener registers. */
   readonly wsBehavior: WebSocketBehavior<BridgeRef>;
   readonly wsBehaviorSecure: WebSocketBehavior<BridgeRef>;
+  /** X-Forwarded-* and Via parts fixed per listener (upstream-request.ts): plain and TLS. */
+  readonly forwarded: ForwardedParts;
+  readonly forwardedSecure: ForwardedParts;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   snapshot: Snapshot;
@@ -143,6 +172,8 @@ export class ProxyServer {
     this.wsBehavior = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, false, context));
     this.wsBehaviorSecure = webSocketBehavior(this.websocket, (res, req, context) => this.#accept(res, req, true, context));
     this.#app = uws.App().any('/*', this.#handle).ws('/*', this.wsBehavior);
+    this.forwarded = new ForwardedParts('http', settings.listenPort, this.requestIdHeader);
+    this.forwardedSecure = new ForwardedParts('https', this.tlsPort, this.requestIdHeader);
     const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);
     this.connections = connections.counter;
     if (connections.counter !== null) registerConnectionGauge(connections.counter);
@@ -166,8 +197,19 @@ export class ProxyServer {
 
   /** Swap in a new config. Requests in flight keep the snapshot they started with. */
   swap(snapshot: Snapshot): void {
+    const old = this.snapshot;
     this.snapshot = snapshot;
+    if (old !== snapshot) old.retire(this.#pluginCloseFailed);
   }
+
+  /** The worker drained: close the current snapshot's plugins (retired ones closed as they emptied). */
+  closePlugins(): void {
+    this.snapshot.closePlugins(this.#pluginCloseFailed);
+  }
+
+  #pluginCloseFailed = (err: unknown): void => {
+    this.logger.error({ err }, 'plugin failed in close');
+  };
 
   /** Stop accepting, then resolve when in-flight requests finish or the deadline passes. */
   drain(deadlineMs: number): Promise<boolean> {
@@ -261,6 +303,7 @@ export class ProxyServer {
     // uWS aborts the process if a response is left without onAborted across an async boundary.
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
+    ctx.snapshot.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
     try {
       this.#start(ctx, res, req, head);
@@ -297,12 +340,13 @@ export class ProxyServer {
     const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
+    ctx.snapshot.inFlight++;
     if (this.draining) this.lastRequestAt = Date.now();
     try {
       collecting = head;
       fill(head);
       collecting = null;
-      this.#proceed(ctx, res, head);
+      this.#proceed(ctx, res, head, true);
     } catch (err) {
       collecting = null;
       this.logger.error({ err }, 'unexpected error in request handler');
@@ -311,11 +355,11 @@ export class ProxyServer {
   }
 
   /** The request path after the head is copied, shared by uWS requests and h2 streams. */
-  #proceed(ctx: RequestContext, res: HttpResponse, head: DownstreamHead): void {
+  #proceed(ctx: RequestContext, res: HttpResponse, head: DownstreamHead, stream = false): void {
     this.#identify(ctx, head);
 
     const invalid = this.#validate(head);
-    if (invalid !== null) return ctx.fail(invalid);
+    if (invalid !== null) return invalid.closesConnection === true ? ctx.failAfterRead(invalid) : ctx.fail(invalid);
 
     if (this.settings.faultInjection && head.header('x-floodgate-fault') === 'block-loop') {
       // Lets tests stall this worker's event loop, as a CPU-bound plugin or a GC pause would.
@@ -334,7 +378,7 @@ export class ProxyServer {
     const snapshot = ctx.snapshot;
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
-    ctx.chain = ctx.route.chain;
+    ctx.chain = head.scheme === 'https' ? ctx.route.https.chain : ctx.route.chain;
     // gRPC (src/grpc/): a grpc/grpcs-only route does not match a request that is not gRPC.
     if (ctx.route.grpcOnly && !(head.header('content-type') ?? '').startsWith('application/grpc')) return ctx.fail(Errors.noRoute);
     // Kong answers an https-only route reached over plain HTTP before any plugin runs.
@@ -346,11 +390,22 @@ export class ProxyServer {
       const max = this.settings.maxBodyBytes;
       if (max > 0 && head.contentLength > max) return ctx.fail(Errors.bodyTooLarge);
       const writeTimeout = ctx.route.service === null ? 60_000 : ctx.route.service.config.writeTimeout;
-      ctx.body = new RequestBody(res, writeTimeout, () => ctx.fail(Errors.upstreamWriteTimeout));
+      ctx.body = new RequestBody(res, writeTimeout, (why) =>
+        ctx.fail(why === 'stall' ? Errors.upstreamWriteTimeout : Errors.bodyTooLarge),
+      );
       // Must be attached before the handler returns, or uWS drops the body.
       res.onData((chunk, isLast) => ctx.onBodyChunk(chunk, isLast));
       if (this.bodyRate !== null) this.bodyRate.watch(ctx);
+      // uWS frames a chunked body itself, and refuses or misreads some chunks: hold the request
+      // until the body is complete (or 64 KiB), so nothing of such a request reaches the upstream.
+      // (An h2 stream's body has no uWS framing, and gRPC streams must flow at once: not held.)
+      if (head.hasTransferEncoding && !stream) return ctx.startOnFirstBodyChunk();
     }
+    this.startRequest(ctx);
+  }
+
+  /** Admission control first (when any limit is set), then the plugin chain. */
+  startRequest(ctx: RequestContext): void {
     if (this.admission !== null) this.admission.admit(ctx);
     else ctx.runRequestPhase();
   }
@@ -366,14 +421,25 @@ export class ProxyServer {
     if (this.requestIdHeader !== '') ctx.requestId = nextRequestId();
   }
 
+  /** The head rules of request-validation.ts; every failure but 405 also closes the connection. */
   #validate(head: DownstreamHead): ProxyError | null {
     if (head.headBytes > this.settings.maxHeaderBytes) return Errors.headersTooLarge;
     if (head.contentLength === -2) return Errors.badFraming;
     // Both framings at once is the classic request-smuggling vector: refuse it (RFC 9112 §6.1).
     if (head.hasTransferEncoding && head.contentLength !== -1) return Errors.badFraming;
+    if (head.transferCoding === TransferCoding.Unsupported) return Errors.unsupportedTransferCoding;
+    if (!isToken(head.method)) return Errors.badMethod;
+    if (head.hostCount !== 1 || !isValidHostHeader(head.hostHeader)) return Errors.badHost;
+    if (head.badHeaderValue) return Errors.badHeaderValue;
     if (head.method === 'CONNECT' || head.method === 'TRACE') return Errors.methodNotAllowed;
-    if (head.rawPath.charCodeAt(0) !== 47 /* / */) return Errors.badRequest;
-    const path = normalizePath(head.rawPath);
+    const raw = head.rawPath;
+    if (raw.charCodeAt(0) !== 47 /* / */) return Errors.badRequest;
+    if (hasControlByte(raw) || hasControlByte(head.query)) return Errors.badTarget;
+    if (hasEncodedNul(raw)) return Errors.encodedNul;
+    if (climbsAboveRoot(raw)) return Errors.pathAboveRoot;
+    // U+FFFD: uWS met bytes in the target that are not UTF-8; what they were is lost.
+    if (raw.indexOf('\ufffd') !== -1) return Errors.badPath;
+    const path = normalizePath(raw);
     if (path === null) return Errors.badPath;
     head.path = path;
     return null;
@@ -393,6 +459,7 @@ export class ProxyServer {
     const log = this.#accessLog;
     if (log !== null && shouldLog(ctx, log.sampleRate)) log.logger.info(accessLogRecord(ctx, this.#workerId));
     if (this.metrics !== null) this.metrics.record(ctx);
+    ctx.snapshot.requestEnded(this.#pluginCloseFailed);
     if (this.inFlight === 0 && this.#drained !== null) {
       const drained = this.#drained;
       this.#drained = null;

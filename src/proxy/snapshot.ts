@@ -11,9 +11,9 @@
 import { isIP } from 'node:net';
 import type { NormalizedConfig, PluginConfig, RouteConfig, ServiceConfig, UpstreamConfig } from '../config/types';
 import type { PluginEnv, PluginInstance } from '../plugins/api';
-import type { JwsVerifier } from '../offload/jws-verifier';
 import type { RouteCell } from '../metrics/route-cell';
-import type { RateLimitRuntime } from '../ratelimit/runtime';
+import type { WorkerResources } from '../plugins/resources';
+import { defaultSettings } from '../settings';
 import { ConsumerDirectory } from '../plugins/consumer-directory';
 import { getPluginDefinition } from '../plugins/registry';
 import { Redaction } from '../logging/redaction';
@@ -29,7 +29,7 @@ import { RetryBudget } from '../balancer/retry-budget';
 import { RoundRobinBalancer } from '../balancer/round-robin';
 import { SharedBalancerState } from '../balancer/shared-state';
 import { standaloneTopology, type Topology } from '../balancer/topology';
-import { ChainBuilder, consumerScopedEntries, resolveWithoutConsumer, type ConsumerChains, type PluginChain } from './plugin-chains';
+import { ChainBuilder, consumerScopedEntries, resolveWithoutConsumer, type ConsumerChains, type PluginChain, type Scheme } from './plugin-chains';
 import { UpstreamEngine } from '../upstream/engine';
 import type { UpstreamPool } from '../upstream/pool';
 
@@ -88,6 +88,30 @@ export class CompiledService {
   }
 }
 
+/** A route's chains for one scheme: without a consumer, and per authenticated consumer. */
+export interface RouteChains {
+  readonly chain: PluginChain;
+  readonly consumerChains: ReadonlyMap<string, ConsumerChains> | null;
+  readonly needsTrace: boolean;
+}
+
+function compileRouteChains(
+  builder: ChainBuilder,
+  r: RouteConfig,
+  plugins: readonly PluginConfig[],
+  scheme: Scheme,
+  byConsumer: ReadonlyMap<string, readonly PluginConfig[]>,
+): RouteChains {
+  const base = resolveWithoutConsumer(r, plugins, scheme);
+  const baseEntries = [...base.values()].map((c) => c.plugin);
+  const consumerChains = builder.consumerChains(r, base, byConsumer);
+  let needsTrace = baseEntries.some(needsTraceContext);
+  if (!needsTrace && consumerChains !== null) {
+    for (const id of consumerChains.keys()) if (byConsumer.get(id)!.some(needsTraceContext)) needsTrace = true;
+  }
+  return { chain: builder.chain(baseEntries), consumerChains, needsTrace };
+}
+
 export class CompiledRoute {
   readonly config: RouteConfig;
   readonly service: CompiledService | null;
@@ -99,6 +123,8 @@ export class CompiledRoute {
    * comparison.
    */
   readonly consumerChains: ReadonlyMap<string, ConsumerChains> | null;
+  /** The same for requests on the TLS listener (entries whose `protocols` name https). */
+  readonly https: RouteChains;
   /** The consumer-less chain's phases (aliases of `chain`'s). */
   readonly onRequest: readonly PluginInstance[] | null;
   readonly onUpstreamRequest: readonly PluginInstance[] | null;
@@ -117,6 +143,7 @@ export class CompiledRoute {
     chain: PluginChain,
     needsTraceContext = false,
     consumerChains: ReadonlyMap<string, ConsumerChains> | null = null,
+    https: RouteChains = { chain, consumerChains, needsTrace: needsTraceContext },
   ) {
     this.config = config;
     this.service = service;
@@ -124,6 +151,7 @@ export class CompiledRoute {
     this.grpcOnly = config.protocols.length > 0 && config.protocols.every((p) => p === 'grpc' || p === 'grpcs');
     this.chain = chain;
     this.consumerChains = consumerChains;
+    this.https = https;
     this.onRequest = chain.onRequest;
     this.onUpstreamRequest = chain.onUpstreamRequest;
     this.onResponse = chain.onResponse;
@@ -139,13 +167,46 @@ export class Snapshot {
   readonly poolKeys: ReadonlySet<string>;
   /** Which header and query names the logs must never show (logging/redaction.ts). */
   readonly redaction: Redaction;
+  /** Every plugin instance of this snapshot, closed once when it retires (PluginInstance.close). */
+  readonly plugins: readonly PluginInstance[];
+  /** Requests started on this snapshot and not finished yet (server.ts counts them). */
+  inFlight = 0;
+  /** A newer snapshot took over: close the plugins when the last request on this one ends. */
+  #retired = false;
+  #closed = false;
 
-  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>, redaction: Redaction) {
+  constructor(version: number, router: Router, routesByOrder: readonly CompiledRoute[], poolKeys: ReadonlySet<string>, redaction: Redaction, plugins: readonly PluginInstance[] = []) {
     this.version = version;
     this.router = router;
     this.routesByOrder = routesByOrder;
     this.poolKeys = poolKeys;
     this.redaction = redaction;
+    this.plugins = plugins;
+  }
+
+  /** Swapped out: its plugins close now, or when its last request in flight finishes. */
+  retire(onError: (err: unknown) => void): void {
+    this.#retired = true;
+    if (this.inFlight === 0) this.closePlugins(onError);
+  }
+
+  /** One request on it finished (after its log phase). */
+  requestEnded(onError: (err: unknown) => void): void {
+    if (--this.inFlight === 0 && this.#retired) this.closePlugins(onError);
+  }
+
+  /** Close every plugin instance once (retirement, or the worker's drain). */
+  closePlugins(onError: (err: unknown) => void): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.plugins) {
+      if (typeof p.close !== 'function') continue;
+      try {
+        p.close();
+      } catch (err) {
+        onError(err);
+      }
+    }
   }
 }
 
@@ -238,21 +299,28 @@ function needsTraceContext(p: PluginConfig): boolean {
   return getPluginDefinition(p.name)?.needsTraceContext === true;
 }
 
+/**
+ * THE compile function: config -> snapshot, used by the workers, by the primary's check before it
+ * broadcasts a config, and by `floodgate check` (compileCheck below), so a config that passes the
+ * check cannot fail in a worker. With `checkOnly` plugins validate without acquiring anything
+ * (PluginEnv.checkOnly: no socket, no queue, no timer) and the engine is a throwaway one that
+ * never dispatches, so no pool ever connects.
+ */
 export function compileSnapshot(
   config: NormalizedConfig,
   version: number,
   engine: UpstreamEngine,
   trustedIps: readonly string[] = [],
-  jwtVerify?: JwsVerifier,
-  rateLimit?: RateLimitRuntime,
+  resources?: WorkerResources,
   balancing: Balancing = { shared: new SharedBalancerState(), topology: standaloneTopology(config) },
+  checkOnly = false,
 ): Snapshot {
   const poolKeys = new Set<string>();
   const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s, upstreams, engine, poolKeys, balancing));
 
-  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, jwtVerify, rateLimit, config };
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, resources, checkOnly, config };
   // One instance per plugin entry per snapshot, shared by every route and chain it is part of.
   const instances = new Map<string, PluginInstance>();
   const instanceFor = (p: PluginConfig): PluginInstance => {
@@ -266,19 +334,44 @@ export function compileSnapshot(
     return instance;
   };
   const builder = new ChainBuilder(instanceFor);
-  const byConsumer = consumerScopedEntries(config.plugins);
+  // Kong's plugin `protocols`: one chain family per listener scheme. Identical chains are shared,
+  // so a config that never restricts protocols compiles each chain once.
+  const byConsumer = consumerScopedEntries(config.plugins, 'http');
+  const byConsumerHttps = consumerScopedEntries(config.plugins, 'https');
 
   const routesByOrder: CompiledRoute[] = [];
   for (const r of config.routes) {
-    const base = resolveWithoutConsumer(r, config.plugins);
-    const baseEntries = [...base.values()].map((c) => c.plugin);
-    const consumerChains = builder.consumerChains(r, base, byConsumer);
-    let needsTrace = baseEntries.some(needsTraceContext);
-    if (!needsTrace && consumerChains !== null) {
-      for (const id of consumerChains.keys()) if (byConsumer.get(id)!.some(needsTraceContext)) needsTrace = true;
-    }
+    const http = compileRouteChains(builder, r, config.plugins, 'http', byConsumer);
+    const https = compileRouteChains(builder, r, config.plugins, 'https', byConsumerHttps);
     const service = r.service === null ? null : (services.get(r.service) ?? null);
-    routesByOrder[r.order] = new CompiledRoute(r, service, builder.chain(baseEntries), needsTrace, consumerChains);
+    routesByOrder[r.order] = new CompiledRoute(r, service, http.chain, http.needsTrace || https.needsTrace, http.consumerChains, https);
   }
-  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config));
+  return new Snapshot(version, compileRouter(config.routes), routesByOrder, poolKeys, Redaction.fromConfig(config), [...instances.values()]);
+}
+
+/**
+ * `floodgate check` and the primary's check: the same compile as a worker's, in check mode.
+ * `null` when the config compiles; otherwise what failed (the router, or which plugin entry).
+ */
+export function compileCheck(config: NormalizedConfig, trustedIps: readonly string[] = []): string | null {
+  try {
+    compileRouter(config.routes);
+  } catch (err) {
+    return `router: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  // Each entry alone first, so the message names the entry that failed.
+  const env: PluginEnv = { consumers: new ConsumerDirectory(config), trustedIps, checkOnly: true, config };
+  for (const p of config.plugins) {
+    try {
+      getPluginDefinition(p.name)!.create(p.config, { ...env, pluginId: p.id }, p);
+    } catch (err) {
+      return `plugin "${p.name}" (${p.id}): ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  try {
+    compileSnapshot(config, 0, new UpstreamEngine(defaultSettings), trustedIps, undefined, undefined, true);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  return null;
 }

@@ -5,6 +5,7 @@
  */
 import { createRateLimitMemory, MIN_SLOTS, SharedCounterTable } from './shared-table';
 import type { FaultLog } from './redis-store';
+import { ResourceKey } from '../plugins/resources';
 
 export interface RateLimitRuntime {
   readonly table: SharedCounterTable;
@@ -16,6 +17,9 @@ export interface RateLimitRuntime {
 const SILENT: FaultLog = { warn() {}, info() {} };
 
 /** The runtime of a data plane: the primary's buffer, mapped by this thread. */
+/** The node-wide rate-limit table, clock and logger, as a plugin resource (plugins/resources.ts). */
+export const RATE_LIMIT_RUNTIME = new ResourceKey<RateLimitRuntime>('rate-limit-runtime');
+
 export function rateLimitRuntime(memory: SharedArrayBuffer, log: FaultLog, now: () => number = Date.now): RateLimitRuntime {
   return { table: new SharedCounterTable(memory), now, log };
 }

@@ -13,6 +13,7 @@ import { ExchangeState, type UpstreamExchange } from './exchange';
 import type { ResponseHead } from './response-head';
 import { ResponseParser, type ParserSink } from './response-parser';
 import type { UpstreamPool } from './pool';
+import type { ParserKernel } from './parser-kernel';
 
 export const enum ConnState {
   Connecting = 0,
@@ -54,10 +55,10 @@ export class UpstreamConnection implements ParserSink {
   #chunkedBody = false;
   #bodyEnded = false;
 
-  constructor(pool: UpstreamPool, socket: Socket, maxHeadBytes: number) {
+  constructor(pool: UpstreamPool, socket: Socket, maxHeadBytes: number, kernel: ParserKernel) {
     this.pool = pool;
     this.socket = socket;
-    this.parser = new ResponseParser(this, maxHeadBytes);
+    this.parser = new ResponseParser(this, maxHeadBytes, kernel);
     socket.setNoDelay(true);
     socket.on(pool.secure ? 'secureConnect' : 'connect', this.#onConnect);
     socket.on('data', this.#onData);

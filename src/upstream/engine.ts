@@ -8,6 +8,8 @@
  * new snapshot no longer references stops taking requests and closes after its exchanges end.
  */
 import { UpstreamPool, type PoolOptions } from './pool';
+import { jsKernel, type ParserKernel } from './parser-kernel';
+import { nativeKernel, nativeKernelUnavailableReason } from './native-kernel';
 
 export const TICK_MS = 50;
 
@@ -19,6 +21,8 @@ export interface EngineSettings {
   readonly upstreamKeepAliveRequests?: number;
   /** Largest upstream response head (status line + headers), else 502. */
   readonly upstreamMaxHeadBytes?: number;
+  /** --upstream-engine: who parses responses (default js). */
+  readonly upstreamEngine?: 'js' | 'native';
 }
 
 /** What a service and its upstream say about one target's pool. */
@@ -46,8 +50,24 @@ export class UpstreamEngine {
   now = performance.now();
   #timer: NodeJS.Timeout | null = null;
 
+  /** The parser kernel every connection uses (parser-kernel.ts). */
+  readonly kernel: ParserKernel;
+  /**
+   * Why `native` was asked for and `js` runs ('' otherwise): the addon is not built or is older
+   * than 1.3.0. The worker logs it once; the js kernel behaves identically, only its speed
+   * differs.
+   */
+  readonly kernelFallbackReason: string;
+
   constructor(settings: EngineSettings) {
     this.#settings = settings;
+    if (settings.upstreamEngine === 'native' && nativeKernel === null) {
+      this.kernel = jsKernel;
+      this.kernelFallbackReason = `--upstream-engine native: ${nativeKernelUnavailableReason}; using the js engine`;
+    } else {
+      this.kernel = settings.upstreamEngine === 'native' ? nativeKernel! : jsKernel;
+      this.kernelFallbackReason = '';
+    }
   }
 
   static key(spec: TargetPoolSpec): string {
@@ -74,6 +94,7 @@ export class UpstreamEngine {
         keepAliveMs: s.upstreamKeepAliveMs,
         maxRequestsPerConnection: s.upstreamKeepAliveRequests ?? 0,
         maxHeadBytes: s.upstreamMaxHeadBytes ?? 32 * 1024,
+        kernel: this.kernel,
       };
       pool = new UpstreamPool(this, key, options);
       this.#pools.set(key, pool);

@@ -10,6 +10,7 @@ import { Failure } from './failures';
 import { ExchangeState, type UpstreamExchange } from './exchange';
 import { ConnState, UpstreamConnection } from './connection';
 import type { UpstreamEngine } from './engine';
+import type { ParserKernel } from './parser-kernel';
 
 export interface PoolOptions {
   readonly secure: boolean;
@@ -28,6 +29,8 @@ export interface PoolOptions {
   /** 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
   readonly maxHeadBytes: number;
+  /** Who parses responses: the js or the native kernel (parser-kernel.ts). */
+  readonly kernel: ParserKernel;
 }
 
 export class UpstreamPool {
@@ -107,7 +110,7 @@ export class UpstreamPool {
       : net.connect({ host: o.host, port: o.port });
     // The clock first: a stopped clock's `now` is stale, and the connect deadline builds on it.
     this.engine.wake();
-    const conn = new UpstreamConnection(this, socket, o.maxHeadBytes);
+    const conn = new UpstreamConnection(this, socket, o.maxHeadBytes, o.kernel);
     this.connections.push(conn);
     return conn;
   }

@@ -8,9 +8,14 @@
  * What a lenient parser would let through is an error here, because a proxy that guesses at
  * framing can be made to smuggle responses: CL with TE, conflicting CLs, a bad or overflowing
  * chunk size, a bare CR or LF, NUL, obs-fold, a line without a colon, an oversized head.
+ *
+ * The byte work (head validation, chunked framing) is done by a ParserKernel: TypeScript for
+ * `--upstream-engine js`, the addon's C for `native` (parser-kernel.ts, native-kernel.ts); this
+ * class is the same for both, so both engines frame, pause and fail alike.
  */
 import { ParseError } from './failures';
 import { ResponseHead } from './response-head';
+import { ChunkSlot, HEAD_GROW, HEAD_TOO_LARGE, HeadOut, TCHAR, VCHAR, jsKernel, type ParserKernel } from './parser-kernel';
 
 /** Where parse results go: the connection, or a test's collector. */
 export interface ParserSink {
@@ -57,51 +62,11 @@ const MAX_CHUNK_SIZE_DIGITS = 13;
 /** Longest chunk-size line extension we read through. */
 const MAX_CHUNK_EXT_BYTES = 4096;
 
-/** RFC 9110 tchar, as a byte table. */
-const TCHAR = new Uint8Array(256);
-for (let c = 0; c < 256; c++) {
-  const ch = String.fromCharCode(c);
-  TCHAR[c] = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(ch) ? 1 : 0;
-}
-/** Bytes allowed in a field value or reason phrase: HTAB, SP, VCHAR, obs-text. */
-const VCHAR = new Uint8Array(256);
-for (let c = 0; c < 256; c++) VCHAR[c] = c === HTAB || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
 const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[48 + c] = c;
 for (let c = 0; c < 6; c++) {
   HEX[65 + c] = 10 + c;
   HEX[97 + c] = 10 + c;
-}
-
-function lowerEquals(buf: Buffer, start: number, end: number, lower: string): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) if ((buf[start + i] | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
-}
-
-/** A comma list contains `token` (lower case), compared case-insensitively, OWS trimmed. */
-function listHas(buf: Buffer, start: number, end: number, token: string): boolean {
-  let i = start;
-  while (i < end) {
-    while (i < end && (buf[i] === SP || buf[i] === HTAB || buf[i] === 44)) i++;
-    let j = i;
-    while (j < end && buf[j] !== 44) j++;
-    let k = j;
-    while (k > i && (buf[k - 1] === SP || buf[k - 1] === HTAB)) k--;
-    if (lowerEquals(buf, i, k, token)) return true;
-    i = j + 1;
-  }
-  return false;
-}
-
-/** The last element of a comma list is `token`. */
-function listEndsWith(buf: Buffer, start: number, end: number, token: string): boolean {
-  let k = end;
-  while (k > start && (buf[k - 1] === SP || buf[k - 1] === HTAB)) k--;
-  let i = k;
-  while (i > start && buf[i - 1] !== 44) i--;
-  while (i < k && (buf[i] === SP || buf[i] === HTAB)) i++;
-  return lowerEquals(buf, i, k, token);
 }
 
 export class ResponseParser {
@@ -113,7 +78,6 @@ export class ResponseParser {
   /** Head bytes of a head split across reads (allocated on first need, then reused). */
   #acc: Buffer | null = null;
   #accLen = 0;
-  #ranges = new Int32Array(64 * 4);
   /** Body bytes left: of the Content-Length, or of the current chunk. */
   #remaining = 0;
   #sizeDigits = 0;
@@ -136,9 +100,16 @@ export class ResponseParser {
   #buf: Buffer | null = null;
   #pos = 0;
 
-  constructor(sink: ParserSink, maxHeadBytes: number) {
+  /** Who reads the bytes: the TypeScript kernel or the C one (parser-kernel.ts). */
+  readonly #kernel: ParserKernel;
+  /** The kernel frames chunks (the native one); null: this class does, byte by byte. */
+  readonly #chunkState: Float64Array | null;
+
+  constructor(sink: ParserSink, maxHeadBytes: number, kernel: ParserKernel = jsKernel) {
     this.#sink = sink;
     this.#maxHeadBytes = maxHeadBytes;
+    this.#kernel = kernel;
+    this.#chunkState = kernel.chunkState;
   }
 
   /** Get ready for the response to a new request. */
@@ -245,7 +216,7 @@ export class ResponseParser {
           this.#buf = null;
           return;
         default:
-          i = this.#chunkByte(buf[i], i);
+          i = this.#chunkState === null ? this.#chunkByte(buf[i], i) : this.#chunkScan(buf, i);
           break;
       }
     }
@@ -290,14 +261,16 @@ export class ResponseParser {
     const len = buf.length;
     const max = this.#maxHeadBytes;
     if (this.#accLen === 0) {
-      const at = buf.indexOf(HEAD_END, start);
-      if (at >= 0) {
-        const end = at + 4;
-        if (end - start > max) {
-          this.#fail(ParseError.HeadTooLarge);
-          return len;
-        }
-        this.#parseHead(buf, start, end);
+      // The common case: the whole head in this read, found and parsed in place in one step.
+      const kernel = this.#kernel;
+      kernel.out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
+      const end = kernel.scanHead(buf, start, max);
+      if (end === HEAD_TOO_LARGE) {
+        this.#fail(ParseError.HeadTooLarge);
+        return len;
+      }
+      if (end >= 0) {
+        this.#headParsed(buf, start, end, kernel.out[HeadOut.Result]);
         return end;
       }
       // The head continues in a later read: keep what we have.
@@ -338,119 +311,28 @@ export class ResponseParser {
 
   /** Validate and record one complete head buf[start, end) (end is just past CRLF CRLF). */
   #parseHead(buf: Buffer, start: number, end: number): void {
-    // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
-    let i = start;
-    if (
-      end - start < 14 ||
-      buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 || buf[i + 4] !== 47
-    ) {
-      return this.#fail(ParseError.BadStatusLine);
-    }
-    if (buf[i + 5] !== 49 || buf[i + 6] !== 46 || (buf[i + 7] !== 48 && buf[i + 7] !== 49)) {
-      return this.#fail(buf[i + 5] >= 48 && buf[i + 5] <= 57 ? ParseError.UnsupportedVersion : ParseError.BadStatusLine);
-    }
-    const minor = buf[i + 7] - 48;
-    if (buf[i + 8] !== SP) return this.#fail(ParseError.BadStatusLine);
-    const d0 = buf[i + 9] - 48;
-    const d1 = buf[i + 10] - 48;
-    const d2 = buf[i + 11] - 48;
-    if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.#fail(ParseError.BadStatusLine);
-    const status = d0 * 100 + d1 * 10 + d2;
-    i += 12;
-    if (buf[i] === SP) {
-      i++;
-      for (;;) {
-        const c = buf[i];
-        if (c === CR) break;
-        if (VCHAR[c] === 0) return this.#fail(c === 0 ? ParseError.Nul : c === LF ? ParseError.BareLF : ParseError.BadStatusLine);
-        i++;
-      }
-    } else if (buf[i] !== CR) {
-      return this.#fail(ParseError.BadStatusLine);
-    }
-    if (buf[i + 1] !== LF) return this.#fail(ParseError.BareCR);
-    i += 2;
+    this.#kernel.out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
+    this.#headParsed(buf, start, end, this.#kernel.parseHead(buf, start, end));
+  }
 
-    let ranges = this.#ranges;
-    let count = 0;
-    let contentLength = -1;
-    let hasTE = false;
-    let chunked = false;
-    let close = false;
-    let keepAliveToken = false;
-    // Header lines until the empty line.
-    while (buf[i] !== CR) {
-      const c0 = buf[i];
-      if (c0 === SP || c0 === HTAB) return this.#fail(ParseError.ObsFold);
-      const nameStart = i;
-      while (TCHAR[buf[i]] === 1) i++;
-      const nameEnd = i;
-      const c = buf[i];
-      if (c !== COLON) {
-        if (c === CR || c === LF) return this.#fail(ParseError.NoColon);
-        if (c === 0) return this.#fail(ParseError.Nul);
-        // Includes whitespace between the name and the colon (RFC 9112 §5.1: must reject).
-        let j = i;
-        while (buf[j] !== COLON && buf[j] !== CR && buf[j] !== LF) j++;
-        return this.#fail(buf[j] === COLON ? ParseError.BadHeaderName : ParseError.NoColon);
-      }
-      if (nameEnd === nameStart) return this.#fail(ParseError.BadHeaderName);
-      i++;
-      while (buf[i] === SP || buf[i] === HTAB) i++;
-      const valueStart = i;
-      for (;;) {
-        const v = buf[i];
-        if (v === CR) break;
-        if (VCHAR[v] === 0) return this.#fail(v === 0 ? ParseError.Nul : v === LF ? ParseError.BareLF : ParseError.BadHeaderValue);
-        i++;
-      }
-      if (buf[i + 1] !== LF) return this.#fail(ParseError.BareCR);
-      let valueEnd = i;
-      while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
-      i += 2;
-
-      if (count * 4 + 4 > ranges.length) {
-        const bigger = new Int32Array(ranges.length * 2);
-        bigger.set(ranges);
-        ranges = this.#ranges = bigger;
-      }
-      const r = count * 4;
-      ranges[r] = nameStart;
-      ranges[r + 1] = nameEnd;
-      ranges[r + 2] = valueStart;
-      ranges[r + 3] = valueEnd;
-      count++;
-
-      switch (nameEnd - nameStart) {
-        case 10:
-          if (lowerEquals(buf, nameStart, nameEnd, 'connection')) {
-            if (listHas(buf, valueStart, valueEnd, 'close')) close = true;
-            if (listHas(buf, valueStart, valueEnd, 'keep-alive')) keepAliveToken = true;
-          } else if (lowerEquals(buf, nameStart, nameEnd, 'keep-alive')) {
-            this.keepAliveHintMs = keepAliveTimeout(buf, valueStart, valueEnd);
-          }
-          break;
-        case 14:
-          if (lowerEquals(buf, nameStart, nameEnd, 'content-length')) {
-            const n = parseLengthList(buf, valueStart, valueEnd);
-            if (n === -1) return this.#fail(ParseError.BadContentLength);
-            if (n === -2 || (contentLength !== -1 && contentLength !== n)) return this.#fail(ParseError.ConflictingContentLength);
-            contentLength = n;
-          }
-          break;
-        case 17:
-          if (lowerEquals(buf, nameStart, nameEnd, 'transfer-encoding')) {
-            hasTE = true;
-            // Only the last coding frames the message (RFC 9112 §6.3).
-            chunked = listEndsWith(buf, valueStart, valueEnd, 'chunked');
-          }
-          break;
-        default:
-          break;
-      }
+  /** The kernel parsed buf[start, end) with result `rc`: record it and tell the sink. */
+  #headParsed(buf: Buffer, start: number, end: number, rc: number): void {
+    const kernel = this.#kernel;
+    const out = kernel.out;
+    while (rc === HEAD_GROW) {
+      kernel.growRanges();
+      rc = kernel.parseHead(buf, start, end);
     }
-    if (buf[i + 1] !== LF) return this.#fail(ParseError.BareCR);
-    if (hasTE && contentLength !== -1) return this.#fail(ParseError.ContentLengthAndTransferEncoding);
+    this.keepAliveHintMs = out[HeadOut.KeepAliveHintMs];
+    if (rc !== ParseError.None) return this.#fail(rc);
+    const status = out[HeadOut.Status];
+    const minor = out[HeadOut.Minor];
+    const count = out[HeadOut.Count];
+    const contentLength = out[HeadOut.ContentLength];
+    const hasTE = out[HeadOut.HasTE] === 1;
+    const chunked = out[HeadOut.Chunked] === 1;
+    const close = out[HeadOut.Close] === 1;
+    const keepAliveToken = out[HeadOut.KeepAliveToken] === 1;
 
     if (status < 200 && status !== 101) {
       // Interim response: no body, the final head follows on the same exchange.
@@ -482,10 +364,34 @@ export class ResponseParser {
     // A body delimited by the close leaves nothing to reuse.
     const keepAlive = !close && (minor === 1 || keepAliveToken) && next !== S.BodyClose;
     this.keepAlive = keepAlive;
-    const head = new ResponseHead(buf, status, minor, ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
+    const head = new ResponseHead(buf, status, minor, kernel.ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
     this.#state = next;
     if (next === S.Done) this.#pendingComplete = true;
     this.#sink.onHead(head);
+  }
+
+  /**
+   * Chunked framing through the native kernel: the framing bytes up to the next chunk data (or
+   * the end of the response, or of the read) in one crossing, with the state synced both ways.
+   */
+  #chunkScan(buf: Buffer, i: number): number {
+    const st = this.#chunkState!;
+    st[ChunkSlot.State] = this.#state;
+    st[ChunkSlot.Remaining] = this.#remaining;
+    st[ChunkSlot.SizeDigits] = this.#sizeDigits;
+    st[ChunkSlot.ExtBytes] = this.#extBytes;
+    st[ChunkSlot.TrailerBytes] = this.#trailerBytes;
+    st[ChunkSlot.MaxTrailerBytes] = this.#maxHeadBytes;
+    const next = this.#kernel.chunkScan(buf, i);
+    const state = st[ChunkSlot.State] as S;
+    this.#remaining = st[ChunkSlot.Remaining];
+    this.#sizeDigits = st[ChunkSlot.SizeDigits];
+    this.#extBytes = st[ChunkSlot.ExtBytes];
+    this.#trailerBytes = st[ChunkSlot.TrailerBytes];
+    if (state === S.Failed) this.#fail(st[ChunkSlot.Error] as ParseError);
+    else if (state === S.Done) this.#complete();
+    else this.#state = state;
+    return next;
   }
 
   /** One byte of chunked framing (size line, CRLFs, trailers). Returns the next offset. */
@@ -579,45 +485,5 @@ export class ResponseParser {
       this.#fail(ParseError.TrailersTooLarge);
     }
     return i + 1;
-  }
-}
-
-/** `timeout=N` (seconds) in a Keep-Alive header value, in ms; -1 when absent or malformed. */
-function keepAliveTimeout(buf: Buffer, start: number, end: number): number {
-  for (let i = start; i + 8 <= end; i++) {
-    if (!lowerEquals(buf, i, i + 8, 'timeout=')) continue;
-    if (i > start && buf[i - 1] !== SP && buf[i - 1] !== 44 && buf[i - 1] !== HTAB) continue;
-    let n = 0;
-    let j = i + 8;
-    const first = j;
-    while (j < end && buf[j] >= 48 && buf[j] <= 57 && j - first < 9) n = n * 10 + (buf[j++] - 48);
-    return j === first ? -1 : n * 1000;
-  }
-  return -1;
-}
-
-/**
- * A Content-Length value: digits, or a list of identical digit strings ("5, 5", which RFC 9112
- * §6.3 lets a recipient accept). -1 malformed or overflowing, -2 a list of differing values.
- */
-function parseLengthList(buf: Buffer, start: number, end: number): number {
-  let value = -1;
-  let i = start;
-  for (;;) {
-    let n = 0;
-    let digits = 0;
-    while (i < end && buf[i] >= 48 && buf[i] <= 57) {
-      n = n * 10 + (buf[i] - 48);
-      i++;
-      if (++digits > 15) return -1;
-    }
-    if (digits === 0) return -1;
-    if (value !== -1 && value !== n) return -2;
-    value = n;
-    while (i < end && (buf[i] === SP || buf[i] === HTAB)) i++;
-    if (i === end) return value;
-    if (buf[i] !== 44) return -1;
-    i++;
-    while (i < end && (buf[i] === SP || buf[i] === HTAB)) i++;
   }
 }

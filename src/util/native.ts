@@ -32,8 +32,34 @@ interface FloodgateNativeAddon {
   setThreadAffinity?(cpus: readonly number[]): number[];
   /** Since 1.1.0. The calling thread's CPU list. */
   getThreadAffinity?(): number[];
-  /** Since 1.3.0. A listening TCP socket with SO_REUSEPORT; returns its fd. */
+  /** Since 1.4.0. A listening TCP socket with SO_REUSEPORT; returns its fd. */
   listenReusePort?(host: string, port: number, backlog: number): number;
+  /** Since 1.3.0. The upstream response parser's byte work (native/src/response_parser.c). */
+  responseParser?: NativeResponseParser;
+  /** Since 1.3.0. Benchmark probes (native/src/uv_probe.c); nothing in the gateway uses them. */
+  probe?: NativeProbe;
+}
+
+/** See native/src/uv_probe.c: keep-alive request loops on this thread's libuv loop. */
+export interface NativeProbe {
+  uvRequestLoop(
+    port: number,
+    connections: number,
+    request: Buffer,
+    responseBytes: number,
+    durationMs: number,
+    perResponse: 0 | 1 | 2,
+    tick: () => void,
+    done: (completed: number, errors: number) => void,
+  ): void;
+}
+
+/** See native/src/response_parser_napi.c for the contract. */
+export interface NativeResponseParser {
+  bind(out: Float64Array, ranges: Int32Array, state: Float64Array): void;
+  parseHead(buf: Buffer, start: number, end: number): number;
+  scanHead(buf: Buffer, start: number, max: number): number;
+  chunkScan(buf: Buffer, i: number): number;
 }
 
 /** How to build the addon, for error messages. Run from the repo root. */
@@ -125,7 +151,7 @@ export const nativeLoadError: Error | null = loaded.error;
 /**
  * A listening socket with SO_REUSEPORT on host:port (an IP literal), for `net.Server.listen({ fd })`
  * (h2/front.ts: Node 20's net cannot share a port between worker threads). Null without the
- * addon 1.3.0; throws the system error (EADDRINUSE, ...) otherwise.
+ * addon 1.4.0; throws the system error (EADDRINUSE, ...) otherwise.
  */
 export function listenReusePort(host: string, port: number, backlog: number): number | null {
   const fn = loaded.addon?.listenReusePort;
@@ -135,6 +161,15 @@ export function listenReusePort(host: string, port: number, backlog: number): nu
 /** True when the loaded addon has the thread-affinity functions (a build of 1.1.0 or later). */
 export const nativeAffinityAvailable: boolean =
   typeof loaded.addon?.setThreadAffinity === 'function' && typeof loaded.addon?.getThreadAffinity === 'function';
+
+/** The native response parser (addon 1.3.0+), or null: the upstream engine then runs its JS kernel. */
+export const nativeResponseParser: NativeResponseParser | null =
+  typeof loaded.addon?.responseParser?.bind === 'function' && typeof loaded.addon?.responseParser?.scanHead === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
+    ? loaded.addon.responseParser
+    : null;
+
+/** The addon's benchmark probes (bench/micro/engine.ts), or null. */
+export const nativeProbe: NativeProbe | null = typeof loaded.addon?.probe?.uvRequestLoop === 'function' ? loaded.addon.probe : null;
 
 /**
  * One line for the start-up log when something runs on a JS fallback, or null when the addon is

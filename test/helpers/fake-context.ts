@@ -5,7 +5,7 @@
 import { formatConfigErrors, loadConfigText } from '../../src/config/load';
 import type { ConsumerConfig, NormalizedConfig, PluginConfig } from '../../src/config/types';
 import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
-import type { PluginContext, PluginEnv, PluginInstance, RequestHead, ResponseBodyFilter } from '../../src/plugins/api';
+import { Verdict, type PluginContext, type PluginEnv, type PluginInstance, type RequestHead, type ResponseBodyFilter } from '../../src/plugins/api';
 import type { LogRecord } from '../../src/logging/serializer';
 import { TraceContext } from '../../src/tracing/trace-context';
 import { getPluginDefinition } from '../../src/plugins/registry';
@@ -71,9 +71,10 @@ export class FakeContext implements PluginContext {
     };
   }
 
-  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): void {
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): Verdict.Stop {
     if (this.reply !== null) throw new Error('respond() called twice');
     this.reply = { status, body: body.toString(), contentType, headers };
+    return Verdict.Stop;
   }
   /** The path set by setUpstreamPath, or null. */
   upstreamPath: string | null = null;

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
+import type { UpstreamEngineKind } from '../../src/settings';
+import { nativeKernel, nativeKernelUnavailableReason } from '../../src/upstream/native-kernel';
 
 const CLI = path.resolve(__dirname, '../../src/cli.js');
 
@@ -17,6 +19,25 @@ export interface GatewayOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** File extension of the config file (yaml or json). */
   readonly ext?: string;
+  /** --upstream-engine; default: FLOODGATE_TEST_UPSTREAM_ENGINE, else the gateway's default. */
+  readonly engine?: UpstreamEngineKind;
+}
+
+/**
+ * The upstream engine the integration suite runs on: FLOODGATE_TEST_UPSTREAM_ENGINE (js or
+ * native; `make test-integration` runs the suite once with each), or null for the default.
+ */
+export function envEngine(): UpstreamEngineKind | null {
+  const v = process.env.FLOODGATE_TEST_UPSTREAM_ENGINE;
+  if (v === undefined || v === '') return null;
+  if (v !== 'js' && v !== 'native') throw new Error(`FLOODGATE_TEST_UPSTREAM_ENGINE must be js or native, got "${v}"`);
+  return v;
+}
+
+/** Engines a test written for both runs on: the one the environment names, else both. */
+export function testEngines(): UpstreamEngineKind[] {
+  const v = envEngine();
+  return v === null ? ['js', 'native'] : [v];
 }
 
 export interface Gateway {
@@ -41,6 +62,11 @@ export interface Gateway {
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const engine = opts.engine ?? envEngine();
+  // A native run must really be native: the gateway would fall back to js (with a warning).
+  if (engine === 'native' && nativeKernel === null) {
+    throw new Error(`--upstream-engine native asked for, but ${nativeKernelUnavailableReason}; build it with \`sh native/build.sh\``);
+  }
   const port = await freePort();
   const adminPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-test-'));
@@ -52,6 +78,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     '--workers', String(opts.workers ?? 2),
     '--access-log', 'off',
     '--admin-listen', `127.0.0.1:${adminPort}`,
+    ...(engine === null ? [] : ['--upstream-engine', engine]),
     ...(opts.args ?? []),
   ];
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -167,8 +167,9 @@ describe('TLS listener', () => {
     assert.equal(JSON.parse(served.body).url, '/x');
   });
 
-  test('a plugin whose protocols list only https runs on HTTPS requests', async () => {
+  test('a plugin whose protocols list only https runs on HTTPS requests, and not on plain HTTP (Kong)', async () => {
     assert.equal((await httpsGet('a.example.com', '/guarded')).status, 401);
+    assert.equal((await get(gw.url('/guarded'))).status, 200, 'key-auth limited to https does not run on the plain listener');
   });
 
   test('a reload swaps a certificate while a client keeps connecting; open connections keep going', async () => {

@@ -159,16 +159,16 @@ services:
     assert.equal(up.open, 0, 'the dropped target\'s idle connection was closed');
   });
 
-  test('--upstream-engine native is refused with a clear message until it exists', () => {
+  test('--upstream-engine takes js or native and refuses anything else, naming the value', () => {
     const cli = path.resolve(__dirname, '../../src/cli.js');
     let stderr = '';
     try {
-      execFileSync(process.execPath, [cli, 'start', '-c', '/nonexistent.yaml', '--upstream-engine', 'native'], { stdio: 'pipe' });
-      assert.fail('started with --upstream-engine native');
+      execFileSync(process.execPath, [cli, 'start', '-c', '/nonexistent.yaml', '--upstream-engine', 'rust'], { stdio: 'pipe' });
+      assert.fail('started with --upstream-engine rust');
     } catch (err) {
       stderr = String((err as { stderr?: Buffer }).stderr);
     }
-    assert.match(stderr, /--upstream-engine native: the native upstream engine is not built yet/);
+    assert.match(stderr, /--upstream-engine must be js or native, got "rust"/);
   });
 });
 

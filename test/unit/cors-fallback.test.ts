@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 const { re2InUse } = require('../../src/util/safe-regex') as typeof import('../../src/util/safe-regex');
-const { compileCheck } = require('../../src/config/compile-check') as typeof import('../../src/config/compile-check');
+const { compileCheck } = require('../../src/proxy/snapshot') as typeof import('../../src/proxy/snapshot');
 const { loadConfigText } = require('../../src/config/load') as typeof import('../../src/config/load');
 const { OriginMatcher } = require('../../src/plugins/cors/origins') as typeof import('../../src/plugins/cors/origins');
 const { pluginFromYaml } = require('../helpers/fake-context') as typeof import('../helpers/fake-context');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Verdict, type PluginInstance } from '../../src/plugins/api';
-import { compileCheck } from '../../src/config/compile-check';
+import { compileCheck } from '../../src/proxy/snapshot';
 import { loadConfigText } from '../../src/config/load';
 import { OriginMatcher, MAX_ORIGIN_LENGTH } from '../../src/plugins/cors/origins';
 import { re2InUse } from '../../src/util/safe-regex';

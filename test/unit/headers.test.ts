@@ -33,6 +33,14 @@ test('request headers rebuilt or hop-by-hop are dropped', () => {
   assert.ok(!isDroppedRequestHeader('cookie'));
 });
 
+test('the `_` spellings of framing and rebuilt headers are dropped; other `_` names pass', () => {
+  for (const name of ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x_real_ip', 'x_consumer_id', 'proxy_connection']) {
+    assert.ok(isDroppedRequestHeader(name), name);
+  }
+  assert.ok(!isDroppedRequestHeader('x_custom_header'));
+  assert.ok(!isDroppedRequestHeader('content-length'), 'the real Content-Length is forwarded');
+});
+
 test('Connection tokens name extra hop-by-hop headers; close/keep-alive alone name none', () => {
   assert.equal(connectionTokens(''), null);
   assert.equal(connectionTokens('close'), null);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Verdict } from '../../src/plugins/api';
-import { compileCheck } from '../../src/config/compile-check';
+import { compileCheck } from '../../src/proxy/snapshot';
 import { loadConfigText } from '../../src/config/load';
 import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
 import { getPluginDefinition } from '../../src/plugins/registry';

@@ -235,6 +235,27 @@ test('rate-limiting redis_* fields move to redis.*, with one warning for the ent
   assert.match(result.warnings[0].message, /"redis_server_name"/);
 });
 
+test('response-ratelimiting redis_* fields (a decK dump with the local policy) move to redis.* with a warning', () => {
+  const text = yaml(`
+    _format_version: "3.0"
+    plugins:
+      - name: response-ratelimiting
+        config:
+          policy: local
+          limits: { video: { minute: 10 } }
+          redis_host: null
+          redis_port: 6379
+          redis_timeout: 2000
+  `);
+  const result = loadConfigText(text, 'kong.yaml');
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+  const conf = result.config.plugins[0].config as { redis?: Record<string, unknown> } & Record<string, unknown>;
+  assert.equal('redis_port' in conf, false);
+  assert.equal(conf.redis?.port, 6379);
+  assert.equal(result.warnings.length, 1);
+  assert.match(result.warnings[0].message, /"redis_port" \(use config.redis.port\)/);
+});
+
 test('a deprecated field echoed beside its successor with the same value is dropped silently (decK dumps)', () => {
   const warnings = warningsOf(yaml(`
     _format_version: "3.0"

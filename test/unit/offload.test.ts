@@ -2,6 +2,8 @@
  * --jwt-verify: the three verifiers (inline, pool, batch) give the same verdicts, directly and
  * through the jwt plugin; the plugin answers synchronously inline and with a promise offloaded.
  */
+import { WorkerResources } from '../../src/plugins/resources';
+import { JWS_VERIFIER } from '../../src/offload/jws-verifier';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -107,7 +109,7 @@ describe('verifiers agree', () => {
 describe('the jwt plugin with each verifier', () => {
   for (const mode of MODES) {
     test(`${mode}: same answers; a promise only offloaded and only on a cache miss`, async () => {
-      const env: PluginEnv = { consumers, trustedIps: [], jwtVerify: verifiers.get(mode)! };
+      const env: PluginEnv = { consumers, trustedIps: [], resources: new WorkerResources().set(JWS_VERIFIER, verifiers.get(mode)!) };
       const plugin = jwtDefinition.create(conf, env);
       for (const c of cases) {
         const t = tokens(c);
@@ -135,7 +137,7 @@ describe('the jwt plugin with each verifier', () => {
   test('a failed pool answers 500, not 401', async () => {
     const v = createJwsVerifier('pool');
     await v.close();
-    const plugin = jwtDefinition.create(conf, { consumers, trustedIps: [], jwtVerify: v });
+    const plugin = jwtDefinition.create(conf, { consumers, trustedIps: [], resources: new WorkerResources().set(JWS_VERIFIER, v) });
     const ctx = new FakeContext({ headers: { authorization: `Bearer ${tokens(cases[1]).valid}` } });
     assert.equal(await plugin.onRequest!(ctx), Verdict.Stop);
     assert.equal(ctx.reply?.status, 500);

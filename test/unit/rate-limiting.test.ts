@@ -2,6 +2,8 @@
  * rate-limiting built from inline Kong YAML through the real loader, run against FakeContexts on a
  * fake clock (injected through PluginEnv.rateLimit; nothing sleeps) and a real shared table.
  */
+import { WorkerResources } from '../../src/plugins/resources';
+import { RATE_LIMIT_RUNTIME } from '../../src/ratelimit/runtime';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Verdict, type PluginContext, type PluginInstance, type RequestHead } from '../../src/plugins/api';
@@ -39,7 +41,7 @@ ${scope}    config: ${config}
 }
 
 function build(config: string, clock: FakeClock, rt = runtime(clock), scope = ''): PluginInstance {
-  return pluginFromYaml(yaml(config, scope), 'rate-limiting', { rateLimit: rt }).instance;
+  return pluginFromYaml(yaml(config, scope), 'rate-limiting', { resources: new WorkerResources().set(RATE_LIMIT_RUNTIME, rt) }).instance;
 }
 
 function run(plugin: PluginInstance, req: FakeRequest = {}, setup?: (ctx: FakeContext) => void): { verdict: Verdict; ctx: FakeContext } {

@@ -2,6 +2,8 @@
  * The redis policy against a real redis-server started on a free port (test/helpers/redis.ts):
  * counting in redis, sync_rate budgets, and redis going away and coming back.
  */
+import { WorkerResources } from '../../src/plugins/resources';
+import { RATE_LIMIT_RUNTIME } from '../../src/ratelimit/runtime';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
@@ -43,7 +45,7 @@ plugins:
     route: ${route}
     config: {policy: redis, redis: {host: 127.0.0.1, port: ${redis.port}, timeout: 1000}, ${config}}
 `;
-  return pluginFromYaml(yaml, 'rate-limiting', { rateLimit: rt }).instance;
+  return pluginFromYaml(yaml, 'rate-limiting', { resources: new WorkerResources().set(RATE_LIMIT_RUNTIME, rt) }).instance;
 }
 
 async function run(plugin: PluginInstance, req: FakeRequest = {}): Promise<{ verdict: Verdict; ctx: FakeContext; sync: boolean }> {

@@ -1,4 +1,6 @@
 /** request-size-limiting, response-ratelimiting, bot-detection and redirect, built from YAML. */
+import { WorkerResources } from '../../src/plugins/resources';
+import { RATE_LIMIT_RUNTIME } from '../../src/ratelimit/runtime';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Verdict } from '../../src/plugins/api';
@@ -65,7 +67,7 @@ test('request-size-limiting: require_content_length refuses a body-less length w
 
 function rrl(config: string, clock = { now: 1_700_000_000_000 }) {
   const rateLimit = { table: new SharedCounterTable(createRateLimitMemory(MIN_SLOTS)), now: () => clock.now, log: { warn() {}, info() {} } };
-  return { ...pluginFromYaml(yaml('response-ratelimiting', config), 'response-ratelimiting', { rateLimit }), clock };
+  return { ...pluginFromYaml(yaml('response-ratelimiting', config), 'response-ratelimiting', { resources: new WorkerResources().set(RATE_LIMIT_RUNTIME, rateLimit) }), clock };
 }
 
 function respond(instance: ReturnType<typeof rrl>['instance'], limitHeader: string | null, req: FakeRequest = {}): FakeContext {

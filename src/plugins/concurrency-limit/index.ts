@@ -145,5 +145,6 @@ export const concurrencyLimit: PluginDefinition<ConcurrencyLimitConfig> = {
   priority: 1900,
   version: '1.0.0',
   configSchema: ConcurrencyLimitSchema,
-  create: (conf, env, entry) => new ConcurrencyLimit(stateFor(entry?.id ?? env.pluginId, conf), conf),
+  // A check registers no state (a registered gate would be reconfigured by the check's config).
+  create: (conf, env, entry) => new ConcurrencyLimit(stateFor(env.checkOnly === true ? undefined : (entry?.id ?? env.pluginId), conf), conf),
 };

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PluginContext, PluginDefinition, PluginInstance } from '../api';
+import { CHECKED_ONLY, type PluginContext, type PluginDefinition, type PluginInstance } from '../api';
 import { BatchQueue, sharedQueue, type BatchQueueOptions } from '../../logging/batch-queue';
 import { registerLogSink, unregisterLogSink, type LogSink } from '../../logging/sinks';
 import { systemLogger } from '../../util/logger';
@@ -107,5 +107,5 @@ export const fileLog: PluginDefinition<FileLogConfig> = {
   priority: 9,
   version: '1.0.0',
   configSchema: FileLogSchema,
-  create: (conf, env) => new FileLog(conf, env.pluginId ?? 'default'),
+  create: (conf, env) => (env.checkOnly === true ? CHECKED_ONLY : new FileLog(conf, env.pluginId ?? 'default')),
 };

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { PluginContext, PluginDefinition, PluginInstance } from '../api';
+import { CHECKED_ONLY, type PluginContext, type PluginDefinition, type PluginInstance } from '../api';
 import { BatchQueue, sharedQueue } from '../../logging/batch-queue';
 import { queueOptions } from '../../logging/queue-schema';
 import type { LogRecord } from '../../logging/serializer';
@@ -99,5 +99,5 @@ export const httpLog: PluginDefinition<HttpLogConfig> = {
   priority: 12,
   version: '1.0.0',
   configSchema: HttpLogSchema,
-  create: (conf, env) => new HttpLog(conf, env.pluginId ?? 'default'),
+  create: (conf, env) => (env.checkOnly === true ? CHECKED_ONLY : new HttpLog(conf, env.pluginId ?? 'default')),
 };

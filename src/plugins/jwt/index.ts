@@ -10,7 +10,7 @@
  * Verified tokens are cached (see cache.ts): a hit skips the decode, the lookups and the crypto,
  * and goes straight to the time checks.
  *
- * Signatures are checked by `env.jwtVerify` (--jwt-verify; src/offload/jws-verifier.ts), on cache
+ * Signatures are checked by the worker's JWS_VERIFIER resource (--jwt-verify; src/offload/jws-verifier.ts), on cache
  * misses only. Inline (the default) it answers synchronously and so does this plugin; offloaded to
  * a piscina pool it answers with a promise, and only then does onRequest return a Promise<Verdict>.
  * Offloading costs a ~90 µs round trip, more than the most expensive algorithm here; see
@@ -20,7 +20,7 @@ import type { ConsumerConfig, JwtSecretConfig } from '../../config/types';
 import { messageBody } from '../../util/status-messages';
 import { Verdict, type PluginContext, type PluginDefinition, type PluginEnv, type PluginInstance } from '../api';
 import type { ConsumerDirectory } from '../consumer-directory';
-import { inlineVerifier, type JwsVerifier } from '../../offload/jws-verifier';
+import { inlineVerifier, JWS_VERIFIER, type JwsVerifier } from '../../offload/jws-verifier';
 import { DEFAULT_CACHE_ENTRIES, VerifiedToken, VerifiedTokenCache } from './cache';
 import { DecodeError, DecodedToken, own, prepareKey, type PreparedKey } from './jws';
 import { JwtSchema, type JwtConfig } from './schema';
@@ -271,7 +271,7 @@ abstract class JwtCore {
   }
 }
 
-/** Verifies on the worker thread: onRequest is synchronous. Ignores `env.jwtVerify`. */
+/** Verifies on the worker thread: onRequest is synchronous. Ignores the JWS_VERIFIER resource. */
 export class JwtPlugin extends JwtCore implements PluginInstance {
   constructor(conf: JwtConfig, env: PluginEnv, options: JwtOptions = {}) {
     super(conf, env, options, inlineVerifier);
@@ -283,10 +283,10 @@ export class JwtPlugin extends JwtCore implements PluginInstance {
   }
 }
 
-/** Verifies with `env.jwtVerify` (--jwt-verify pool|batch): a cache miss returns a promise. */
+/** Verifies with the JWS_VERIFIER resource (--jwt-verify pool|batch): a cache miss returns a promise. */
 export class OffloadedJwtPlugin extends JwtCore implements PluginInstance {
   constructor(conf: JwtConfig, env: PluginEnv, options: JwtOptions = {}) {
-    super(conf, env, options, env.jwtVerify ?? inlineVerifier);
+    super(conf, env, options, env.resources?.get(JWS_VERIFIER) ?? inlineVerifier);
   }
 
   onRequest(ctx: PluginContext): Verdict | Promise<Verdict> {
@@ -301,5 +301,5 @@ export const jwt: PluginDefinition<JwtConfig> = {
   version: '1.0.0',
   configSchema: JwtSchema,
   create: (conf, env) =>
-    env.jwtVerify === undefined || env.jwtVerify.mode === 'inline' ? new JwtPlugin(conf, env) : new OffloadedJwtPlugin(conf, env),
+    (env.resources?.get(JWS_VERIFIER)?.mode ?? 'inline') === 'inline' ? new JwtPlugin(conf, env) : new OffloadedJwtPlugin(conf, env),
 };

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { Verdict, type PluginContext, type PluginDefinition, type PluginInstance } from '../api';
+import { CHECKED_ONLY, Verdict, type PluginContext, type PluginDefinition, type PluginInstance } from '../api';
 import { BatchQueue, sharedQueue } from '../../logging/batch-queue';
 import { queueOptions } from '../../logging/queue-schema';
 import { registerLogSink, unregisterLogSink, type LogSink } from '../../logging/sinks';
@@ -171,5 +171,10 @@ export const openTelemetry: PluginDefinition<OpenTelemetryConfig> = {
   configSchema: OpenTelemetrySchema,
   checkConfig: (conf) =>
     conf.traces_endpoint === null && conf.endpoint === null ? { path: ['traces_endpoint'], message: 'traces_endpoint is required (or its older name, endpoint)' } : null,
-  create: (conf, env) => new OpenTelemetry(conf, env.pluginId ?? 'default'),
+  create: (conf, env) => {
+    if (env.checkOnly !== true) return new OpenTelemetry(conf, env.pluginId ?? 'default');
+    // The one thing the constructor refuses, checked without creating the exporter and its queue.
+    if ((conf.traces_endpoint ?? conf.endpoint) === null) throw new Error('opentelemetry: traces_endpoint is required');
+    return CHECKED_ONLY;
+  },
 };

@@ -4,7 +4,7 @@ import { LocalPolicy } from '../../ratelimit/local-policy';
 import { RedisPolicy } from '../../ratelimit/redis-policy';
 import { redisStoreFor, type RedisCounterStore, type RedisSettings } from '../../ratelimit/redis-store';
 import { Local, syncedBudgetsFor, type SyncedBudgets } from '../../ratelimit/redis-sync';
-import { standaloneRateLimitRuntime } from '../../ratelimit/runtime';
+import { RATE_LIMIT_RUNTIME, standaloneRateLimitRuntime } from '../../ratelimit/runtime';
 import { Stat, type SharedCounterTable } from '../../ratelimit/shared-table';
 import { WINDOW_NAMES } from '../../ratelimit/windows';
 import { messageBody } from '../../util/status-messages';
@@ -62,7 +62,7 @@ class RateLimiting implements PluginInstance {
   readonly #store: RedisCounterStore | null = null;
 
   constructor(conf: RateLimitingConfig, env: PluginEnv, scope: PluginConfig | undefined) {
-    const runtime = env.rateLimit ?? standaloneRateLimitRuntime();
+    const runtime = env.resources?.get(RATE_LIMIT_RUNTIME) ?? standaloneRateLimitRuntime();
     this.#table = runtime.table;
     this.#now = runtime.now;
     this.#limitBy = LIMIT_BY[conf.limit_by];
@@ -87,6 +87,8 @@ class RateLimiting implements PluginInstance {
       this.#local = new LocalPolicy(runtime.table, specs, algorithm);
       return;
     }
+    // A check opens no connection to redis.
+    if (env.checkOnly === true) return;
     const store = redisStoreFor(conf.redis as RedisSettings, runtime.log);
     this.#store = store;
     if (conf.sync_rate > 0) {

@@ -15,7 +15,7 @@
  */
 import type { PluginConfig } from '../../config/types';
 import { KeyHasher } from '../../ratelimit/key-hash';
-import { standaloneRateLimitRuntime } from '../../ratelimit/runtime';
+import { RATE_LIMIT_RUNTIME, standaloneRateLimitRuntime } from '../../ratelimit/runtime';
 import type { SharedCounterTable } from '../../ratelimit/shared-table';
 import { WindowClock, WINDOW_NAMES, type WindowName } from '../../ratelimit/windows';
 import { messageBody } from '../../util/status-messages';
@@ -116,7 +116,7 @@ export class ResponseRateLimiting implements PluginInstance {
   readonly #remainingByName: readonly (readonly [string, string, number[]])[];
 
   constructor(conf: ResponseRateLimitingConfig, env: PluginEnv, scope: PluginConfig | undefined) {
-    const runtime = env.rateLimit ?? standaloneRateLimitRuntime();
+    const runtime = env.resources?.get(RATE_LIMIT_RUNTIME) ?? standaloneRateLimitRuntime();
     this.#table = runtime.table;
     this.#now = runtime.now;
     this.#headerName = conf.header_name.toLowerCase();

@@ -1,0 +1,311 @@
+/**
+ * The downstream stage: writing one response to uWS. The status and headers go out with the first
+ * body bytes in one cork (one send(2) for a small response), a body with a known length streams
+ * through tryEnd so the client gets the same framing, an unknown length goes chunked, and a slow
+ * client pushes back through onWritable (the upstream engine is paused meanwhile). A local reply
+ * (a plugin's 401, the gateway's 502) is written here too.
+ *
+ * The request context extends this class rather than holding one: the writer's state is part of
+ * the context's one fixed shape, and a request allocates no extra object for it.
+ *
+ * uWS rules this file lives by: every write after the handler returned happens inside
+ * `res.cork`; after the response ended or the client aborted, `res` is never touched again.
+ */
+import type { ResponseHead } from '../upstream/response-head';
+import { classifyResponseHeader, connectionTokens, nameInFlatList, nameIs, parseContentLength, ResponseHeaderKind, statusLine } from './headers';
+import type { HttpResponse } from './uws';
+
+const enum BodyMode {
+  /** Response head not written yet. */
+  None = 0,
+  /** Upstream gave Content-Length: stream with tryEnd so the client gets the same framing. */
+  Sized = 1,
+  /** No length known: uWS writes chunked encoding. */
+  Chunked = 2,
+  /** HEAD, 204, 304: headers only. */
+  Bodiless = 3,
+}
+
+/** The value of a response-header edit that hides the header instead of writing it. */
+export const REMOVED_HEADER = '\u0000removed';
+
+/** The response being corked. cork() runs its callback synchronously, so one slot is enough. */
+let corked: DownstreamResponse | null = null;
+let corkedChunk: Buffer | null = null;
+let corkedResult = true;
+
+function corkedWriteHead(): void {
+  corked!.writeHead();
+}
+function corkedWriteChunk(): void {
+  const out = corked!;
+  if (out.headPending) out.writeHead();
+  corkedResult = out.writeChunk(corkedChunk!);
+}
+function corkedLocalReply(): void {
+  corked!.writeLocalReply();
+}
+function corkedFinish(): void {
+  const out = corked!;
+  if (out.headPending) out.writeHead();
+  // The last bytes a response body filter held back.
+  if (corkedChunk !== null && corkedChunk.length > 0) out.writeChunk(corkedChunk);
+  out.finishBody();
+}
+
+export abstract class DownstreamResponse {
+  readonly res: HttpResponse;
+  /** The client went away: never touch `res` again. */
+  aborted = false;
+  /** The response has ended: never touch `res` again. */
+  done = false;
+  /** Status and headers are on the wire (or in uWS's buffer); a local reply is no longer possible. */
+  headSent = false;
+  /**
+   * The upstream head arrived but is not written yet. It goes out together with the first body
+   * chunk (or the end), so a small response costs one send(2) instead of two; a response whose
+   * body is slow to start gets its head flushed at the end of the event-loop turn instead.
+   */
+  headPending = false;
+  responseStatus = 0;
+  /** Response body bytes handed to uWS. */
+  responseBytes = 0;
+  #mode = BodyMode.None;
+  #total = 0;
+  #pendingChunk: Buffer | null = null;
+  #pendingStart = 0;
+  #writableRegistered = false;
+
+  constructor(res: HttpResponse) {
+    this.res = res;
+  }
+
+  /** Inside cork: the upstream head with the plugins' edits (see writeUpstreamHead). */
+  abstract writeHead(): void;
+  /** Inside cork: a local reply's head and body. */
+  abstract writeLocalReply(): void;
+  /** The server is draining: close connections after their response. */
+  protected abstract get closeAfterResponse(): boolean;
+  /** The response ended, whole or cut: release the request (exactly once). */
+  protected abstract responseEnded(): void;
+  /** The response was cut short: stop the upstream exchange. */
+  protected abstract cancelUpstream(): void;
+  /** The client is writable again: let the upstream engine read on. */
+  protected abstract resumeUpstream(): void;
+
+  // ---------------------------------------------------------------- from outside any cork
+
+  /** End of the event-loop turn: write a head whose body has not started yet. */
+  flushPendingHead(): void {
+    if (!this.headPending || this.aborted || this.done) return;
+    corked = this;
+    this.res.cork(corkedWriteHead);
+    corked = null;
+  }
+
+  /** A body chunk (head first when pending). False when the client is slow: pause the upstream. */
+  sendChunk(chunk: Buffer): boolean {
+    corked = this;
+    corkedChunk = chunk;
+    this.res.cork(corkedWriteChunk);
+    corked = null;
+    corkedChunk = null;
+    return corkedResult;
+  }
+
+  /** The upstream body ended: the head if pending, a held-back tail, then the end. */
+  sendEnd(tail: Buffer | null): void {
+    corked = this;
+    corkedChunk = tail;
+    this.res.cork(corkedFinish);
+    corked = null;
+    corkedChunk = null;
+  }
+
+  /** Write a local reply (writeLocalReply) in one cork. */
+  sendLocalReply(): void {
+    corked = this;
+    this.res.cork(corkedLocalReply);
+    corked = null;
+  }
+
+  /** Too late for a status code: cut the connection so the client sees a truncated response. */
+  closeDownstream(): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    this.cancelUpstream();
+    this.res.close();
+    this.responseEnded();
+  }
+
+  // ---------------------------------------------------------------- inside cork
+
+  /**
+   * Write the upstream's status and headers, dropping hop-by-hop ones and those the plugins
+   * replaced (`edits`, flat pairs, REMOVED_HEADER hides one), then the edits and the request id.
+   * Decides the body's framing: `rewrites` (a body filter changes the bytes) drops the length.
+   */
+  protected writeUpstreamHead(head: ResponseHead, edits: readonly string[] | null, idHeader: string, requestId: string, bodiless: boolean, rewrites: boolean): void {
+    const res = this.res;
+    const status = this.responseStatus;
+    this.headSent = true;
+    this.headPending = false;
+    res.writeStatus(statusLine(status));
+    let contentLength = -1;
+    let extraHopByHop: string[] | null = null;
+    for (let i = 0; i < head.count; i++) {
+      const name = head.name(i);
+      switch (classifyResponseHeader(name)) {
+        case ResponseHeaderKind.Forward:
+          if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
+          // Compared as bytes, length first: no string is made for a header that is kept.
+          if (edits !== null && nameInFlatList(name, edits)) break;
+          if (idHeader !== '' && nameIs(name, idHeader)) break;
+          res.writeHeader(name, head.value(i));
+          break;
+        case ResponseHeaderKind.ContentLength:
+          contentLength = parseContentLength(head.value(i));
+          break;
+        case ResponseHeaderKind.Connection:
+          extraHopByHop = connectionTokens(head.valueString(i).toLowerCase());
+          break;
+        default:
+          break;
+      }
+    }
+    if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
+    if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, requestId);
+    if (bodiless || status === 204 || status === 304) {
+      this.#mode = BodyMode.Bodiless;
+      this.#total = contentLength;
+    } else if (contentLength >= 0 && !rewrites) {
+      this.#mode = BodyMode.Sized;
+      this.#total = contentLength;
+    } else {
+      this.#mode = BodyMode.Chunked;
+    }
+  }
+
+  /**
+   * A local reply: status, content type, the replying plugin's `headers` (they win over the
+   * response plugins' `edits`), the request id, and the body, closing after it when `close`.
+   */
+  protected writeLocal(contentType: string, headers: readonly string[] | null, edits: readonly string[] | null, idHeader: string, requestId: string, body: string | Buffer, close: boolean): void {
+    const res = this.res;
+    res.writeStatus(statusLine(this.responseStatus));
+    res.writeHeader('content-type', contentType);
+    if (headers !== null) for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
+    if (edits !== null) {
+      for (let i = 0; i + 1 < edits.length; i += 2) {
+        if (edits[i + 1] !== REMOVED_HEADER && (headers === null || !hasFlatIgnoreCase(headers, edits[i]))) res.writeHeader(edits[i], edits[i + 1]);
+      }
+    }
+    if (idHeader !== '' && (headers === null || !hasFlatIgnoreCase(headers, idHeader)) && (edits === null || !hasFlat(edits, idHeader))) {
+      res.writeHeader(idHeader, requestId);
+    }
+    res.end(body, close);
+  }
+
+  /** @internal inside cork. Returns false when the client is slow (the engine then pauses). */
+  writeChunk(chunk: Buffer): boolean {
+    const res = this.res;
+    if (this.#mode === BodyMode.Sized && this.responseBytes === 0 && chunk.length === this.#total && this.closeAfterResponse) {
+      // The whole body in one piece: end() can still say `Connection: close` and close after it.
+      this.responseBytes = chunk.length;
+      res.end(chunk, true);
+      this.#markDone();
+      return true;
+    }
+    this.responseBytes += chunk.length;
+    if (this.#mode === BodyMode.Sized) {
+      const start = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(chunk, this.#total);
+      if (done) {
+        this.#markDone();
+        return true;
+      }
+      if (ok) return true;
+      this.#pendingChunk = chunk;
+      this.#pendingStart = start;
+      this.#awaitWritable();
+      return false;
+    }
+    if (this.#mode === BodyMode.Chunked) {
+      if (res.write(chunk)) return true;
+      this.#awaitWritable();
+      return false;
+    }
+    // Bodiless: an upstream that sends a body to HEAD is ignored.
+    return true;
+  }
+
+  /** @internal inside cork */
+  finishBody(): void {
+    const res = this.res;
+    switch (this.#mode) {
+      case BodyMode.Sized:
+        if (this.done) break;
+        if (this.#total === 0) {
+          res.end(undefined, this.closeAfterResponse);
+          this.#markDone();
+        } else {
+          // The upstream's body ended before the length it declared (a chunked body with a
+          // Content-Length never gets here: the parser refuses CL with TE).
+          this.closeDownstream();
+        }
+        break;
+      case BodyMode.Chunked:
+        // No closeConnection here: uWS (v20.30 and v20.57) writes a Connection header after the
+        // body once it has started (test/conformance/http1/uws-issues/close-ignored-when-pipelined.js).
+        res.end();
+        this.#markDone();
+        break;
+      case BodyMode.Bodiless:
+        // uWS reads an explicit `undefined` length as a number; omit the argument instead.
+        // A 204 never carries Content-Length (RFC 9110 §8.6).
+        if (this.#total >= 0 && this.responseStatus !== 204) res.endWithoutBody(this.#total, this.closeAfterResponse);
+        else res.endWithoutBody();
+        this.#markDone();
+        break;
+      default:
+        break;
+    }
+  }
+
+  #awaitWritable(): void {
+    if (this.#writableRegistered) return;
+    this.#writableRegistered = true;
+    // Registered once, and only for clients slow enough to push back.
+    this.res.onWritable((offset) => this.#writable(offset));
+  }
+
+  #writable(offset: number): boolean {
+    if (this.aborted || this.done) return true;
+    if (this.#mode === BodyMode.Sized && this.#pendingChunk !== null) {
+      const [ok, done] = this.res.tryEnd(this.#pendingChunk.subarray(offset - this.#pendingStart), this.#total);
+      if (done) this.#markDone();
+      if (!ok) return false;
+      this.#pendingChunk = null;
+    }
+    // Also when the last bytes just went out (done): the engine still holds the end of the
+    // response, and reading it is what returns the connection to its pool.
+    this.resumeUpstream();
+    return true;
+  }
+
+  #markDone(): void {
+    if (this.done) return;
+    this.done = true;
+    this.responseEnded();
+  }
+}
+
+function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lowerName) return true;
+  return false;
+}
+
+export function hasFlat(list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
+  return false;
+}
