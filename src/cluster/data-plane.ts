@@ -207,11 +207,14 @@ export class DataPlane {
     const server = this.#server;
     if (server !== null) {
       server.lastRequestAt = Date.now();
+      // drain() closes the listen socket at once; the kernel sends new connections elsewhere.
+      const drained = server.drain(server.closeConnectionsAvailable ? this.#boot.settings.drainTimeoutMs : Infinity);
+      this.#logger.info({ worker: this.#boot.workerId, inFlight: server.inFlight }, 'retiring worker stopped accepting');
       if (server.closeConnectionsAvailable) {
-        await server.drain(this.#boot.settings.drainTimeoutMs);
+        await drained;
         server.closeConnections();
       } else {
-        await server.drain(Infinity);
+        await drained;
         while (server.inFlight > 0 || Date.now() - server.lastRequestAt < RETIRE_QUIET_MS) {
           await new Promise((r) => setTimeout(r, 1000));
         }

@@ -15,7 +15,6 @@ import type { HttpResponse, us_socket_context_t, WebSocketBehavior } from 'uWebS
 import { uws } from '../proxy/uws';
 import type { DownstreamHead } from '../proxy/request-head';
 import type { ProxyError } from '../proxy/errors';
-import type { RequestContext } from '../proxy/request-context';
 import { WebSocketBridge, type WebSocketSettings } from './bridge';
 import type { UpgradeOutcome } from './upstream';
 
@@ -53,10 +52,17 @@ export function completeUpgrade(
   return bridge;
 }
 
+/** The request an upgrade belongs to (the proxy's request context), as far as the handshake needs it. */
+export interface UpgradingRequest {
+  completeWebSocket(rawHeaders: readonly string[], socket: Socket, early: Buffer): void;
+  respond(status: number, body: string | Buffer, contentType: string, headers: readonly string[] | null): unknown;
+  fail(error: ProxyError): void;
+}
+
 /** What the upstream handshake reports, turned into the context's own moves. */
 export class UpgradeAttempt implements UpgradeOutcome {
-  readonly #ctx: RequestContext;
-  constructor(ctx: RequestContext) {
+  readonly #ctx: UpgradingRequest;
+  constructor(ctx: UpgradingRequest) {
     this.#ctx = ctx;
   }
   upgraded(rawHeaders: readonly string[], socket: Socket, early: Buffer): void {

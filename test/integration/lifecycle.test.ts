@@ -138,7 +138,10 @@ describe('workers', () => {
       const first = await new Promise<string>((resolve) => held.once('data', (d) => resolve(d.toString('latin1'))));
       assert.match(first, /^HTTP\/1\.1 200 /);
       await gw.waitForLog(/worker failed; respawning/, 10_000, from);
-      // While one worker is out, every new connection is served by the other one.
+      // Once the crashed worker has closed its listen socket, every new connection is served by
+      // the other one. (A connection that reached its accept queue before that is reset by the
+      // kernel: SO_REUSEPORT gives a closing listener's queue to no one.)
+      await gw.waitForLog(/retiring worker stopped accepting/, 10_000, from);
       for (let i = 0; i < 10; i++) assert.equal(await status(`/stable/y${i}`, { connection: 'close' }), 200);
       await gw.waitForLog(/worker respawned and listening/, 10_000, from);
       assert.equal(await status('/stable/z'), 200);
