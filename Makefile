@@ -164,6 +164,13 @@ bench-logging: build
 bench-trace-ids: build
 	$(NODE) dist/bench/micro/trace-ids.js
 
+# The HTTP/2 downstream design decision (ARCHITECTURE.md "HTTP/2 downstream"): uWS SSLApp alone,
+# node:http2 allowHTTP1, and the ALPN front, same run, interleaved, medians, ratios to uWS.
+# Env: ROUNDS=3 DURATION=3 CONNS=50 STREAMS=50. About 1 min.
+.PHONY: bench-h2-design
+bench-h2-design: build bench-tools
+	$(NODE) dist/bench/h2-design/main.js
+
 # What TLS costs: Floodgate's HTTPS listener vs NGINX with TLS (1 worker each, same certificate and
 # suites) and Floodgate's plain listener, kept-alive GETs and a new TLS connection per request
 # (handshake rate); 5 interleaved rounds x 5 s, medians, ratios to NGINX; about 2 min. Env: ROUNDS

@@ -40,6 +40,7 @@ Options for start:
       --tls-cert FILE          default certificate (PEM chain) for clients without SNI or with an
                                unknown name; re-read on SIGHUP
       --tls-key FILE           its private key (PEM, RSA or ECDSA, unencrypted)
+      --http2 on|off           HTTP/2 for clients offering h2 by ALPN on the TLS port (default on)
       --ws-max-message-bytes N largest proxied WebSocket message either way, else close 1009
                                (default 16777216)
       --ws-idle-timeout S      close a proxied WebSocket idle this many seconds; 0 = never (default 120)
@@ -149,6 +150,12 @@ function tlsOption(listen: string | undefined, certFile: string | undefined, key
   return { mode: 'on', host: at.host, port: at.port, ...files };
 }
 
+function http2Option(value: string | undefined): boolean {
+  if (value === undefined || value === 'on') return true;
+  if (value === 'off') return false;
+  fail(`--http2 must be on or off, got "${value}"`);
+}
+
 function cpuAffinityOption(value: string | undefined): NodeSettings['cpuAffinity'] {
   try {
     return parseCpuAffinity(value);
@@ -241,6 +248,7 @@ function start(argv: string[]): void {
       'listen-tls': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      http2: { type: 'string' },
       'ws-max-message-bytes': { type: 'string' },
       'ws-idle-timeout': { type: 'string' },
       metrics: { type: 'string' },
@@ -278,6 +286,7 @@ function start(argv: string[]): void {
     memCacheSize: sizeOption(values['mem-cache-size'], 'mem-cache-size', defaultSettings.memCacheSize!),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
     tls: tlsOption(values['listen-tls'], values['tls-cert'], values['tls-key']),
+    http2: http2Option(values.http2),
     websocket: {
       ...defaultWebSocketSettings,
       maxMessageBytes: intOption(values['ws-max-message-bytes'], 'ws-max-message-bytes', defaultWebSocketSettings.maxMessageBytes, 1),

@@ -102,6 +102,8 @@ export interface NodeSettings {
   readonly dnsResolver?: string | null;
   /** --listen-tls, --tls-cert, --tls-key: the HTTPS listener (src/tls/); absent = auto on 8443. */
   readonly tls?: TlsSettings;
+  /** --http2: h2 by ALPN on the TLS port through the front in src/h2/ (absent = on). */
+  readonly http2?: boolean;
   /** --ws-max-message-bytes, --ws-idle-timeout: proxied WebSockets (src/websocket/). */
   readonly websocket?: WebSocketSettings;
   // ---- Overload protection and slow clients (proxy/admission.ts, connection-limit.ts, body-rate.ts).

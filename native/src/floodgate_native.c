@@ -9,6 +9,7 @@
  *   exitImmediately(code: number): never   -- _exit(2), see below
  *   setThreadAffinity(cpus: number[]): number[]   -- pins the CALLING thread
  *   getThreadAffinity(): number[]                 -- the CALLING thread's CPUs
+ *   listenReusePort(host, port, backlog): number  -- a SO_REUSEPORT listening fd
  *
  * Limits equal to RLIM_INFINITY ("unlimited") are reported as Infinity.
  * raiseNofileLimit only ever raises the soft limit, to min(target ?? hard, hard);
@@ -28,6 +29,9 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "glibc_c23.h"
 #include "response_parser_napi.h"
@@ -39,7 +43,7 @@
 
 #include <node_api.h>
 
-#define FLOODGATE_NATIVE_VERSION "1.3.0"
+#define FLOODGATE_NATIVE_VERSION "1.4.0"
 
 /* Bail out of the current function (returning NULL to JS) if a napi call
  * fails; a pending exception, if any, is left for JS to see. */
@@ -352,6 +356,65 @@ static napi_value SetThreadAffinity(napi_env env, napi_callback_info info) {
 #endif
 }
 
+/*
+ * listenReusePort(host: string, port: number, backlog: number): number
+ * A listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, for net.Server.listen({ fd }):
+ * Node 20's net has no reusePort option, and every worker's HTTP/2 front (src/h2/front.ts) must
+ * bind the same TLS port, as uSockets does for the uWS listeners. IPv4 or IPv6 literal hosts.
+ */
+static napi_value ListenReusePort(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char host[64];
+  size_t host_len = 0;
+  int32_t port = 0, backlog = 511;
+  NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], host, sizeof host, &host_len));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &port));
+  if (argc >= 3) NAPI_CALL(env, napi_get_value_int32(env, argv[2], &backlog));
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  memset(&addr, 0, sizeof addr);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+  int family;
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    family = AF_INET;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    addr_len = sizeof *a4;
+  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    family = AF_INET6;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    addr_len = sizeof *a6;
+  } else {
+    return throw_errno_what(env, "inet_pton", EINVAL, "listen address must be an IP literal");
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt", err);
+  }
+  if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "bind", err);
+  }
+  if (listen(fd, backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "listen", err);
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_create_int32(env, fd, &out));
+  return out;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value version;
   NAPI_CALL(env, napi_create_string_utf8(env, FLOODGATE_NATIVE_VERSION,
@@ -363,6 +426,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"exitImmediately", NULL, ExitImmediately, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setThreadAffinity", NULL, SetThreadAffinity, NULL, NULL, NULL, napi_enumerable, NULL},
     {"getThreadAffinity", NULL, GetThreadAffinity, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"listenReusePort", NULL, ListenReusePort, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports,
                                         sizeof props / sizeof props[0], props));

@@ -23,6 +23,7 @@ import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
 import { certificateSet } from '../tls/certificate-set';
 import { TlsListener } from '../tls/listener';
+import { H2Edge } from '../h2/edge';
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { registerWebSocketCollector } from '../websocket/stats';
 import { readDefaultCertificate } from '../tls/settings';
@@ -46,6 +47,8 @@ export class DataPlane {
   /** What this worker shares with its plugins (plugins/resources.ts), registered once. */
   readonly #resources: WorkerResources;
   #server: ProxyServer | null = null;
+  /** The HTTP/2 front on the TLS port (src/h2/), when this worker runs one. */
+  #edge: H2Edge | null = null;
   /** Route cells outlive snapshots (a reload keeps unchanged routes' counts); null = --metrics off. */
   readonly #metrics: WorkerMetrics | null;
   readonly #shared: SharedBalancerState;
@@ -105,13 +108,22 @@ export class DataPlane {
     if (tls === undefined || tls.mode === 'off' || server.draining) return;
     const set = certificateSet(config, readDefaultCertificate(tls));
     if (set.fallback === null) return; // auto mode and no certificate yet
+    // HTTP/2 (src/h2/edge.ts): uWS terminates HTTPS/1.1 on a loopback port behind the front.
+    const http2 = this.#boot.settings.http2 !== false;
     if (server.tls === null) {
-      const listener = new TlsListener(tls.host, tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter, this.#boot.settings.clientIdleTimeoutS ?? 0);
+      const listener = new TlsListener(http2 ? '127.0.0.1' : tls.host, http2 ? 0 : tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter, this.#boot.settings.clientIdleTimeoutS ?? 0);
       await listener.start(set);
       server.tls = listener;
-      this.#logger.info({ tls: `${tls.host}:${tls.port}`, certificates: set.certificates.length, seamlessSwaps: listener.seamless }, 'HTTPS listener on');
+      let edge: H2Edge | null = null;
+      if (http2) {
+        edge = await H2Edge.start(server, listener, tls.host, tls.port, set, this.#logger);
+        this.#edge = edge;
+        if (edge === null) this.#logger.warn({ tls: `${tls.host}:${tls.port}` }, 'TLS port held by another worker\'s HTTP/2 front; this worker serves plain HTTP only');
+      }
+      this.#logger.info({ tls: `${tls.host}:${tls.port}`, http2, certificates: set.certificates.length, seamlessSwaps: listener.seamless }, 'HTTPS listener on');
       return;
     }
+    this.#edge?.update(set);
     const result = await server.tls.update(set);
     if (result !== 'unchanged') this.#logger.info({ result }, 'TLS certificates applied');
   }

@@ -85,7 +85,7 @@ function service(e: Entity, model: Model, upstreamNames: ReadonlySet<string>): S
     name: s.name ?? null,
     protocol,
     host: parts.host,
-    port: parts.port ?? (protocol === 'https' ? 443 : 80),
+    port: parts.port ?? (protocol === 'https' || protocol === 'grpcs' ? 443 : 80),
     path: parts.path,
     retries: s.retries,
     connectTimeout: s.connect_timeout,
@@ -250,7 +250,7 @@ function credentials(model: Model): CredentialsConfig {
 
 /** Kong protocols Floodgate does not proxy are dropped (field-checks.ts refused routes that need them). */
 function supportedProtocols(list: readonly string[]): Protocol[] {
-  return unique(list.filter((p): p is Protocol => p === 'http' || p === 'https'));
+  return unique(list.filter((p): p is Protocol => p === 'http' || p === 'https' || p === 'grpc' || p === 'grpcs'));
 }
 
 function unique<T>(list: readonly T[]): T[] {

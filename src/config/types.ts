@@ -8,7 +8,7 @@
  * so a worker never has to look anything up by name or guess a default.
  */
 
-export type Protocol = 'http' | 'https';
+export type Protocol = 'http' | 'https' | 'grpc' | 'grpcs';
 
 export interface ServiceConfig {
   /** The entity's `id`, or a stable id derived from its name (or position) when absent. */

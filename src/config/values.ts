@@ -27,12 +27,18 @@ export function isKongProtocol(protocol: string): boolean {
 }
 
 /** Null when `protocol` is one Floodgate proxies; else the reason it is refused. */
+/** "http, https, grpc and grpcs" */
+function listed(conjunction: string): string {
+  const all = [...SUPPORTED_PROTOCOLS];
+  return `${all.slice(0, -1).join(', ')} ${conjunction} ${all[all.length - 1]}`;
+}
+
 export function protocolProblem(protocol: string): string | null {
   if ((SUPPORTED_PROTOCOLS as readonly string[]).includes(protocol)) return null;
   if (isKongProtocol(protocol)) {
-    return `protocol "${protocol}" is not supported (Floodgate supports ${SUPPORTED_PROTOCOLS.join(' and ')})`;
+    return `protocol "${protocol}" is not supported (Floodgate supports ${listed('and')})`;
   }
-  return `unknown protocol "${protocol}" (expected ${SUPPORTED_PROTOCOLS.join(' or ')})`;
+  return `unknown protocol "${protocol}" (expected ${listed('or')})`;
 }
 
 function parsePort(digits: string): Parsed<number> {

@@ -35,6 +35,7 @@ import type { NodeSettings } from '../settings';
 import type { RequestRecord } from './record';
 import type { Redaction } from '../logging/redaction';
 import { logPluginFailure, runLogPhase, runRequestPhase, runResponsePhase, runUpstreamRequestPhase, type ChainHost } from './chain';
+import { forwardGrpc } from '../grpc/proxy';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
 
@@ -449,6 +450,13 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     this.upstreamStartedAt = performance.now();
     this.#upstreamPath = path;
     if (this.wsContext !== null) return this.#dispatchUpgrade();
+    // gRPC (src/grpc/proxy.ts): protocol grpc/grpcs goes upstream over HTTP/2, not the engine;
+    // the cancel slot is the upgrade's (one or the other, never both).
+    const protocol = service.config.protocol;
+    if (protocol === 'grpc' || protocol === 'grpcs') {
+      this.#cancelUpgrade = forwardGrpc(this, this.target!, service.config, path, this.#upstreamHeaders);
+      return;
+    }
     attempt.send(this.#upstreamMethod ?? head.method, path, this.#upstreamHeaders, this.#upstreamBody);
   }
 

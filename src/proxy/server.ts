@@ -47,6 +47,11 @@ import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
 let collecting: DownstreamHead | null = null;
 
+/** h2 front: a header of an HTTP/2 request, counted and classified as uWS's would be. */
+export function collectStreamHeader(name: string, value: string): void {
+  collectHeader(name, value);
+}
+
 function collectHeader(name: string, value: string): void {
   const head = collecting!;
   head.headerNames.push(name);
@@ -134,6 +139,10 @@ export class ProxyServer {
   /** Per-connection timeouts tighter than uWS's own (connection-limit.ts); null unless needed. */
   /** Open connections from uWS's connection filter (v20.57); null on the v20.30 fallback. */
   readonly connections: ConnectionCounter | null;
+  /** h2 front (src/h2/edge.ts): GOAWAY on drain, sessions and pipes cut after it. */
+  edge: { close(): void; destroy(): void } | null = null;
+  /** h2 front: loopback source address of a piped HTTPS/1.1 connection -> the client's address. */
+  loopbackPeers: Map<string, string> | null = null;
 
   /** The connection filter for the TLS listener's apps too, so HTTPS connections are counted. */
   get connectionFilter(): ((res: HttpResponse, count: number) => void) | null {
@@ -208,6 +217,7 @@ export class ProxyServer {
   drain(deadlineMs: number): Promise<boolean> {
     this.draining = true;
     this.tls?.close();
+    this.edge?.close();
     for (const bridge of [...this.websockets]) bridge.shutdown();
     if (this.#listenSocket !== null) {
       uws.us_listen_socket_close(this.#listenSocket);
@@ -266,6 +276,7 @@ export class ProxyServer {
     }
     this.#app.close();
     this.tls?.closeConnections();
+    this.edge?.destroy();
     return true;
   }
 
@@ -314,7 +325,39 @@ export class ProxyServer {
     req.forEach(collectHeader);
     collecting = null;
     head.remoteAddress = textDecoder.decode(res.getRemoteAddressAsText());
+    // h2 front (src/h2/front.ts): an HTTPS/1.1 connection piped from it arrives from a loopback
+    // address the front chose for it; the client's own address replaces it.
+    if (this.loopbackPeers !== null && head.scheme === 'https') head.remoteAddress = this.loopbackPeers.get(head.remoteAddress) ?? head.remoteAddress;
     if (ctx.wsContext !== null) prepareUpgradeHead(head);
+    this.#proceed(ctx, res, head);
+  }
+
+  /**
+   * h2 front (src/h2/): one HTTP/2 stream enters the request path here, its head already copied
+   * by the caller (h2/downstream.ts), `res` being the stream dressed as a uWS response.
+   */
+  acceptStream(res: HttpResponse, fill: (head: DownstreamHead) => void): void {
+    const head = new DownstreamHead();
+    head.scheme = 'https';
+    const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
+    res.onAborted(ctx.onDownstreamAborted);
+    this.inFlight++;
+    ctx.snapshot.inFlight++;
+    if (this.draining) this.lastRequestAt = Date.now();
+    try {
+      collecting = head;
+      fill(head);
+      collecting = null;
+      this.#proceed(ctx, res, head, true);
+    } catch (err) {
+      collecting = null;
+      this.logger.error({ err }, 'unexpected error in request handler');
+      ctx.fail(Errors.internal);
+    }
+  }
+
+  /** The request path after the head is copied, shared by uWS requests and h2 streams. */
+  #proceed(ctx: RequestContext, res: HttpResponse, head: DownstreamHead, stream = false): void {
     this.#identify(ctx, head);
 
     const invalid = this.#validate(head);
@@ -338,6 +381,8 @@ export class ProxyServer {
     if (!snapshot.router.match(head, ctx.match)) return ctx.fail(Errors.noRoute);
     ctx.route = snapshot.routesByOrder[ctx.match.route!.order];
     ctx.chain = head.scheme === 'https' ? ctx.route.https.chain : ctx.route.chain;
+    // gRPC (src/grpc/): a grpc/grpcs-only route does not match a request that is not gRPC.
+    if (ctx.route.grpcOnly && !(head.header('content-type') ?? '').startsWith('application/grpc')) return ctx.fail(Errors.noRoute);
     // Kong answers an https-only route reached over plain HTTP before any plugin runs.
     if (head.scheme === 'http' && httpsOnly(ctx.route.config)) return answerPlainHttp(ctx, head, ctx.route.config, this.tlsPort);
     // --trace-context off: only a route whose plugins export spans starts or continues a trace.
@@ -355,7 +400,8 @@ export class ProxyServer {
       if (this.bodyRate !== null) this.bodyRate.watch(ctx);
       // uWS frames a chunked body itself, and refuses or misreads some chunks: hold the request
       // until the body is complete (or 64 KiB), so nothing of such a request reaches the upstream.
-      if (head.hasTransferEncoding) return ctx.startOnFirstBodyChunk();
+      // (An h2 stream's body has no uWS framing, and gRPC streams must flow at once: not held.)
+      if (head.hasTransferEncoding && !stream) return ctx.startOnFirstBodyChunk();
     }
     this.startRequest(ctx);
   }

@@ -134,6 +134,8 @@ export class CompiledRoute {
   metrics: RouteCell | null = null;
   /** A plugin on this route exports spans: it gets a trace context even with --trace-context off. */
   readonly needsTraceContext: boolean;
+  /** Kong: a route whose protocols are only grpc/grpcs matches gRPC requests only (src/grpc/). */
+  readonly grpcOnly: boolean;
 
   constructor(
     config: RouteConfig,
@@ -146,6 +148,7 @@ export class CompiledRoute {
     this.config = config;
     this.service = service;
     this.needsTraceContext = needsTraceContext;
+    this.grpcOnly = config.protocols.length > 0 && config.protocols.every((p) => p === 'grpc' || p === 'grpcs');
     this.chain = chain;
     this.consumerChains = consumerChains;
     this.https = https;

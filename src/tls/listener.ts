@@ -115,6 +115,12 @@ export class TlsListener {
     return this.#acceptorSocket !== null || this.#current?.listenSocket != null;
   }
 
+  /** The port actually bound (a listener made with port 0 gets one from the kernel; h2/front.ts). */
+  get localPort(): number {
+    const socket = this.#acceptorSocket ?? this.#current?.listenSocket ?? null;
+    return socket === null ? 0 : uws.us_socket_local_port(socket);
+  }
+
   /** True when generations are swapped behind one acceptor (uWS v20.57). */
   get seamless(): boolean {
     return this.#acceptor !== null;

@@ -32,6 +32,8 @@ interface FloodgateNativeAddon {
   setThreadAffinity?(cpus: readonly number[]): number[];
   /** Since 1.1.0. The calling thread's CPU list. */
   getThreadAffinity?(): number[];
+  /** Since 1.4.0. A listening TCP socket with SO_REUSEPORT; returns its fd. */
+  listenReusePort?(host: string, port: number, backlog: number): number;
   /** Since 1.3.0. The upstream response parser's byte work (native/src/response_parser.c). */
   responseParser?: NativeResponseParser;
   /** Since 1.3.0. Benchmark probes (native/src/uv_probe.c); nothing in the gateway uses them. */
@@ -146,6 +148,16 @@ export const nativeVersion: string | null = loaded.addon?.version ?? null;
 export const nativeAddonPath: string | null = loaded.path;
 /** Why the addon is not available, or null when it is. */
 export const nativeLoadError: Error | null = loaded.error;
+/**
+ * A listening socket with SO_REUSEPORT on host:port (an IP literal), for `net.Server.listen({ fd })`
+ * (h2/front.ts: Node 20's net cannot share a port between worker threads). Null without the
+ * addon 1.4.0; throws the system error (EADDRINUSE, ...) otherwise.
+ */
+export function listenReusePort(host: string, port: number, backlog: number): number | null {
+  const fn = loaded.addon?.listenReusePort;
+  return typeof fn === 'function' ? fn.call(loaded.addon, host, port, backlog) : null;
+}
+
 /** True when the loaded addon has the thread-affinity functions (a build of 1.1.0 or later). */
 export const nativeAffinityAvailable: boolean =
   typeof loaded.addon?.setThreadAffinity === 'function' && typeof loaded.addon?.getThreadAffinity === 'function';

@@ -267,7 +267,7 @@ test('a plugin pointing to a missing service, route or consumer', () => {
 });
 
 test('a plugin whose protocols are all unsupported would never run', () => {
-  const e = onlyError('_format_version: "3.0"\nplugins:\n  - name: request-termination\n    protocols: [grpc, grpcs]\n');
+  const e = onlyError('_format_version: "3.0"\nplugins:\n  - name: request-termination\n    protocols: [tcp, tls]\n');
   assertError(e, { entity: 'plugins[0] (name "request-termination")', field: 'protocols', line: 4, message: /never run/ });
 });
 
@@ -393,10 +393,10 @@ test('protocols Kong has but Floodgate lacks are "not supported"', () => {
         url: http://127.0.0.1:9000
     routes:
       - name: r
-        protocols: [http, grpc]
+        protocols: [http, tcp]
         paths: [/r]
   `));
-  assertError(e, { entity: 'routes[0] (name "r")', field: 'protocols[1]', line: 7, message: 'protocol "grpc" is not supported (Floodgate supports http and https)' });
+  assertError(e, { entity: 'routes[0] (name "r")', field: 'protocols[1]', line: 7, message: 'protocol "tcp" is not supported (Floodgate supports http, https, grpc and grpcs)' });
 });
 
 test('path_handling v1 is not supported', () => {
@@ -426,13 +426,13 @@ test('a bad url or path is reported on its own field', () => {
     _format_version: "3.0"
     services:
       - name: a
-        url: grpc://example.com
+        url: tcp://example.com
       - name: b
         host: example.com
         path: relative
   `));
   assert.deepEqual(errors.map((e) => [e.entity, e.field, e.line, e.message]), [
-    ['services[0] (name "a")', 'url', 4, 'protocol "grpc" is not supported (Floodgate supports http and https)'],
+    ['services[0] (name "a")', 'url', 4, 'protocol "tcp" is not supported (Floodgate supports http, https, grpc and grpcs)'],
     ['services[1] (name "b")', 'path', 7, 'must start with "/"'],
   ]);
 });

@@ -247,7 +247,7 @@ test('request-termination config gets its own schema defaults', () => {
     service: null,
     route: null,
     consumer: null,
-    protocols: ['http', 'https'],
+    protocols: ['grpc', 'grpcs', 'http', 'https'],
     config: { status_code: 403, message: 'go away', body: null, content_type: null, trigger: null, echo: false },
     tags: [],
   });
@@ -296,9 +296,9 @@ test('plugin protocols: Kong protocols Floodgate lacks are dropped', () => {
     _format_version: "3.0"
     plugins:
       - name: request-termination
-        protocols: [grpc, https]
+        protocols: [tcp, grpc, https]
   `));
-  assert.deepEqual(config.plugins[0].protocols, ['https']);
+  assert.deepEqual(config.plugins[0].protocols, ['grpc', 'https']);
 });
 
 test('the result is plain data: it survives JSON and structured cloning unchanged', () => {

@@ -69,7 +69,7 @@ export const Protocol = Type.String({ minLength: 1 });
 
 /** Every protocol Kong knows, so that a Kong protocol Floodgate lacks gets "not supported", not "unknown". */
 export const KONG_PROTOCOLS = ['http', 'https', 'grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss'] as const;
-export const SUPPORTED_PROTOCOLS = ['http', 'https'] as const;
+export const SUPPORTED_PROTOCOLS = ['http', 'https', 'grpc', 'grpcs'] as const;
 
 /** `T` where the keys in `K` are known to be present because the schema gives them a default. */
 export type Defaulted<T, K extends keyof T> = T & { [P in K]-?: Exclude<T[P], undefined> };
