@@ -79,6 +79,8 @@ interface RssSample {
 
 interface WorkerMemory {
   heapUsed: number;
+  /** V8 heap committed by the isolate (used + free pages it keeps): RSS follows this, not heapUsed. */
+  heapTotal: number;
   external: number;
 }
 
@@ -92,10 +94,11 @@ async function scrapeWorkerMemory(adminPort: number): Promise<Map<string, Worker
   try {
     const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(5000) });
     const text = await res.text();
-    const line = /^(floodgate_worker_heap_used_bytes|floodgate_worker_external_memory_bytes)\{[^}]*worker="([^"]+)"[^}]*\} (\S+)$/gm;
+    const line = /^(floodgate_worker_heap_used_bytes|floodgate_worker_heap_total_bytes|floodgate_worker_external_memory_bytes)\{[^}]*worker="([^"]+)"[^}]*\} (\S+)$/gm;
     for (const m of text.matchAll(line)) {
-      const w = out.get(m[2]) ?? { heapUsed: NaN, external: NaN };
+      const w = out.get(m[2]) ?? { heapUsed: NaN, heapTotal: NaN, external: NaN };
       if (m[1] === 'floodgate_worker_heap_used_bytes') w.heapUsed = Number(m[3]);
+      else if (m[1] === 'floodgate_worker_heap_total_bytes') w.heapTotal = Number(m[3]);
       else w.external = Number(m[3]);
       out.set(m[2], w);
     }
@@ -218,7 +221,7 @@ async function main(): Promise<number> {
         minute: Math.round((now - t0) / 6000) / 10,
         reqPerSec: d.completed / wall,
         rssMiB: Math.round((last.rss / MiB) * 10) / 10,
-        workerMiB: [...last.workers].sort((a, b) => Number(a[0]) - Number(b[0])).map(([w, v]) => `w${w} ${(v.heapUsed / MiB).toFixed(1)}/${(v.external / MiB).toFixed(1)}`).join(', '),
+        workerMiB: [...last.workers].sort((a, b) => Number(a[0]) - Number(b[0])).map(([w, v]) => `w${w} ${(v.heapUsed / MiB).toFixed(1)}/${(v.external / MiB).toFixed(1)} (total ${(v.heapTotal / MiB).toFixed(1)})`).join(', '),
         fds: last.fds,
         cpuCores: (cpu - minuteStart.cpu) / wall,
         latency: summarize(minuteHist),
@@ -265,7 +268,11 @@ async function main(): Promise<number> {
     list.filter((s) => Number.isFinite(s.workers.get(w)?.[k])).map((s) => [s.t, s.workers.get(w)![k]] as const);
   const memorySlopes: MemorySlope[] = [
     slopeOf('RSS (process)', win.map((s) => [s.t, s.rss] as const)),
-    ...workerIds.flatMap((w) => [slopeOf(`worker ${w} heap used`, seriesOf(win, w, 'heapUsed')), slopeOf(`worker ${w} external`, seriesOf(win, w, 'external'))]),
+    ...workerIds.flatMap((w) => [
+      slopeOf(`worker ${w} heap used`, seriesOf(win, w, 'heapUsed')),
+      slopeOf(`worker ${w} heap total`, seriesOf(win, w, 'heapTotal')),
+      slopeOf(`worker ${w} external`, seriesOf(win, w, 'external')),
+    ]),
   ];
   const fdDelta = win.length > 1 ? win[win.length - 1]!.fds - win[0]!.fds : 0;
   const rssDelta = win.length > 1 ? win[win.length - 1]!.rss - win[0]!.rss : 0;
@@ -318,7 +325,7 @@ async function main(): Promise<number> {
       t: Math.round(s.t),
       rssMiB: Math.round((s.rss / MiB) * 100) / 100,
       fds: s.fds,
-      workers: Object.fromEntries([...s.workers].map(([w, v]) => [w, { heapUsedMiB: Math.round((v.heapUsed / MiB) * 100) / 100, externalMiB: Math.round((v.external / MiB) * 100) / 100 }])),
+      workers: Object.fromEntries([...s.workers].map(([w, v]) => [w, { heapUsedMiB: Math.round((v.heapUsed / MiB) * 100) / 100, heapTotalMiB: Math.round((v.heapTotal / MiB) * 100) / 100, externalMiB: Math.round((v.external / MiB) * 100) / 100 }])),
     })),
     gatewayStop: stopped,
     warnings: warnings.slice(-20),
