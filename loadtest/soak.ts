@@ -105,6 +105,13 @@ async function scrapeWorkerMemory(adminPort: number): Promise<Map<string, Worker
       else w.external = Number(m[3]);
       out.set(m[2], w);
     }
+    // The primary thread's isolate, as "worker 0" (w0): the admin API and the scrapes run there.
+    const primary = { heapUsed: NaN, heapTotal: NaN, newSpace: NaN, external: NaN };
+    for (const m of text.matchAll(/^floodgate_primary_heap_(used|total)_bytes (\S+)$/gm)) {
+      if (m[1] === 'used') primary.heapUsed = Number(m[2]);
+      else primary.heapTotal = Number(m[2]);
+    }
+    if (Number.isFinite(primary.heapTotal)) out.set('0', primary);
   } catch {
     /* reported as gaps */
   }
@@ -271,13 +278,16 @@ async function main(): Promise<number> {
     list.filter((s) => Number.isFinite(s.workers.get(w)?.[k])).map((s) => [s.t, s.workers.get(w)![k]] as const);
   const memorySlopes: MemorySlope[] = [
     slopeOf('RSS (process)', win.map((s) => [s.t, s.rss] as const)),
-    ...workerIds.flatMap((w) => [
-      slopeOf(`worker ${w} heap used`, seriesOf(win, w, 'heapUsed')),
-      slopeOf(`worker ${w} heap total`, seriesOf(win, w, 'heapTotal')),
-      slopeOf(`worker ${w} new space`, seriesOf(win, w, 'newSpace')),
-      slopeOf(`worker ${w} external`, seriesOf(win, w, 'external')),
-    ]),
-  ];
+    ...workerIds.flatMap((w) => {
+      const who = w === '0' ? 'primary' : `worker ${w}`;
+      return [
+        slopeOf(`${who} heap used`, seriesOf(win, w, 'heapUsed')),
+        slopeOf(`${who} heap total`, seriesOf(win, w, 'heapTotal')),
+        slopeOf(`${who} new space`, seriesOf(win, w, 'newSpace')),
+        slopeOf(`${who} external`, seriesOf(win, w, 'external')),
+      ];
+    }),
+  ].filter((m) => Number.isFinite(m.miBPerHour));
   const fdDelta = win.length > 1 ? win[win.length - 1]!.fds - win[0]!.fds : 0;
   const rssDelta = win.length > 1 ? win[win.length - 1]!.rss - win[0]!.rss : 0;
   const slopeOk = Math.abs(fit.slope) < limit;

@@ -28,6 +28,14 @@ export function registerPrimaryCollectors(supervisor: Supervisor): void {
       { name: 'floodgate_rate_limit_table_slots', help: 'Capacity of the node-wide rate-limit table.', type: 'gauge', samples: [{ labels: {}, value: s.slots }] },
     ];
   });
+  // The primary's own isolate (admin API, scrapes, health checks): the rest of the process RSS.
+  primaryCollectors.register('primary-heap', (): MetricFamily[] => {
+    const heap = getHeapStatistics();
+    return [
+      { name: 'floodgate_primary_heap_used_bytes', help: "V8 heap in use by the primary thread's isolate.", type: 'gauge', samples: [{ labels: {}, value: heap.used_heap_size }] },
+      { name: 'floodgate_primary_heap_total_bytes', help: "V8 heap reserved by the primary thread's isolate.", type: 'gauge', samples: [{ labels: {}, value: heap.total_heap_size }] },
+    ];
+  });
   // Kong's kong_upstream_target_health shape: one sample per state, 1 for the current one.
   primaryCollectors.register('upstream-health', (): MetricFamily[] => {
     const samples = [];
