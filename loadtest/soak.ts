@@ -79,6 +79,10 @@ interface RssSample {
 
 interface WorkerMemory {
   heapUsed: number;
+  /** V8 heap committed by the isolate (used + free pages it keeps): RSS follows this, not heapUsed. */
+  heapTotal: number;
+  /** Of which V8's new space (two semi-spaces): the part V8 grows under load. */
+  newSpace: number;
   external: number;
 }
 
@@ -92,13 +96,22 @@ async function scrapeWorkerMemory(adminPort: number): Promise<Map<string, Worker
   try {
     const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(5000) });
     const text = await res.text();
-    const line = /^(floodgate_worker_heap_used_bytes|floodgate_worker_external_memory_bytes)\{[^}]*worker="([^"]+)"[^}]*\} (\S+)$/gm;
+    const line = /^(floodgate_worker_heap_used_bytes|floodgate_worker_heap_total_bytes|floodgate_worker_young_generation_bytes|floodgate_worker_external_memory_bytes)\{[^}]*worker="([^"]+)"[^}]*\} (\S+)$/gm;
     for (const m of text.matchAll(line)) {
-      const w = out.get(m[2]) ?? { heapUsed: NaN, external: NaN };
+      const w = out.get(m[2]) ?? { heapUsed: NaN, heapTotal: NaN, newSpace: NaN, external: NaN };
       if (m[1] === 'floodgate_worker_heap_used_bytes') w.heapUsed = Number(m[3]);
+      else if (m[1] === 'floodgate_worker_heap_total_bytes') w.heapTotal = Number(m[3]);
+      else if (m[1] === 'floodgate_worker_young_generation_bytes') w.newSpace = Number(m[3]);
       else w.external = Number(m[3]);
       out.set(m[2], w);
     }
+    // The primary thread's isolate, as "worker 0" (w0): the admin API and the scrapes run there.
+    const primary = { heapUsed: NaN, heapTotal: NaN, newSpace: NaN, external: NaN };
+    for (const m of text.matchAll(/^floodgate_primary_heap_(used|total)_bytes (\S+)$/gm)) {
+      if (m[1] === 'used') primary.heapUsed = Number(m[2]);
+      else primary.heapTotal = Number(m[2]);
+    }
+    if (Number.isFinite(primary.heapTotal)) out.set('0', primary);
   } catch {
     /* reported as gaps */
   }
@@ -218,7 +231,7 @@ async function main(): Promise<number> {
         minute: Math.round((now - t0) / 6000) / 10,
         reqPerSec: d.completed / wall,
         rssMiB: Math.round((last.rss / MiB) * 10) / 10,
-        workerMiB: [...last.workers].sort((a, b) => Number(a[0]) - Number(b[0])).map(([w, v]) => `w${w} ${(v.heapUsed / MiB).toFixed(1)}/${(v.external / MiB).toFixed(1)}`).join(', '),
+        workerMiB: [...last.workers].sort((a, b) => Number(a[0]) - Number(b[0])).map(([w, v]) => `w${w} ${(v.heapUsed / MiB).toFixed(1)}/${(v.external / MiB).toFixed(1)} (total ${(v.heapTotal / MiB).toFixed(1)}, new ${(v.newSpace / MiB).toFixed(1)})`).join(', '),
         fds: last.fds,
         cpuCores: (cpu - minuteStart.cpu) / wall,
         latency: summarize(minuteHist),
@@ -265,8 +278,16 @@ async function main(): Promise<number> {
     list.filter((s) => Number.isFinite(s.workers.get(w)?.[k])).map((s) => [s.t, s.workers.get(w)![k]] as const);
   const memorySlopes: MemorySlope[] = [
     slopeOf('RSS (process)', win.map((s) => [s.t, s.rss] as const)),
-    ...workerIds.flatMap((w) => [slopeOf(`worker ${w} heap used`, seriesOf(win, w, 'heapUsed')), slopeOf(`worker ${w} external`, seriesOf(win, w, 'external'))]),
-  ];
+    ...workerIds.flatMap((w) => {
+      const who = w === '0' ? 'primary' : `worker ${w}`;
+      return [
+        slopeOf(`${who} heap used`, seriesOf(win, w, 'heapUsed')),
+        slopeOf(`${who} heap total`, seriesOf(win, w, 'heapTotal')),
+        slopeOf(`${who} new space`, seriesOf(win, w, 'newSpace')),
+        slopeOf(`${who} external`, seriesOf(win, w, 'external')),
+      ];
+    }),
+  ].filter((m) => Number.isFinite(m.miBPerHour));
   const fdDelta = win.length > 1 ? win[win.length - 1]!.fds - win[0]!.fds : 0;
   const rssDelta = win.length > 1 ? win[win.length - 1]!.rss - win[0]!.rss : 0;
   const slopeOk = Math.abs(fit.slope) < limit;
@@ -318,7 +339,7 @@ async function main(): Promise<number> {
       t: Math.round(s.t),
       rssMiB: Math.round((s.rss / MiB) * 100) / 100,
       fds: s.fds,
-      workers: Object.fromEntries([...s.workers].map(([w, v]) => [w, { heapUsedMiB: Math.round((v.heapUsed / MiB) * 100) / 100, externalMiB: Math.round((v.external / MiB) * 100) / 100 }])),
+      workers: Object.fromEntries([...s.workers].map(([w, v]) => [w, { heapUsedMiB: Math.round((v.heapUsed / MiB) * 100) / 100, heapTotalMiB: Math.round((v.heapTotal / MiB) * 100) / 100, newSpaceMiB: Math.round((v.newSpace / MiB) * 100) / 100, externalMiB: Math.round((v.external / MiB) * 100) / 100 }])),
     })),
     gatewayStop: stopped,
     warnings: warnings.slice(-20),
@@ -369,7 +390,7 @@ async function main(): Promise<number> {
     '## Minute by minute',
     '',
     mdTable(
-      ['minute', 'req/s', 'RSS (MiB)', 'heap used / external per worker (MiB)', 'fds', 'gateway CPU', 'p50', 'p99', 'max', 'errors', 'shortfall'],
+      ['minute', 'req/s', 'RSS (MiB)', 'heap used / external (heap total, new space) per worker (MiB)', 'fds', 'gateway CPU', 'p50', 'p99', 'max', 'errors', 'shortfall'],
       rows.map((r) => [
         r.minute,
         fmtInt(r.reqPerSec),
@@ -395,8 +416,9 @@ async function main(): Promise<number> {
   const series: Series[] = [
     { name: 'RSS (process)', color: [200, 30, 30], points: samples.map((s) => [s.t / 60, s.rss / MiB] as const) },
     ...workerIds.flatMap((w, i) => [
-      { name: `heap used w${w}`, color: PALETTE[(2 * i) % PALETTE.length], points: seriesOf(samples, w, 'heapUsed').map(([t, v]) => [t / 60, v / MiB] as const) },
-      { name: `external w${w}`, color: PALETTE[(2 * i + 1) % PALETTE.length], points: seriesOf(samples, w, 'external').map(([t, v]) => [t / 60, v / MiB] as const) },
+      { name: `heap used w${w}`, color: PALETTE[(3 * i) % PALETTE.length], points: seriesOf(samples, w, 'heapUsed').map(([t, v]) => [t / 60, v / MiB] as const) },
+      { name: `heap total w${w}`, color: PALETTE[(3 * i + 1) % PALETTE.length], points: seriesOf(samples, w, 'heapTotal').map(([t, v]) => [t / 60, v / MiB] as const) },
+      { name: `external w${w}`, color: PALETTE[(3 * i + 2) % PALETTE.length], points: seriesOf(samples, w, 'external').map(([t, v]) => [t / 60, v / MiB] as const) },
     ]),
   ];
   writeFileSync(

@@ -14,6 +14,7 @@ import type { NodeSettings } from '../settings';
 import { UpstreamHealthCenter } from '../balancer/health-center';
 import type { Topology } from '../balancer/topology';
 import { InlineWorker, type WorkerHandle } from './inline-worker';
+import { workerResourceLimits, workerSemiSpaceMb } from './worker-heap';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 import { RouteAggregate } from '../metrics/aggregate';
 import { countEstablished } from '../metrics/connections';
@@ -102,6 +103,8 @@ export class Supervisor {
   /** Node-wide balancer state, DNS, active checks (balancer/health-center.ts). */
   readonly upstreamHealth: UpstreamHealthCenter;
   #topology: Topology = {};
+  /** Workers' pinned young generation (worker-heap.ts); 0 = V8's defaults. */
+  readonly #semiSpaceMb = workerSemiSpaceMb();
 
   constructor(settings: NodeSettings, configPath: string, config: NormalizedConfig, logger: Logger) {
     this.#settings = settings;
@@ -277,7 +280,7 @@ export class Supervisor {
     };
     const worker: WorkerHandle = this.inline
       ? new InlineWorker(boot, this.#logger)
-      : new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false });
+      : new Worker(WORKER_ENTRY, { workerData: boot, stdout: false, stderr: false, resourceLimits: workerResourceLimits(this.#semiSpaceMb) });
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.listening = false;

@@ -10,6 +10,7 @@ import { startGateway, type Gateway } from '../helpers/gateway';
 import { startCollector, type Collector } from '../helpers/collector';
 import { agent, get } from '../helpers/http';
 import { parsePrometheus, valueOf, type Sample } from '../helpers/prometheus';
+import { DEFAULT_SEMI_SPACE_MB } from '../../src/cluster/worker-heap';
 
 let live: EchoUpstream;
 let drained: EchoUpstream;
@@ -69,6 +70,9 @@ describe('subsystem series on /metrics', () => {
     for (const worker of ['1', '2']) {
       assert.ok(valueOf(s, 'floodgate_worker_heap_used_bytes', { worker }) > 1_000_000, `worker ${worker} heap`);
       assert.ok(valueOf(s, 'floodgate_worker_heap_total_bytes', { worker }) >= valueOf(s, 'floodgate_worker_heap_used_bytes', { worker }));
+      // The young generation is pinned (src/cluster/worker-heap.ts): present, and never above 2 semi-spaces.
+      const young = valueOf(s, 'floodgate_worker_young_generation_bytes', { worker });
+      assert.ok(young > 0 && young <= 2 * DEFAULT_SEMI_SPACE_MB * 1024 * 1024, `worker ${worker} young generation ${young}`);
     }
   });
 
