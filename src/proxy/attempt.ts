@@ -23,6 +23,7 @@ import type { ResponseHead } from '../upstream/response-head';
 import { errorForFailure, Errors, type ProxyError } from './errors';
 import type { RequestBody } from './request-body';
 import type { CompiledService, UpstreamTarget } from './snapshot';
+import { isIdempotent } from '../util/http-methods';
 
 /** What the attempt needs from its request (request-context.ts). */
 export interface AttemptOwner extends HashSource {
@@ -52,20 +53,6 @@ function retryTimerFired(attempt: UpstreamAttempt): void {
   attempt.retryNow();
 }
 
-/** Methods a retry may repeat after the request reached the upstream (RFC 9110 §9.2.2). */
-function isIdempotent(method: string): boolean {
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-    case 'TRACE':
-      return true;
-    default:
-      return false;
-  }
-}
 
 export class UpstreamAttempt implements ExchangeHandler {
   readonly #owner: AttemptOwner;

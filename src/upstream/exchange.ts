@@ -9,6 +9,7 @@ import type { Failure } from './failures';
 import type { ResponseHead } from './response-head';
 import type { UpstreamConnection } from './connection';
 import type { UpstreamPool } from './pool';
+import { isIdempotent } from '../util/http-methods';
 
 /** What the proxy implements to receive a response (RequestContext). */
 export interface ExchangeHandler {
@@ -29,20 +30,6 @@ export const enum ExchangeState {
   Done,
 }
 
-/** RFC 9110 §9.2.2. */
-function isIdempotent(method: string): boolean {
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-    case 'TRACE':
-      return true;
-    default:
-      return false;
-  }
-}
 
 /** Header values: HTAB, SP, VCHAR, obs-text (no CR, LF, NUL or other controls). */
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
