@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Agent, request } from 'undici';
 import { Verdict, type PluginContext, type PluginDefinition, type PluginInstance } from '../api';
-import { BatchQueue, sharedQueue } from '../../logging/batch-queue';
+import type { BatchQueue } from '../../logging/batch-queue';
+import { shipperQueue } from '../../logging/shipper-queue';
 import { queueOptions } from '../../logging/queue-schema';
-import { registerLogSink, unregisterLogSink, type LogSink } from '../../logging/sinks';
 import { randomHex } from '../../tracing/random-ids';
 import { systemLogger } from '../../util/logger';
 import { EXTRACT_FORMATS, extract, inject, type ExtractFormat, type Extracted, type Format } from './propagation';
@@ -174,23 +174,11 @@ class Zipkin implements PluginInstance {
       this.queue = null;
       return;
     }
-    const name = `zipkin:${pluginId}`;
-    // Set by whichever snapshot created the queue; runs when a reload retires it.
-    let release = (): void => {};
-    this.queue = sharedQueue(name + ':' + JSON.stringify(conf), () => {
+    // The shared shipper queue: one per entry and config, kept across reloads, flushed on drain.
+    this.queue = shipperQueue<ZipkinSpan>('zipkin', pluginId, conf, queueOptions(conf.queue), conf.http_endpoint, () => {
       const sender = new ZipkinSender(conf);
-      const q = new BatchQueue<ZipkinSpan>(name, queueOptions(conf.queue), sender.send, (err, attempt, givingUp) =>
-        log.warn({ err: (err as Error).message, endpoint: conf.http_endpoint, attempt, givingUp }, givingUp ? 'zipkin spans dropped after retries' : 'zipkin export failed; retrying'),
-      );
-      q.onFull((c) => log.warn({ queue: name, ...c }, 'zipkin queue full; dropping spans'));
-      const sink: LogSink = { reopen() {}, flush: () => q.flush() };
-      registerLogSink(sink);
-      release = () => {
-        unregisterLogSink(sink);
-        void sender.close();
-      };
-      return q;
-    }, () => release());
+      return { send: sender.send, close: () => void sender.close() };
+    });
   }
 
   /** Kong's access phase: the proxy span starts, trace headers go upstream. */
