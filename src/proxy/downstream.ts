@@ -29,6 +29,30 @@ const enum BodyMode {
 /** The value of a response-header edit that hides the header instead of writing it. */
 export const REMOVED_HEADER = '\u0000removed';
 
+/**
+ * The kept upstream header lines of the response being written, reused by every response of this
+ * worker (writeUpstreamHead runs inside one cork and uWS copies what it is given). Grows to the
+ * largest head seen, which --upstream-max-header-bytes bounds.
+ */
+let headerBlock: Buffer = Buffer.allocUnsafe(16 * 1024);
+
+function growHeaderBlock(needed: number, used: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(needed, headerBlock.length * 2));
+  headerBlock.copy(bigger, 0, 0, used);
+  headerBlock = bigger;
+  return bigger;
+}
+
+/** Copy src[start, end) to dst at `at`; returns the offset after it. Short runs stay in JS. */
+function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): number {
+  if (end - start > 64) {
+    dst.set(src.subarray(start, end), at);
+    return at + end - start;
+  }
+  for (let i = start; i < end; i++) dst[at++] = src[i];
+  return at;
+}
+
 /** The response being corked. cork() runs its callback synchronously, so one slot is enough. */
 let corked: DownstreamResponse | null = null;
 let corkedChunk: Buffer | null = null;
@@ -75,6 +99,12 @@ export abstract class DownstreamResponse {
   #pendingChunk: Buffer | null = null;
   #pendingStart = 0;
   #writableRegistered = false;
+  /**
+   * `res` is uWS's own response, which takes several upstream header lines in one writeHeader
+   * call. False for an HTTP/2 stream dressed as one (h2/stream-response.ts), which reads each
+   * call as one name and one value.
+   */
+  headerBlocks = true;
 
   constructor(res: HttpResponse) {
     this.res = res;
@@ -144,6 +174,11 @@ export abstract class DownstreamResponse {
    * Write the upstream's status and headers, dropping hop-by-hop ones and those the plugins
    * replaced (`edits`, flat pairs, REMOVED_HEADER hides one), then the edits and the request id.
    * Decides the body's framing: `rewrites` (a body filter changes the bytes) drops the length.
+   *
+   * The kept upstream headers are copied, as the bytes they arrived in, into one block and given
+   * to uWS in one writeHeader call (see `headerBlocks`); names are compared in place in the
+   * upstream's buffer. One call and no Buffer view per header: bench/micro/pipeline.ts
+   * ("response head") measures the per-header way against this one.
    */
   protected writeUpstreamHead(head: ResponseHead, edits: readonly string[] | null, idHeader: string, requestId: string, bodiless: boolean, rewrites: boolean): void {
     const res = this.res;
@@ -151,28 +186,48 @@ export abstract class DownstreamResponse {
     this.headSent = true;
     this.headPending = false;
     res.writeStatus(statusLine(status));
+    const buf = head.buf;
+    const ranges = head.ranges;
     let contentLength = -1;
-    let extraHopByHop: string[] | null = null;
+    const extraHopByHop = connectionNamedHeaders(head);
+    let block = headerBlock;
+    let used = 0;
+    let firstNameLength = 0;
     for (let i = 0; i < head.count; i++) {
-      const name = head.name(i);
-      switch (classifyResponseHeader(name)) {
-        case ResponseHeaderKind.Forward:
-          if (extraHopByHop !== null && extraHopByHop.includes(name.toString('latin1').toLowerCase())) break;
-          // Compared as bytes, length first: no string is made for a header that is kept.
-          if (edits !== null && nameInFlatList(name, edits)) break;
-          if (idHeader !== '' && nameIs(name, idHeader)) break;
-          res.writeHeader(name, head.value(i));
+      const nameStart = ranges[i * 4];
+      const nameEnd = ranges[i * 4 + 1];
+      const valueStart = ranges[i * 4 + 2];
+      const valueEnd = ranges[i * 4 + 3];
+      switch (classifyResponseHeader(buf, nameStart, nameEnd)) {
+        case ResponseHeaderKind.Forward: {
+          if (extraHopByHop !== null && extraHopByHop.includes(head.nameString(i))) break;
+          if (edits !== null && nameInFlatList(buf, edits, nameStart, nameEnd)) break;
+          if (idHeader.length === nameEnd - nameStart && nameIs(buf, idHeader, nameStart, nameEnd)) break;
+          if (!this.headerBlocks) {
+            res.writeHeader(head.name(i), head.value(i));
+            break;
+          }
+          const lineLength = nameEnd - nameStart + valueEnd - valueStart + 4;
+          if (used + lineLength > block.length) block = growHeaderBlock(used + lineLength, used);
+          if (used === 0) firstNameLength = nameEnd - nameStart;
+          used = copyBytes(buf, nameStart, nameEnd, block, used);
+          block[used++] = 58; // ':'
+          block[used++] = 32; // ' '
+          used = copyBytes(buf, valueStart, valueEnd, block, used);
+          block[used++] = 13;
+          block[used++] = 10;
           break;
+        }
         case ResponseHeaderKind.ContentLength:
-          contentLength = parseContentLength(head.value(i));
-          break;
-        case ResponseHeaderKind.Connection:
-          extraHopByHop = connectionTokens(head.valueString(i).toLowerCase());
+          contentLength = parseContentLength(buf, valueStart, valueEnd);
           break;
         default:
           break;
       }
     }
+    // uWS writes `key: value\r\n`: the first name as the key, the rest of the block (its last CRLF
+    // left to uWS) as the value, reproduce the block byte for byte. uWS copies it before returning.
+    if (used > 0) res.writeHeader(block.subarray(0, firstNameLength), block.subarray(firstNameLength + 2, used - 2));
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
     if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, requestId);
     if (bodiless || status === 204 || status === 304) {
@@ -225,7 +280,8 @@ export abstract class DownstreamResponse {
         return true;
       }
       if (ok) return true;
-      this.#pendingChunk = chunk;
+      // The chunk may be a view of the engine's shared read buffer: keep a copy.
+      this.#pendingChunk = Buffer.from(chunk);
       this.#pendingStart = start;
       this.#awaitWritable();
       return false;
@@ -298,6 +354,28 @@ export abstract class DownstreamResponse {
     this.done = true;
     this.responseEnded();
   }
+}
+
+/**
+ * Header names the upstream's Connection header(s) declare hop-by-hop (RFC 9110 §7.6.1), found
+ * before any header is written, since they may precede it; null for the usual `keep-alive` or
+ * `close`, recognized in the raw bytes without making a string.
+ */
+function connectionNamedHeaders(head: ResponseHead): string[] | null {
+  const buf = head.buf;
+  const ranges = head.ranges;
+  let names: string[] | null = null;
+  for (let i = 0; i < head.count; i++) {
+    const nameStart = ranges[i * 4];
+    const nameEnd = ranges[i * 4 + 1];
+    if (nameEnd - nameStart !== 10 || !nameIs(buf, 'connection', nameStart, nameEnd)) continue;
+    const valueStart = ranges[i * 4 + 2];
+    const valueEnd = ranges[i * 4 + 3];
+    if (nameIs(buf, 'keep-alive', valueStart, valueEnd) || nameIs(buf, 'close', valueStart, valueEnd)) continue;
+    const tokens = connectionTokens(head.valueString(i).toLowerCase());
+    if (tokens !== null) names = names === null ? tokens : names.concat(tokens);
+  }
+  return names;
 }
 
 function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {

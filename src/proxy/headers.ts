@@ -74,22 +74,23 @@ const enum C {
   a = 97, c = 99, d = 100, e = 101, g = 103, k = 107, l = 108, n = 110, p = 112, r = 114, t = 116, u = 117,
 }
 
-/** ASCII lower-case compare of a header name buffer with a lower-case literal. */
-/** A raw header name equals `lower` (a lower-case name), without decoding the buffer. */
-export function nameIs(buf: Uint8Array, lower: string): boolean {
-  if (buf.length !== lower.length) return false;
-  for (let i = 0; i < buf.length; i++) {
-    if ((buf[i] | 0x20) !== lower.charCodeAt(i)) {
-      // '-' (0x2d) | 0x20 is still 0x2d, digits and letters fold correctly; anything else differs.
-      return false;
-    }
+/**
+ * A raw header name, buf[start, end), equals `lower` (a lower-case name), without decoding the
+ * bytes. The offsets let callers compare names inside a response head without a subarray each.
+ */
+export function nameIs(buf: Uint8Array, lower: string, start = 0, end = buf.length): boolean {
+  const len = end - start;
+  if (len !== lower.length) return false;
+  for (let i = 0; i < len; i++) {
+    // '-' (0x2d) | 0x20 is still 0x2d, digits and letters fold correctly; anything else differs.
+    if ((buf[start + i] | 0x20) !== lower.charCodeAt(i)) return false;
   }
   return true;
 }
 
-/** `buf` is one of the names of a flat `[name, value, ...]` list of lower-case names. */
-export function nameInFlatList(buf: Uint8Array, flat: readonly string[]): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (nameIs(buf, flat[i])) return true;
+/** buf[start, end) is one of the names of a flat `[name, value, ...]` list of lower-case names. */
+export function nameInFlatList(buf: Uint8Array, flat: readonly string[], start = 0, end = buf.length): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (nameIs(buf, flat[i], start, end)) return true;
   return false;
 }
 
@@ -105,37 +106,37 @@ export const enum ResponseHeaderKind {
  * Classify an upstream response header name without turning it into a string: most names are
  * forwarded untouched, and converting each to a string would cost an allocation per header.
  */
-export function classifyResponseHeader(name: Uint8Array): ResponseHeaderKind {
-  switch (name.length) {
+export function classifyResponseHeader(buf: Uint8Array, start = 0, end = buf.length): ResponseHeaderKind {
+  switch (end - start) {
     case 2:
-      return nameIs(name, 'te') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+      return nameIs(buf, 'te', start, end) ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
     case 4:
-      return nameIs(name, 'date') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
-    case 7:
-      return (name[0] | 0x20) === C.u || (name[0] | 0x20) === C.t
-        ? nameIs(name, 'upgrade') || nameIs(name, 'trailer')
-          ? ResponseHeaderKind.Drop
-          : ResponseHeaderKind.Forward
+      return nameIs(buf, 'date', start, end) ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+    case 7: {
+      const first = buf[start] | 0x20;
+      return (first === C.u && nameIs(buf, 'upgrade', start, end)) || (first === C.t && nameIs(buf, 'trailer', start, end))
+        ? ResponseHeaderKind.Drop
         : ResponseHeaderKind.Forward;
+    }
     case 10:
-      if (nameIs(name, 'connection')) return ResponseHeaderKind.Connection;
-      return nameIs(name, 'keep-alive') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+      if (nameIs(buf, 'connection', start, end)) return ResponseHeaderKind.Connection;
+      return nameIs(buf, 'keep-alive', start, end) ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
     case 14:
-      return nameIs(name, 'content-length') ? ResponseHeaderKind.ContentLength : ResponseHeaderKind.Forward;
+      return nameIs(buf, 'content-length', start, end) ? ResponseHeaderKind.ContentLength : ResponseHeaderKind.Forward;
     case 16:
-      return nameIs(name, 'proxy-connection') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+      return nameIs(buf, 'proxy-connection', start, end) ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
     case 17:
-      return nameIs(name, 'transfer-encoding') ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
+      return nameIs(buf, 'transfer-encoding', start, end) ? ResponseHeaderKind.Drop : ResponseHeaderKind.Forward;
     default:
       return ResponseHeaderKind.Forward;
   }
 }
 
-/** Parse a decimal Content-Length from a raw buffer; -1 when malformed. */
-export function parseContentLength(value: Uint8Array): number {
-  if (value.length === 0 || value.length > 15) return -1;
+/** Parse a decimal Content-Length from raw bytes, value[start, end); -1 when malformed. */
+export function parseContentLength(value: Uint8Array, start = 0, end = value.length): number {
+  if (end <= start || end - start > 15) return -1;
   let n = 0;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = start; i < end; i++) {
     const d = value[i] - 48;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;

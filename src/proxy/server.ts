@@ -25,6 +25,7 @@ import { Admission, CONNECTION_REFUSAL } from './admission';
 import { BodyRateGuard } from './body-rate';
 import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter } from './connection-limit';
 import { RequestBody } from './request-body';
+import { remoteAddressText } from './remote-address';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
 import {
@@ -101,7 +102,6 @@ export function collectHeadersInto(head: DownstreamHead, names: readonly string[
   collecting = null;
 }
 
-const textDecoder = new TextDecoder();
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 export class ProxyServer {
@@ -324,7 +324,7 @@ export class ProxyServer {
     collecting = head;
     req.forEach(collectHeader);
     collecting = null;
-    head.remoteAddress = textDecoder.decode(res.getRemoteAddressAsText());
+    head.remoteAddress = remoteAddressText(res);
     // h2 front (src/h2/front.ts): an HTTPS/1.1 connection piped from it arrives from a loopback
     // address the front chose for it; the client's own address replaces it.
     if (this.loopbackPeers !== null && head.scheme === 'https') head.remoteAddress = this.loopbackPeers.get(head.remoteAddress) ?? head.remoteAddress;
@@ -340,6 +340,7 @@ export class ProxyServer {
     const head = new DownstreamHead();
     head.scheme = 'https';
     const ctx = new RequestContext(this, res, this.snapshot, head, performance.now());
+    ctx.headerBlocks = false;
     res.onAborted(ctx.onDownstreamAborted);
     this.inFlight++;
     ctx.snapshot.inFlight++;
