@@ -26,11 +26,16 @@ function text(value: Text): string {
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
 }
 
+/**
+ * The bytes to queue on the stream, copied: uWS copies what it is given before returning, so
+ * callers hand over views they reuse (the upstream engine's shared read buffer, say), and node's
+ * stream keeps a reference until the bytes are flushed.
+ */
 function bytes(value: Text | undefined): Buffer | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return Buffer.from(value);
-  if (value instanceof ArrayBuffer) return Buffer.from(value);
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return Buffer.from(new Uint8Array(value));
+  return Buffer.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
 }
 
 export class H2StreamResponse {

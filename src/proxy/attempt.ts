@@ -248,8 +248,9 @@ export class UpstreamAttempt implements ExchangeHandler {
     const buffered = this.#buffered;
     const body = buffered !== null ? Readable.from([buffered]) : owner.body;
     const length = buffered !== null ? buffered.length : body === null || owner.request.contentLength < 0 ? -1 : owner.request.contentLength;
-    // A header a plugin set with a control character in it cannot be sent: a malformed request.
-    if (!ex.prepare(this.#method, this.#path, this.#headers!, body, length, config.readTimeout, config.writeTimeout)) {
+    // The header list is checked as it is built (request checks, setUpstreamHeader); the target
+    // still is: a path a plugin set may hold a control character.
+    if (!ex.prepare(this.#method, this.#path, this.#headers!, body, length, config.readTimeout, config.writeTimeout, true)) {
       return owner.fail(Errors.badRequest);
     }
     ex.beginAttempt();

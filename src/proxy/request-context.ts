@@ -18,6 +18,7 @@ import { upstreamPath } from '../router/upstream-path';
 import { Errors, type ProxyError } from './errors';
 import { UpstreamAttempt, type AttemptOwner } from './attempt';
 import type { ResponseHead } from '../upstream/response-head';
+import { headerValueOnWire, isHeaderNameToken } from '../upstream/exchange';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
@@ -125,6 +126,8 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   /** Before dispatch: plugin additions only. From dispatch on: the full upstream header list. */
   #upstreamHeaders: string[] | null = null;
   #upstreamHeadersBuilt = false;
+  /** A plugin set an upstream header that cannot be sent (setUpstreamHeader): answered 400. */
+  #badUpstreamHeader = false;
   #upstreamPath = '';
   #upstreamRemovals: string[] | null = null;
   /** A plugin's replacement for the query sent upstream (setUpstreamQuery); null = the client's. */
@@ -272,7 +275,15 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   setUpstreamHeader(name: string, value: string): void {
     const lower = name.toLowerCase();
     this.removeUpstreamHeader(lower);
-    (this.#upstreamHeaders ??= []).push(lower, value);
+    // Checked here, once, so the engine can trust the whole list (exchange.prepare `validated`).
+    const wire = isHeaderNameToken(lower) ? headerValueOnWire(value) : null;
+    if (wire === null) {
+      // A header with a control character cannot be sent (header injection): the request is
+      // refused when it is forwarded.
+      this.#badUpstreamHeader = true;
+      return;
+    }
+    (this.#upstreamHeaders ??= []).push(lower, wire);
   }
 
   removeUpstreamHeader(name: string): void {
@@ -438,6 +449,7 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     this.#upstreamHeaders = buildUpstreamHeaders(head, host, stripped, this.trace, this.requestId, parts, this.#upstreamRemovals, this.#upstreamHeaders);
     this.#upstreamHeadersBuilt = true;
     if (!runUpstreamRequestPhase(this)) return;
+    if (this.#badUpstreamHeader) return this.fail(Errors.badRequest);
     // The engine writes header strings as latin1: a value with bytes >= 0x80, which uWS decoded
     // as UTF-8, goes out as those same UTF-8 bytes (`café` stays c3 a9), as NGINX passes them.
     if (head.nonAsciiValues) utf8EncodeWideValues(this.#upstreamHeaders);
@@ -564,7 +576,9 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     // to the end of the response so the connection can be reused.
     if (this.aborted || this.done) return true;
     if (this.#bodyFilters !== null) {
-      const out = this.#filterChunk(chunk, false);
+      // Filters may keep what they are given (proxy-cache stores it); the chunk may be a view of
+      // the engine's shared read buffer (upstream/pool.ts): they get a copy.
+      const out = this.#filterChunk(Buffer.from(chunk), false);
       if (out === null || out.length === 0) return true;
       chunk = out;
     }

@@ -120,7 +120,7 @@ export class UpstreamConnection implements ParserSink {
     if (body === null) {
       ex.headWritten = true;
       ex.requestWritten = true;
-      this.socket.write(ex.head!);
+      this.socket.write(ex.head!, 'latin1');
       this.#arm(Deadline.Read, ex.readTimeoutMs);
       return;
     }
@@ -131,7 +131,7 @@ export class UpstreamConnection implements ParserSink {
     this.#disarm();
     if (ex.expectContinue) {
       ex.headWritten = true;
-      this.socket.write(ex.head!);
+      this.socket.write(ex.head!, 'latin1');
       this.#awaitingContinue = true;
       this.#arm(Deadline.Expect, EXPECT_WAIT_MS);
       return;
@@ -156,7 +156,7 @@ export class UpstreamConnection implements ParserSink {
       }
       if (!ex.headWritten) {
         ex.headWritten = true;
-        socket.write(ex.head!);
+        socket.write(ex.head!, 'latin1');
       }
       ex.bodyRead = true;
       let ok: boolean;
@@ -185,7 +185,7 @@ export class UpstreamConnection implements ParserSink {
       socket.cork();
       if (!ex.headWritten) {
         ex.headWritten = true;
-        socket.write(ex.head!);
+        socket.write(ex.head!, 'latin1');
       }
       if (this.#chunkedBody) socket.write('0\r\n\r\n', 'latin1');
       socket.uncork();
@@ -224,7 +224,20 @@ export class UpstreamConnection implements ParserSink {
     this.#send();
   };
 
+  /**
+   * A read into the shared read buffer (pool.ts gives plain TCP sockets node's `onread` option):
+   * no Buffer is allocated per read and the read skips the stream machinery; the parser copies
+   * what it keeps (see ResponseParser.execute).
+   */
+  onBorrowedRead(bytes: number, shared: Buffer): void {
+    this.#read(shared.subarray(0, bytes), true);
+  }
+
   #onData = (chunk: Buffer): void => {
+    this.#read(chunk, false);
+  };
+
+  #read(chunk: Buffer, borrowed: boolean): void {
     const ex = this.exchange;
     if (ex === null || this.state !== ConnState.Busy) {
       // An idle connection that talks is not in a state we know: never reuse it.
@@ -234,7 +247,7 @@ export class UpstreamConnection implements ParserSink {
     ex.responseStarted = true;
     if (this.deadlineKind === Deadline.Read) this.deadline = this.pool.engine.deadlineIn(ex.readTimeoutMs);
     try {
-      this.parser.execute(chunk);
+      this.parser.execute(chunk, borrowed);
     } catch (err) {
       // A handler threw (a plugin in onResponse, say): this exchange is lost, not the worker.
       this.#fail(Failure.HandlerError, '', err as Error);
@@ -246,7 +259,7 @@ export class UpstreamConnection implements ParserSink {
       this.socket.pause();
       if (this.deadlineKind === Deadline.Read) this.#disarm();
     }
-  };
+  }
 
   #onEnd = (): void => {
     const ex = this.exchange;

@@ -12,6 +12,14 @@ import { ConnState, UpstreamConnection } from './connection';
 import type { UpstreamEngine } from './engine';
 import type { ParserKernel } from './parser-kernel';
 
+/**
+ * The read buffer every plain upstream connection of this worker reads into (node's `onread`).
+ * Reads are handled synchronously and one at a time, so one buffer serves them all; without it
+ * node allocates a 64 KiB buffer per read and pushes each through the stream machinery.
+ * Size: node's own default read size.
+ */
+const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
+
 export interface PoolOptions {
   readonly secure: boolean;
   /** Address to connect to (an IP, or a name the system resolves). */
@@ -105,12 +113,25 @@ export class UpstreamPool {
 
   #open(): UpstreamConnection {
     const o = this.options;
+    // Plain TCP reads into the worker's one shared read buffer (UpstreamConnection.onBorrowedRead);
+    // TLS sockets keep 'data' events.
+    let conn: UpstreamConnection | null = null;
     const socket = o.secure
       ? tls.connect({ host: o.host, port: o.port, servername: o.servername === '' ? undefined : o.servername, rejectUnauthorized: o.tlsVerify })
-      : net.connect({ host: o.host, port: o.port });
+      : net.connect({
+          host: o.host,
+          port: o.port,
+          onread: {
+            buffer: sharedReadBuffer,
+            callback: (bytes: number, shared: Uint8Array): boolean => {
+              conn!.onBorrowedRead(bytes, shared as Buffer);
+              return true;
+            },
+          },
+        });
     // The clock first: a stopped clock's `now` is stale, and the connect deadline builds on it.
     this.engine.wake();
-    const conn = new UpstreamConnection(this, socket, o.maxHeadBytes, o.kernel);
+    conn = new UpstreamConnection(this, socket, o.maxHeadBytes, o.kernel);
     this.connections.push(conn);
     return conn;
   }

@@ -23,7 +23,10 @@ export interface ParserSink {
   onInformational(status: number): void;
   /** The final head. Framing state is set before the call. */
   onHead(head: ResponseHead): void;
-  /** False: pause (deliver nothing more until `resume()`). */
+  /**
+   * False: pause (deliver nothing more until `resume()`). The slice is valid during the call
+   * only (it may be a view of a shared read buffer): copy what must outlive it.
+   */
   onBody(chunk: Buffer): boolean;
   /** The response is complete; `extra` is true when bytes followed it in the same read. */
   onComplete(extra: boolean): void;
@@ -99,6 +102,8 @@ export class ResponseParser {
   /** The read being parsed (held while paused) and the offset reached in it. */
   #buf: Buffer | null = null;
   #pos = 0;
+  /** `#buf` is a shared read buffer that is reused once execute returns (see execute). */
+  #borrowed = false;
 
   /** Who reads the bytes: the TypeScript kernel or the C one (parser-kernel.ts). */
   readonly #kernel: ParserKernel;
@@ -142,14 +147,20 @@ export class ResponseParser {
     return this.#state === S.BodyClose;
   }
 
-  /** Feed one read. Results go to the sink, synchronously, until the sink asks for a pause. */
-  execute(buf: Buffer): void {
+  /**
+   * Feed one read. Results go to the sink, synchronously, until the sink asks for a pause.
+   * `borrowed`: `buf` is the connection's shared read buffer (connection.ts), overwritten by the
+   * next read of any connection. The parser then copies what it keeps after returning (the head,
+   * the rest of a paused read); body slices handed to the sink are only valid during the call.
+   */
+  execute(buf: Buffer, borrowed = false): void {
     if (this.#state === S.Done) {
       if (buf.length > 0) this.#fail(ParseError.ExtraBytes);
       return;
     }
     this.bytesSeen += buf.length;
     this.#buf = buf;
+    this.#borrowed = borrowed;
     this.#pos = 0;
     this.#run();
   }
@@ -221,7 +232,14 @@ export class ResponseParser {
       }
     }
     this.#pos = i;
-    if (!this.#paused) this.#buf = null;
+    if (!this.#paused) {
+      this.#buf = null;
+    } else if (this.#borrowed) {
+      // Paused (a slow client) on a shared read buffer: keep our own copy of the rest.
+      this.#buf = Buffer.from(buf.subarray(i));
+      this.#pos = 0;
+      this.#borrowed = false;
+    }
   }
 
   /** The upstream closed the connection (EOF). True when that ended the response cleanly. */
@@ -270,7 +288,7 @@ export class ResponseParser {
         return len;
       }
       if (end >= 0) {
-        this.#headParsed(buf, start, end, kernel.out[HeadOut.Result]);
+        this.#headParsed(buf, start, end, kernel.out[HeadOut.Result], this.#borrowed);
         return end;
       }
       // The head continues in a later read: keep what we have.
@@ -312,11 +330,14 @@ export class ResponseParser {
   /** Validate and record one complete head buf[start, end) (end is just past CRLF CRLF). */
   #parseHead(buf: Buffer, start: number, end: number): void {
     this.#kernel.out[HeadOut.KeepAliveHintMs] = this.keepAliveHintMs;
-    this.#headParsed(buf, start, end, this.#kernel.parseHead(buf, start, end));
+    this.#headParsed(buf, start, end, this.#kernel.parseHead(buf, start, end), false);
   }
 
-  /** The kernel parsed buf[start, end) with result `rc`: record it and tell the sink. */
-  #headParsed(buf: Buffer, start: number, end: number, rc: number): void {
+  /**
+   * The kernel parsed buf[start, end) with result `rc`: record it and tell the sink. `copy`: buf
+   * is a borrowed read buffer, so the head gets its own copy of its bytes (it outlives the read).
+   */
+  #headParsed(buf: Buffer, start: number, end: number, rc: number, copy: boolean): void {
     const kernel = this.#kernel;
     const out = kernel.out;
     while (rc === HEAD_GROW) {
@@ -364,7 +385,19 @@ export class ResponseParser {
     // A body delimited by the close leaves nothing to reuse.
     const keepAlive = !close && (minor === 1 || keepAliveToken) && next !== S.BodyClose;
     this.keepAlive = keepAlive;
-    const head = new ResponseHead(buf, status, minor, kernel.ranges.slice(0, count * 4), count, contentLength, chunked, keepAlive);
+    // The kernel's ranges are scratch shared by every parser: the head gets its own, copied by
+    // a loop (TypedArray.prototype.slice costs several times more for a few dozen entries).
+    const from = kernel.ranges;
+    const ranges = new Int32Array(count * 4);
+    let headBuf = buf;
+    if (copy) {
+      headBuf = Buffer.allocUnsafe(end - start);
+      buf.copy(headBuf, 0, start, end);
+      for (let k = 0; k < ranges.length; k++) ranges[k] = from[k] - start;
+    } else {
+      for (let k = 0; k < ranges.length; k++) ranges[k] = from[k];
+    }
+    const head = new ResponseHead(headBuf, status, minor, ranges, count, contentLength, chunked, keepAlive);
     this.#state = next;
     if (next === S.Done) this.#pendingComplete = true;
     this.#sink.onHead(head);

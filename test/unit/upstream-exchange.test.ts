@@ -15,7 +15,7 @@ const handler: ExchangeHandler = {
 };
 
 function head(ex: UpstreamExchange): string {
-  return ex.head!.toString('latin1');
+  return ex.head!;
 }
 
 describe('upstream request head', () => {
@@ -66,7 +66,7 @@ describe('upstream request head', () => {
   test('characters above U+00FF go out as their UTF-8 bytes; latin1 ones byte for byte', () => {
     const ex = new UpstreamExchange(handler);
     ex.prepare('GET', '/', ['x-user', 'Jürgen 名前', 'x-latin', '\u00e9'], null, -1, 1, 1);
-    const bytes = ex.head!;
+    const bytes = Buffer.from(ex.head!, 'latin1');
     assert.ok(bytes.includes(Buffer.from('x-user: Jürgen 名前\r\n', 'utf8')));
     assert.ok(bytes.includes(Buffer.from([0x78, 0x2d, 0x6c, 0x61, 0x74, 0x69, 0x6e, 0x3a, 0x20, 0xe9, 0x0d, 0x0a])));
   });
