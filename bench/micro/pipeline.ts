@@ -238,9 +238,21 @@ const steps: Step[] = [
     },
   },
   {
-    name: 'engine write (request head serialization)',
+    // Before: every header checked again by the engine (two regex tests each) and the head
+    // copied into a Buffer; now the proxy's list is trusted (checked as it is built) and the
+    // latin1 string goes to socket.write, whose native side copies it (that copy is not here).
+    name: 'engine write: before (checked per header, Buffer)',
     run(n) {
-      for (let i = 0; i < n; i++) sink += exchange.prepare('GET', '/api/users/42', upstreamHeaders, null, -1, 60_000, 60_000) ? 1 : 0;
+      for (let i = 0; i < n; i++) {
+        exchange.prepare('GET', '/api/users/42', upstreamHeaders, null, -1, 60_000, 60_000, false);
+        sink += Buffer.from(exchange.head!, 'latin1').length;
+      }
+    },
+  },
+  {
+    name: 'engine write: now (validated list, latin1 string)',
+    run(n) {
+      for (let i = 0; i < n; i++) sink += exchange.prepare('GET', '/api/users/42', upstreamHeaders, null, -1, 60_000, 60_000, true) ? 1 : 0;
     },
   },
   {

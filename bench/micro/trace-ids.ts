@@ -5,7 +5,8 @@
  *   uuid           crypto.randomUUID() (Node keeps its own entropy cache), dashes removed
  *   pooled-table   the first pooled version: one randomFillSync per 4 KiB, hex through a lookup
  *                  table one byte at a time (a rope string)
- *   pooled         randomHex(n) now: the same pool, one toString('hex', from, to) per id (flat)
+ *   pooled-per-id  the second version: the same pool, one toString('hex', from, to) per id
+ *   pooled         randomHex(n) now: the pool turned into hex once per refill, an id a substring
  *
  * Each round makes one request's worth of ids as the gateway now does (a 16-byte trace id and
  * the 8-byte upstream span id; the server span id is made lazily), builds the traceparent
@@ -40,6 +41,19 @@ function tableHex(bytes: number): string {
   return out;
 }
 
+const idPool = Buffer.allocUnsafe(POOL_BYTES);
+let idOffset = POOL_BYTES;
+/** The second version of randomHex: one native hex conversion per id. */
+function perIdHex(bytes: number): string {
+  if (idOffset + bytes > POOL_BYTES) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const out = idPool.toString('hex', idOffset, idOffset + bytes);
+  idOffset += bytes;
+  return out;
+}
+
 function header(trace: string, span: string): number {
   return ('00-' + trace + '-' + span + '-01').charCodeAt(54);
 }
@@ -53,6 +67,9 @@ const contenders: Record<string, () => void> = {
   },
   'pooled-table': () => {
     sink += header(tableHex(16), tableHex(8));
+  },
+  'pooled-per-id': () => {
+    sink += header(perIdHex(16), perIdHex(8));
   },
   pooled: () => {
     sink += header(randomHex(16), randomHex(8));

@@ -1,7 +1,8 @@
 /**
  * Random ids for the hot path: trace ids, span ids, request id prefixes. One `randomFillSync` call
- * fills a 4 KiB buffer that serves ~250 trace+span pairs; ids are hex-encoded from a lookup table.
- * Per-request cost is a few table reads, never a syscall or a crypto call.
+ * fills a 4 KiB pool, turned into hex once (one native call for ~170 trace+span pairs); an id is
+ * then a substring of that hex. Per-request cost: a substring and a zero check, never a syscall,
+ * a crypto call or a per-id hex conversion (bench/micro/trace-ids.ts).
  *
  * These ids must be unique, not secret: W3C trace context asks for random ids so they do not
  * collide across systems, and nobody authenticates with them.
@@ -10,24 +11,25 @@ import { randomFillSync } from 'node:crypto';
 
 const POOL_BYTES = 4096;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
-let offset = POOL_BYTES;
+let hex = '';
+/** Next unused hex character in `hex`. */
+let offset = POOL_BYTES * 2;
 
-/**
- * `bytes` random bytes as lower-case hex; never all zeros (W3C forbids all-zero ids). One native
- * hex conversion per id: a flat string, where concatenating per byte made a rope that undici's
- * header validation then had to flatten (bench/micro/trace-ids.ts compares the two).
- */
+/** An id of `bytes` random bytes never is all zeros (W3C forbids all-zero ids). */
+const ALL_ZEROS = /^0+$/;
+
+/** `bytes` random bytes as lower-case hex; never all zeros. */
 export function randomHex(bytes: number): string {
-  if (offset + bytes > POOL_BYTES) {
+  const chars = bytes * 2;
+  if (offset + chars > hex.length) {
     randomFillSync(pool);
+    hex = pool.toString('hex');
     offset = 0;
   }
-  let nonZero = 0;
-  for (let i = offset; i < offset + bytes; i++) nonZero |= pool[i];
-  const out = pool.toString('hex', offset, offset + bytes);
-  offset += bytes;
+  const out = hex.slice(offset, offset + chars);
+  offset += chars;
   // 2^-64 at worst; rather than loop, flip the last byte.
-  return nonZero === 0 ? out.slice(0, -2) + '01' : out;
+  return out.charCodeAt(0) === 48 && ALL_ZEROS.test(out) ? out.slice(0, -2) + '01' : out;
 }
 
 /** A 16-byte W3C trace id, 32 hex characters. */

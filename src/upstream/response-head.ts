@@ -9,7 +9,7 @@ export class ResponseHead {
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly minorVersion: number;
   /** [nameStart, nameEnd, valueStart, valueEnd] per header. */
-  readonly ranges: Int32Array;
+  readonly ranges: readonly number[];
   readonly count: number;
   /** Declared body length, -1 when the response had no Content-Length. */
   readonly contentLength: number;
@@ -17,7 +17,7 @@ export class ResponseHead {
   /** The connection may carry another request after this response (before framing checks). */
   readonly keepAlive: boolean;
 
-  constructor(buf: Buffer, status: number, minorVersion: number, ranges: Int32Array, count: number, contentLength: number, chunked: boolean, keepAlive: boolean) {
+  constructor(buf: Buffer, status: number, minorVersion: number, ranges: readonly number[], count: number, contentLength: number, chunked: boolean, keepAlive: boolean) {
     this.buf = buf;
     this.status = status;
     this.minorVersion = minorVersion;

@@ -72,6 +72,17 @@ for (let c = 0; c < 6; c++) {
   HEX[97 + c] = 10 + c;
 }
 
+/** buf[start, end) in a Buffer of its own; a head is a few hundred bytes, copied in JS. */
+function copyOut(buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  if (end - start > 512) {
+    buf.copy(out, 0, start, end);
+    return out;
+  }
+  for (let i = start, j = 0; i < end; i++, j++) out[j] = buf[i];
+  return out;
+}
+
 export class ResponseParser {
   readonly #sink: ParserSink;
   readonly #maxHeadBytes: number;
@@ -385,17 +396,18 @@ export class ResponseParser {
     // A body delimited by the close leaves nothing to reuse.
     const keepAlive = !close && (minor === 1 || keepAliveToken) && next !== S.BodyClose;
     this.keepAlive = keepAlive;
-    // The kernel's ranges are scratch shared by every parser: the head gets its own, copied by
-    // a loop (TypedArray.prototype.slice costs several times more for a few dozen entries).
+    // The kernel's ranges are scratch shared by every parser: the head gets its own, as a plain
+    // array of small integers. A typed array of a few dozen entries has an off-heap backing
+    // store, and allocating one cost more than parsing the head (bench/micro/pipeline.ts, "parse").
     const from = kernel.ranges;
-    const ranges = new Int32Array(count * 4);
+    const n = count * 4;
+    const ranges: number[] = [];
     let headBuf = buf;
     if (copy) {
-      headBuf = Buffer.allocUnsafe(end - start);
-      buf.copy(headBuf, 0, start, end);
-      for (let k = 0; k < ranges.length; k++) ranges[k] = from[k] - start;
+      headBuf = copyOut(buf, start, end);
+      for (let k = 0; k < n; k++) ranges.push(from[k] - start);
     } else {
-      for (let k = 0; k < ranges.length; k++) ranges[k] = from[k];
+      for (let k = 0; k < n; k++) ranges.push(from[k]);
     }
     const head = new ResponseHead(headBuf, status, minor, ranges, count, contentLength, chunked, keepAlive);
     this.#state = next;
