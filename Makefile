@@ -107,7 +107,7 @@ bench-tools:
 bench-nginx: build bench-tools
 	SKIP_BUILD=1 bench/quick-vs-nginx.sh
 
-# Peer comparison (bench/peers/, GUIDE §6): Floodgate, NGINX, HAProxy, @fastify/http-proxy,
+# Peer comparison (bench/peers/, GUIDE §6): Floodgate, NGINX, HAProxy, Caddy, @fastify/http-proxy,
 # http-proxy, fast-gateway; 1 then all cores; tiny, 64k, 1 MiB upload, 100 routes; about 21 min.
 # Env overrides: ROUNDS DURATION WARMUP WORKERS SCENARIOS CONTENDERS (see bench/peers/settings.ts).
 # Report: stdout and bench/results/bench-<date>.md (+ .json).

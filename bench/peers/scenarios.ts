@@ -27,7 +27,7 @@ export interface Scenario {
   verify(port: number, client: ClientRequest): Promise<void>;
 }
 
-const PEERS = ['floodgate', 'nginx', 'haproxy', 'fastify', 'http-proxy', 'fast-gateway'];
+const PEERS = ['floodgate', 'nginx', 'haproxy', 'caddy', 'fastify', 'http-proxy', 'fast-gateway'];
 
 function fromUpstream(r: Reply): boolean {
   return r.headers['x-bench-upstream'] !== undefined;

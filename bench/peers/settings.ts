@@ -12,7 +12,7 @@
  *   THREADS     wrk -t                                               1
  *   CONNS       wrk -c                                               50
  *   UPSTREAM_WORKERS  worker_processes of the upstream NGINX         1
- *   NGINX HAPROXY WRK NODE   binaries                          /usr/sbin/nginx, /usr/sbin/haproxy, wrk, node
+ *   NGINX HAPROXY CADDY WRK NODE   binaries              /usr/sbin/nginx, /usr/sbin/haproxy, caddy, wrk, node
  *   OUT         results file                              bench/results/bench[-quick|-auth]-<date>.md
  */
 import { fileStamp } from './env';
@@ -34,7 +34,7 @@ export interface Settings {
   threads: number;
   conns: number;
   upstreamWorkers: number;
-  bin: { nginx: string; haproxy: string; wrk: string; node: string };
+  bin: { nginx: string; haproxy: string; caddy: string; wrk: string; node: string };
   /** repository root (the directory holding dist/ and bench/) */
   root: string;
   out: string;
@@ -95,6 +95,7 @@ export function loadSettings(argv: string[], root: string): Settings {
     bin: {
       nginx: sbin('nginx', 'NGINX'),
       haproxy: sbin('haproxy', 'HAPROXY'),
+      caddy: process.env.CADDY || 'caddy',
       wrk: process.env.WRK || 'wrk',
       node: process.env.NODE || process.execPath,
     },
