@@ -108,13 +108,15 @@ bench-nginx: build bench-tools
 	SKIP_BUILD=1 bench/quick-vs-nginx.sh
 
 # Peer comparison (bench/peers/, GUIDE §6): Floodgate, NGINX, HAProxy, Caddy, @fastify/http-proxy,
-# http-proxy, fast-gateway; 1 then all cores; tiny, 64k, 1 MiB upload, 100 routes; about 21 min.
+# http-proxy, fast-gateway; 1 then all cores; tiny, 64k, 1 MiB upload, 100 routes, and key-auth +
+# rate-limiting against plain Floodgate (auth-rl); about 25 min.
 # Env overrides: ROUNDS DURATION WARMUP WORKERS SCENARIOS CONTENDERS (see bench/peers/settings.ts).
 # Report: stdout and bench/results/bench-<date>.md (+ .json).
 bench: build bench-tools
 	$(NODE) dist/bench/peers/main.js
 
-# Same harness, tiny scenario only, 1 worker, 3 rounds: under 3 minutes.
+# Same harness, 1 worker, 3 rounds: the tiny scenario (7 peers) and auth-rl (key-auth +
+# rate-limiting vs plain Floodgate, same run): about 3 minutes.
 bench-quick: build bench-tools
 	$(NODE) dist/bench/peers/main.js --quick
 

@@ -7,7 +7,7 @@
  *   WARMUP      seconds of unmeasured load per contender, per scenario 2    (quick: 1)
  *   PAUSE_MS    idle gap between two measured runs                   300
  *   WORKERS     worker/thread counts, comma separated                "1,<nproc>" (quick, auth: "1")
- *   SCENARIOS   tiny,64k,upload,routes100 (+ optional pinning, auth, uws) all   (quick: tiny; auth: auth)
+ *   SCENARIOS   tiny,64k,upload,routes100,auth-rl (+ optional pinning, auth, uws) all (quick: tiny,auth-rl; auth: auth)
  *   CONTENDERS  restrict to these ids (see contenders/index.ts); "direct" adds the bare upstream
  *   THREADS     wrk -t                                               1
  *   CONNS       wrk -c                                               50
@@ -40,7 +40,7 @@ export interface Settings {
   out: string;
 }
 
-export const ALL_SCENARIOS = ['tiny', '64k', 'upload', 'routes100'];
+export const ALL_SCENARIOS = ['tiny', '64k', 'upload', 'routes100', 'auth-rl'];
 /** Run only when named in SCENARIOS. */
 export const OPTIONAL_SCENARIOS = ['pinning', 'auth', 'uws'];
 
@@ -75,7 +75,7 @@ export function loadSettings(argv: string[], root: string): Settings {
     if (!Number.isInteger(n) || n < 1) throw new Error(`WORKERS: bad value ${w}`);
     return n;
   });
-  const scenarios = list('SCENARIOS') ?? (quick ? ['tiny'] : auth ? ['auth'] : ALL_SCENARIOS);
+  const scenarios = list('SCENARIOS') ?? (quick ? ['tiny', 'auth-rl'] : auth ? ['auth'] : ALL_SCENARIOS);
   for (const s of scenarios) {
     if (!ALL_SCENARIOS.includes(s) && !OPTIONAL_SCENARIOS.includes(s)) throw new Error(`SCENARIOS: unknown ${s} (known: ${[...ALL_SCENARIOS, ...OPTIONAL_SCENARIOS].join(', ')})`);
   }
