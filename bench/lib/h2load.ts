@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { trackHelper } from '../peers/procs';
+import { percentile } from '../peers/stats';
 import type { WrkResult } from '../peers/wrk';
 
 export interface H2Load {
@@ -68,12 +69,6 @@ export function readDurationsMs(logFile: string): number[] {
     at = end + 1;
   }
   return out;
-}
-
-/** The p-th percentile (0..100) of `sorted` (ascending), nearest rank. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /**

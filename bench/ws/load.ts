@@ -9,7 +9,7 @@
  *   node dist/bench/ws/load.js --url ws://127.0.0.1:P/echo --conns 50 --inflight 4 --bytes 64 --seconds 5
  */
 import { WebSocket, type WsSocket } from './ws-package';
-import { percentile } from '../lib/h2load';
+import { percentile } from '../peers/stats';
 
 export interface WsLoadResult {
   messages: number;
