@@ -97,22 +97,26 @@ conformance-report: build
 bench-router: build
 	$(NODE) dist/bench/router-match.js
 
-# Debian packages the peer benchmarks need (never needed by `make test`).
+# Debian packages the peer benchmarks need (never needed by `make test`): NGINX, wrk, HAProxy,
+# Caddy (a peer of `make bench`), h2load from nghttp2-client (bench-h2, bench-grpc).
 bench-tools:
-	@PATH="$$PATH:/usr/sbin"; command -v nginx >/dev/null && command -v wrk >/dev/null && command -v haproxy >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk haproxy)
+	@PATH="$$PATH:/usr/sbin"; command -v nginx >/dev/null && command -v wrk >/dev/null && command -v haproxy >/dev/null && \
+	  command -v caddy >/dev/null && command -v h2load >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk haproxy caddy nghttp2-client)
 
 bench-nginx: build bench-tools
 	SKIP_BUILD=1 bench/quick-vs-nginx.sh
 
-# Peer comparison (bench/peers/, GUIDE §6): Floodgate, NGINX, HAProxy, @fastify/http-proxy,
-# http-proxy, fast-gateway; 1 then all cores; tiny, 64k, 1 MiB upload, 100 routes; about 21 min.
+# Peer comparison (bench/peers/, GUIDE §6): Floodgate, NGINX, HAProxy, Caddy, @fastify/http-proxy,
+# http-proxy, fast-gateway; 1 then all cores; tiny, 64k, 1 MiB upload, 100 routes, and key-auth +
+# rate-limiting against plain Floodgate (auth-rl); about 25 min.
 # Env overrides: ROUNDS DURATION WARMUP WORKERS SCENARIOS CONTENDERS (see bench/peers/settings.ts).
 # Report: stdout and bench/results/bench-<date>.md (+ .json).
 bench: build bench-tools
 	$(NODE) dist/bench/peers/main.js
 
-# Same harness, tiny scenario only, 1 worker, 3 rounds: under 3 minutes.
+# Same harness, 1 worker, 3 rounds: the tiny scenario (7 peers) and auth-rl (key-auth +
+# rate-limiting vs plain Floodgate, same run): about 3 minutes.
 bench-quick: build bench-tools
 	$(NODE) dist/bench/peers/main.js --quick
 
@@ -187,6 +191,32 @@ bench-h2-design: build bench-tools
 .PHONY: bench-tls
 bench-tls: build bench-tools
 	$(NODE) dist/bench/tls/main.js
+
+# HTTP/2 against NGINX h2 (bench/h2/main.ts): Floodgate's TLS listener (h2 by ALPN) vs NGINX
+# `listen ... ssl http2`, 1 worker each, same NGINX upstream over HTTP/1.1, h2load -c10 -m10 GET
+# /tiny; 5 interleaved rounds x 5 s, medians, ratio to NGINX, CPU s per 10k; about 1 min. Env:
+# ROUNDS DURATION WARMUP CONNS STREAMS. Report: stdout and bench/results/h2-<date>.md.
+.PHONY: bench-h2
+bench-h2: build bench-tools
+	$(NODE) dist/bench/h2/main.js
+
+# WebSocket echo messages per second (bench/ws/main.ts): Floodgate vs NGINX proxying the same `ws`
+# echo upstream, 1 worker each; a Node load generator in its own process (CONNS connections, each
+# keeping INFLIGHT messages in flight); msgs/s, p50/p99 round trip, CPU s per 10k messages;
+# 5 interleaved rounds x 5 s; about 1 min. Env: ROUNDS DURATION WARMUP CONNS INFLIGHT MSG_BYTES.
+# Report: stdout and bench/results/ws-<date>.md.
+.PHONY: bench-ws
+bench-ws: build bench-tools
+	$(NODE) dist/bench/ws/main.js
+
+# gRPC unary calls per second (bench/grpc/main.ts): Floodgate (`protocol: grpc`) vs NGINX
+# `grpc_pass`, both TLS + h2 to the client, the same @grpc/grpc-js upstream over h2c, h2load
+# -c10 -m10 posting a framed message; 5 interleaved rounds x 5 s, medians, ratio to NGINX, CPU s
+# per 10k calls; about 1.5 min. Env: ROUNDS DURATION WARMUP CONNS STREAMS.
+# Report: stdout and bench/results/grpc-<date>.md.
+.PHONY: bench-grpc
+bench-grpc: build bench-tools
+	$(NODE) dist/bench/grpc/main.js
 
 # The upstream engine alone (src/upstream/), native vs js parser kernel, vs bare undici
 # Pool.dispatch, a bare net.Socket floor and the addon's libuv probe, same local upstream,

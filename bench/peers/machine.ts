@@ -36,6 +36,7 @@ export function describeMachine(s: Settings): [string, string][] {
     ['node', process.version],
     ['nginx', firstLine(s.bin.nginx, ['-v']).replace(/^nginx version: /, '')],
     ['haproxy', firstLine(s.bin.haproxy, ['-v']).replace(/ - https.*$/, '')],
+    ['caddy', firstLine(s.bin.caddy, ['version'])],
     ['wrk', wrk],
     ['node peers', ['fastify', '@fastify/http-proxy', 'http-proxy', 'fast-gateway'].map((p) => `${p} ${pkgVersion(s.root, p)}`).join(', ')],
   ];

@@ -1,5 +1,5 @@
 /**
- * Peer benchmark (`make bench`, `make bench-quick`): Floodgate against NGINX, HAProxy and three
+ * Peer benchmark (`make bench`, `make bench-quick`): Floodgate against NGINX, HAProxy, Caddy and three
  * Node proxies, all in front of the same NGINX upstream, same worker count, same wrk load,
  * interleaved rounds, medians, CPU per contender. Settings: bench/peers/settings.ts.
  *
@@ -55,7 +55,9 @@ function commandLine(s: Settings): string {
 function preflight(s: Settings): void {
   const need = [join(s.root, 'dist', 'src', 'cli.js'), join(s.root, 'dist', 'bench', 'peers', 'servers', 'fastify-http-proxy.js')];
   for (const f of need) if (!existsSync(f)) throw new Error(`${relative(s.root, f)} missing: run make build`);
-  for (const [name, bin] of Object.entries({ nginx: s.bin.nginx, haproxy: s.bin.haproxy, wrk: s.bin.wrk })) {
+  const tools: Record<string, string> = { nginx: s.bin.nginx, haproxy: s.bin.haproxy, wrk: s.bin.wrk };
+  if (s.contenders === null || s.contenders.includes('caddy')) tools.caddy = s.bin.caddy;
+  for (const [name, bin] of Object.entries(tools)) {
     const r = spawnSync(bin, ['-v'], { stdio: 'ignore' });
     if (r.error) throw new Error(`${name} (${bin}) cannot run: ${r.error.message}; run make bench-tools`);
   }

@@ -80,6 +80,9 @@ export function renderReport(r: ReportInput): string {
     ...(r.scenarios.some((x) => x.id === 'auth')
       ? ['- auth: each Floodgate variant runs the same catch-all route with one auth plugin (or key-auth + acl), and wrk sends that contender\'s credentials on every request. Verification also checks that the credentials reach the upstream, and that the proxy itself refuses a request without credentials (401), with a wrong credential (401) and, for acl, with a consumer outside the group (403).']
       : []),
+    ...(r.scenarios.some((x) => x.id === 'auth-rl')
+      ? ['- auth-rl: plain Floodgate and the same catch-all route with key-auth + rate-limiting (local policy, a minute limit never reached; wrk sends the key to the latter only); the ratio is to plain Floodgate in the same run. Verification checks that the key reaches the upstream, that the answer carries the X-RateLimit-* headers, and that the proxy itself refuses no key and an unknown key (401).']
+      : []),
     '',
   );
   lines.push('Contenders:', '');

@@ -27,7 +27,7 @@ export interface Scenario {
   verify(port: number, client: ClientRequest): Promise<void>;
 }
 
-const PEERS = ['floodgate', 'nginx', 'haproxy', 'fastify', 'http-proxy', 'fast-gateway'];
+const PEERS = ['floodgate', 'nginx', 'haproxy', 'caddy', 'fastify', 'http-proxy', 'fast-gateway'];
 
 function fromUpstream(r: Reply): boolean {
   return r.headers['x-bench-upstream'] !== undefined;
@@ -54,6 +54,11 @@ async function verifyAuth(port: number, client: ClientRequest): Promise<void> {
   const named = (h: Record<string, string>) => (Object.keys(h).length ? ` with ${Object.keys(h).join(', ')}` : '');
   await verifyTiny(port, '/tiny', undefined, client.headers, named(client.headers ?? {}));
   for (const h of client.alsoAccepted ?? []) await verifyTiny(port, '/tiny', undefined, h, `${named(h)} (another token the wrk script sends)`);
+  if (client.addedHeaders?.length) {
+    const r = await fetchOnce({ port, path: '/tiny', headers: client.headers });
+    const missing = client.addedHeaders.filter((h) => r.headers[h] === undefined);
+    expect(missing.length === 0, `GET /tiny${named(client.headers ?? {})} should carry ${missing.join(', ')} (added by the proxy)`, r);
+  }
   for (const x of client.refused ?? []) {
     const r = await fetchOnce({ port, path: '/tiny', headers: x.headers });
     expect(r.status === x.status && !fromUpstream(r), `GET /tiny with ${x.what} should be the proxy's own ${x.status}`, r);
@@ -130,6 +135,17 @@ export function scenarios(root: string): Scenario[] {
       verify: verifyRoutes100,
     },
     {
+      // In the default set and in bench-quick: issue 12's "key-auth + rate-limiting at least 0.9x
+      // plain Floodgate", both in the same run.
+      id: 'auth-rl',
+      title: 'GET /tiny through key-auth + rate-limiting, against plain Floodgate',
+      path: '/tiny',
+      load: 'GET /tiny with `apikey` (wrk -H), upstream answers 200 "ok\\n"; Floodgate with key-auth + rate-limiting (local policy, a limit never reached) against the same Floodgate route without plugins',
+      contenders: ['floodgate', 'floodgate-key-auth-rl'],
+      baseline: 'floodgate',
+      verify: verifyAuth,
+    },
+    {
       // Not in the default set: `SCENARIOS=uws make bench-quick` (or `make bench-uws`) compares the
       // uWS build Floodgate runs (v20.57) with the v20.30 fallback (FLOODGATE_UWS=legacy), same run.
       id: 'uws',
@@ -164,6 +180,7 @@ export function scenarios(root: string): Scenario[] {
         'floodgate-jwt-rs256',
         'floodgate-jwt-rs256-nocache',
         'floodgate-acl',
+        'floodgate-key-auth-rl',
         'nginx',
       ],
       baseline: 'floodgate',

@@ -7,12 +7,12 @@
  *   WARMUP      seconds of unmeasured load per contender, per scenario 2    (quick: 1)
  *   PAUSE_MS    idle gap between two measured runs                   300
  *   WORKERS     worker/thread counts, comma separated                "1,<nproc>" (quick, auth: "1")
- *   SCENARIOS   tiny,64k,upload,routes100 (+ optional pinning, auth, uws) all   (quick: tiny; auth: auth)
+ *   SCENARIOS   tiny,64k,upload,routes100,auth-rl (+ optional pinning, auth, uws) all (quick: tiny,auth-rl; auth: auth)
  *   CONTENDERS  restrict to these ids (see contenders/index.ts); "direct" adds the bare upstream
  *   THREADS     wrk -t                                               1
  *   CONNS       wrk -c                                               50
  *   UPSTREAM_WORKERS  worker_processes of the upstream NGINX         1
- *   NGINX HAPROXY WRK NODE   binaries                          /usr/sbin/nginx, /usr/sbin/haproxy, wrk, node
+ *   NGINX HAPROXY CADDY WRK NODE   binaries              /usr/sbin/nginx, /usr/sbin/haproxy, caddy, wrk, node
  *   OUT         results file                              bench/results/bench[-quick|-auth]-<date>.md
  */
 import { fileStamp } from './env';
@@ -34,13 +34,13 @@ export interface Settings {
   threads: number;
   conns: number;
   upstreamWorkers: number;
-  bin: { nginx: string; haproxy: string; wrk: string; node: string };
+  bin: { nginx: string; haproxy: string; caddy: string; wrk: string; node: string };
   /** repository root (the directory holding dist/ and bench/) */
   root: string;
   out: string;
 }
 
-export const ALL_SCENARIOS = ['tiny', '64k', 'upload', 'routes100'];
+export const ALL_SCENARIOS = ['tiny', '64k', 'upload', 'routes100', 'auth-rl'];
 /** Run only when named in SCENARIOS. */
 export const OPTIONAL_SCENARIOS = ['pinning', 'auth', 'uws'];
 
@@ -75,7 +75,7 @@ export function loadSettings(argv: string[], root: string): Settings {
     if (!Number.isInteger(n) || n < 1) throw new Error(`WORKERS: bad value ${w}`);
     return n;
   });
-  const scenarios = list('SCENARIOS') ?? (quick ? ['tiny'] : auth ? ['auth'] : ALL_SCENARIOS);
+  const scenarios = list('SCENARIOS') ?? (quick ? ['tiny', 'auth-rl'] : auth ? ['auth'] : ALL_SCENARIOS);
   for (const s of scenarios) {
     if (!ALL_SCENARIOS.includes(s) && !OPTIONAL_SCENARIOS.includes(s)) throw new Error(`SCENARIOS: unknown ${s} (known: ${[...ALL_SCENARIOS, ...OPTIONAL_SCENARIOS].join(', ')})`);
   }
@@ -95,6 +95,7 @@ export function loadSettings(argv: string[], root: string): Settings {
     bin: {
       nginx: sbin('nginx', 'NGINX'),
       haproxy: sbin('haproxy', 'HAPROXY'),
+      caddy: process.env.CADDY || 'caddy',
       wrk: process.env.WRK || 'wrk',
       node: process.env.NODE || process.execPath,
     },

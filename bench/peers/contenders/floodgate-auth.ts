@@ -91,6 +91,9 @@ const KEY_AUTH = '          - name: key-auth';
 const BASIC_AUTH = '          - name: basic-auth';
 const JWT = '          - name: jwt\n            config: { claims_to_verify: [exp] }';
 const ACL = '          - name: acl\n            config: { allow: [gold] }';
+/** Never reached in a run (as in bench/ratelimit): the bench measures counting, not refusing. */
+const NEVER = 1_000_000_000;
+const RATE_LIMITING = `          - name: rate-limiting\n            config: { minute: ${NEVER}, policy: local }`;
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 const none = { what: 'no credentials', headers: {}, status: 401 };
@@ -194,4 +197,21 @@ export const floodgateAcl = authContender(
   }),
 );
 
-export const AUTH_CONTENDERS: Contender[] = [floodgateKeyAuth, floodgateBasicAuth, floodgateJwtHs256, floodgateJwtRs256, floodgateJwtRs256NoCache, floodgateAcl];
+/**
+ * The plugin pair most APIs run (issue 12: at least 0.9x plain Floodgate): key-auth identifies the
+ * consumer, then rate-limiting with the local policy (the node-wide shared table) counts every
+ * request against that consumer's minute window, with a limit never reached.
+ */
+export const floodgateKeyAuthRateLimit = authContender(
+  'floodgate-key-auth-rl',
+  'Floodgate + key-auth + rate-limiting',
+  `key-auth, then rate-limiting (policy local, limit_by consumer, minute ${NEVER.toLocaleString('en-US')}: every request counted, none refused); wrk sends \`apikey: ${KEY}\``,
+  `${KEY_AUTH}\n${RATE_LIMITING}`,
+  () => ({
+    headers: { apikey: KEY },
+    addedHeaders: ['x-ratelimit-limit-minute', 'x-ratelimit-remaining-minute'],
+    refused: [none, { what: 'unknown key', headers: { apikey: 'nope' }, status: 401 }],
+  }),
+);
+
+export const AUTH_CONTENDERS: Contender[] = [floodgateKeyAuth, floodgateBasicAuth, floodgateJwtHs256, floodgateJwtRs256, floodgateJwtRs256NoCache, floodgateAcl, floodgateKeyAuthRateLimit];

@@ -1,5 +1,6 @@
 /** Every contender, in the order each round runs them. */
 import type { Service } from '../procs';
+import { caddy } from './caddy';
 import { fastGateway, fastifyProxy, httpProxy } from './node-peers';
 import { floodgate, floodgate100, floodgateLegacyUws, floodgatePinned } from './floodgate';
 import { AUTH_CONTENDERS } from './floodgate-auth';
@@ -20,6 +21,6 @@ export function directContender(upstream: Service): Contender {
   };
 }
 
-export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, ...AUTH_CONTENDERS];
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, caddy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, ...AUTH_CONTENDERS];
 
 export type { ClientRequest, Contender, StartContext } from './types';

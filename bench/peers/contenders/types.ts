@@ -24,6 +24,8 @@ export interface ClientRequest {
   script?: { path: string; args: string[] };
   /** more header sets the script sends, each of which verification must see reach the upstream */
   alsoAccepted?: Record<string, string>[];
+  /** response headers the accepted answer must carry, added by the proxy (a plugin's proof of work) */
+  addedHeaders?: string[];
   /** requests the proxy itself must refuse (never reaching the upstream), with that status */
   refused?: { what: string; headers: Record<string, string>; status: number }[];
 }
