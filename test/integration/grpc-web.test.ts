@@ -195,6 +195,9 @@ function unaryBody(m: Msg): Buffer {
 let server: grpc.Server;
 /** Set by Spread when its client cancelled (the gateway reset the upstream stream). */
 let cancelledStreams = 0;
+/** Messages Spread("flood") handed to grpc-js whose write completed (flow control let them out). */
+let floodWritten = 0;
+const FLOOD_MESSAGE = 'x'.repeat(16 * 1024);
 
 describe('grpc-web plugin', () => {
   before(async () => {
@@ -219,6 +222,19 @@ describe('grpc-web plugin', () => {
           cancelledStreams++;
           if (timer !== null) clearTimeout(timer);
         });
+        if (text === 'flood') {
+          // As fast as flow control allows: the next write waits for the previous one's callback.
+          floodWritten = 0;
+          const write = () => {
+            if (c.cancelled) return;
+            if (floodWritten === n) return void c.end();
+            c.write({ text: FLOOD_MESSAGE, n: floodWritten }, () => {
+              floodWritten++;
+              write();
+            });
+          };
+          return write();
+        }
         const next = () => {
           timer = null;
           if (c.cancelled) return;
@@ -400,6 +416,40 @@ services:
         const deadline = Date.now() + 3000;
         while (cancelledStreams === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         assert.equal(cancelledStreams, before + 1, 'the upstream saw its call cancelled');
+      });
+
+      test('a slow reader: the upstream is held back by flow control, and every message arrives', async () => {
+        const total = 2000; // 32 MiB of messages
+        const started = Date.now();
+        let seenWhilePaused = -1;
+        const res = await new Promise<{ bytes: number }>((resolve, reject) => {
+          const onResponse = (stream: NodeJS.ReadableStream) => {
+            stream.pause();
+            setTimeout(() => {
+              seenWhilePaused = floodWritten;
+              let bytes = 0;
+              stream.on('data', (d: Buffer) => (bytes += d.length));
+              stream.on('end', () => resolve({ bytes }));
+              stream.resume();
+            }, 1000);
+          };
+          const body = unaryBody({ text: 'flood', n: total });
+          if (transport === 'http1') {
+            const req = http.request({ host: '127.0.0.1', port: gw.port, method: 'POST', path: '/demo.Echo/Spread', headers: BINARY, agent: false }, onResponse);
+            req.on('error', reject);
+            req.end(body);
+          } else {
+            const req = h2().request({ ':method': 'POST', ':path': '/demo.Echo/Spread', ...BINARY });
+            req.on('response', () => onResponse(req));
+            req.on('error', reject);
+            req.end(body);
+          }
+        });
+        const frameBytes = 5 + encodeMsg({ text: FLOOD_MESSAGE, n: 1 }).length;
+        assert.ok(seenWhilePaused >= 0 && seenWhilePaused < total / 2, `while the client read nothing for 1 s, the upstream got out ${seenWhilePaused} of ${total} messages`);
+        assert.ok(res.bytes > total * frameBytes * 0.99, `all ${total} messages arrived (${res.bytes} bytes)`);
+        assert.equal(floodWritten, total);
+        assert.ok(Date.now() - started < 20_000);
       });
 
       test('pass_stripped_path: the stripped path goes upstream; without it, the client path does (Kong)', async () => {
