@@ -71,9 +71,9 @@ export class GrpcWeb implements PluginInstance {
     if (req.method === 'OPTIONS') return ctx.respond(200, 'OK', PREFLIGHT_CONTENT_TYPE, this.#preflightHeaders);
     const type = req.header('content-type');
     if (isNativeGrpc(type)) return Verdict.Continue;
+    if (req.method !== 'POST') return ctx.respond(405, NOT_POST, JSON_TYPE, ['allow', 'POST, OPTIONS']);
     const mode = grpcWebMode(type);
     if (mode === null) return ctx.respond(400, UNSUPPORTED_TYPE(type), JSON_TYPE, null);
-    if (req.method !== 'POST') return ctx.respond(405, NOT_POST, JSON_TYPE, ['allow', 'POST, OPTIONS']);
     if (mode.json && this.#catalog === null) return ctx.respond(400, NEEDS_PROTO, JSON_TYPE, null);
     const services = this.#grpcServices;
     if (services !== null && ctx.serviceId !== null && !services.has(ctx.serviceId)) return ctx.respond(500, NOT_GRPC_SERVICE, JSON_TYPE, null);
