@@ -54,6 +54,18 @@ export class ProtoCatalog {
 
 const cache = new Map<string, { key: string; catalog: ProtoCatalog }>();
 
+/**
+ * For a plugin instance, which must not throw: the file as it is now, else the last version that
+ * parsed in this thread (the file changed or vanished after the config check passed), else null.
+ */
+export function loadProtoOrLastGood(file: string): ProtoCatalog | null {
+  try {
+    return ProtoCatalog.load(file);
+  } catch {
+    return cache.get(path.resolve(file))?.catalog ?? null;
+  }
+}
+
 function collect(ns: ReflectionObject, out: Map<string, ProtoMethod>): void {
   if (ns instanceof Service) {
     const name = ns.fullName.replace(/^\./, '');

@@ -286,6 +286,15 @@ services:
         strip_path: true
         plugins:
           - name: grpc-web
+  - name: not-grpc
+    url: http://127.0.0.1:${deadPort}
+    routes:
+      - name: http-web
+        protocols: [http, https]
+        paths: [/plain.Echo/]
+        strip_path: false
+        plugins:
+          - name: grpc-web
   - name: gone
     url: grpc://127.0.0.1:${deadPort}
     routes:
@@ -474,6 +483,9 @@ services:
         const unknown = await call(transport, 'POST', '/demo.Echo/Nope', { 'content-type': 'application/json' }, '{}');
         assert.equal(unknown.status, 400);
         assert.match(JSON.parse(unknown.body.toString()).message, /unknown method path "\/demo.Echo\/Nope"/);
+        const notGrpc = await call(transport, 'POST', '/plain.Echo/Unary', BINARY, unaryBody({ text: 'x', n: 0 }));
+        assert.equal(notGrpc.status, 500);
+        assert.match(JSON.parse(notGrpc.body.toString()).message, /needs a service with protocol grpc or grpcs/);
         const ok = await call(transport, 'POST', '/demo.Echo/Unary', BINARY, unaryBody({ text: 'after', n: 0 }));
         assert.equal(readFrames(ok.body).trailers?.['grpc-status'], '0');
       });

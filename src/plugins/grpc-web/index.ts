@@ -18,7 +18,7 @@
 import { messageBody } from '../../util/status-messages';
 import { grpcWebMode, isNativeGrpc, splitFrames, decodeBase64Body, GRPC_WEB_CONTENT_TYPES } from '../../grpc/web-codec';
 import { claimGrpcWeb, GrpcWebRequest } from '../../grpc/web-request';
-import { ProtoCatalog } from '../../grpc/proto-catalog';
+import { loadProtoOrLastGood, ProtoCatalog } from '../../grpc/proto-catalog';
 import { Verdict, type PluginContext, type PluginDefinition, type PluginEnv, type PluginInstance } from '../api';
 import { GrpcWebSchema, type GrpcWebConfig } from './schema';
 
@@ -56,7 +56,8 @@ export class GrpcWeb implements PluginInstance {
   constructor(conf: GrpcWebConfig, env: PluginEnv) {
     this.#allowOrigin = conf.allow_origin_header;
     this.#passStrippedPath = conf.pass_stripped_path === true;
-    this.#catalog = conf.proto === null ? null : ProtoCatalog.load(conf.proto);
+    // Checked at load (checkConfig); a file broken since then falls back (JSON calls then get 400).
+    this.#catalog = conf.proto === null ? null : loadProtoOrLastGood(conf.proto);
     const preflight = ['access-control-allow-methods', ALLOW_METHODS, 'access-control-allow-headers', ALLOW_HEADERS];
     if (conf.allow_origin_header !== null) preflight.unshift('access-control-allow-origin', conf.allow_origin_header);
     this.#preflightHeaders = preflight;
