@@ -178,7 +178,7 @@ export class GrpcWebCall extends GrpcCall {
       res.onWritable(this.#onWritable);
     }
     const body = this.#pendingBody;
-    this.ctx.responseBytes += typeof body === 'string' ? body.length : body.length;
+    this.ctx.responseBytes += body.length;
     if (this.#pendingEnd) {
       this.#ended = true;
       res.end(body, this.#closeConnection);

@@ -316,6 +316,31 @@ services:
     server?.forceShutdown();
   });
 
+  test('HTTP/1.1 keep-alive: calls one after another on one connection (each chunked answer ends cleanly)', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const reused: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const body = await new Promise<Buffer>((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port: gw.port, method: 'POST', path: '/demo.Echo/Spread', headers: BINARY, agent }, (res) => {
+            reused.push(req.reusedSocket);
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () => resolve(Buffer.concat(parts)));
+          });
+          req.on('error', reject);
+          req.end(unaryBody({ text: 'go', n: 2 }));
+        });
+        const frames = readFrames(body);
+        assert.equal(frames.messages.length, 2);
+        assert.equal(frames.trailers?.['grpc-status'], '0');
+      }
+      assert.deepEqual(reused, [false, true, true]);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   for (const transport of ['http1', 'h2'] as const) {
     describe(`over ${transport === 'http1' ? 'HTTP/1.1' : 'HTTP/2 (TLS)'}`, () => {
       const scheme = transport === 'http1' ? 'http' : 'https';
