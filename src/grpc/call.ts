@@ -233,6 +233,13 @@ export abstract class GrpcCall {
     this.finish();
   }
 
+  /** Give up on the call: release the request and reset the upstream stream. */
+  protected abandon(): void {
+    this.finish();
+    const up = this.upstream;
+    if (up !== null && !up.destroyed) up.close(NGHTTP2_CANCEL);
+  }
+
   /** The call is over: release the request (exactly once). */
   protected finish(): void {
     if (this.#finished) return;

@@ -17,7 +17,7 @@
  * Backpressure: a write uWS could not flush pauses the upstream stream until onWritable.
  */
 import { STATUS_CODES } from 'node:http';
-import http2, { type OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { HttpResponse } from 'uWebSockets.js';
 import { GrpcCall, GRPC_STATUS, percentEncode, type GrpcCaller } from './call';
 import { Base64Encoder, COMPRESSED_FLAG, DATA_FLAG, frame, FrameBoundary, FrameReader, TRAILER_FLAG, trailerFrame } from './web-codec';
@@ -147,9 +147,7 @@ export class GrpcWebCall extends GrpcCall {
   /** End the response with INTERNAL and cancel the upstream stream. */
   #cut(message: string): void {
     this.#write(this.#tail({ 'grpc-status': String(GRPC_STATUS.INTERNAL), 'grpc-message': percentEncode(message) }), true);
-    this.finish();
-    const up = this.upstream;
-    if (up !== null && !up.destroyed) up.close(http2.constants.NGHTTP2_CANCEL);
+    this.abandon();
   }
 
   /** Write body bytes (the head first when it is still held), ending the response when `end`. */
@@ -157,8 +155,22 @@ export class GrpcWebCall extends GrpcCall {
     if (this.#ended || this.ctx.aborted) return true;
     this.#pendingBody = body;
     this.#pendingEnd = end;
-    this.#res.cork(this.#corked);
-    this.#pendingBody = EMPTY;
+    try {
+      this.#res.cork(this.#corked);
+    } catch {
+      // Not expected (the response is neither ended nor aborted here), but an exception thrown
+      // from an http2 event would cost the worker: cut this response instead.
+      this.#ended = true;
+      try {
+        this.#res.close();
+      } catch {
+        /* already gone */
+      }
+      this.abandon();
+      return true;
+    } finally {
+      this.#pendingBody = EMPTY;
+    }
     return this.#writeResult;
   }
 
