@@ -13,7 +13,8 @@
  * - a trailers-only answer (the upstream's or the gateway's own: deadline, unavailable) is a head
  *   carrying grpc-status and grpc-message, with an empty body.
  *
- * A bare `application/json` body has no frames, so only a trailers-only answer tells its status.
+ * A bare `application/json` body has no frames: its status goes in the head when no message came
+ * (trailers-only), and is lost after one.
  * Backpressure: a write uWS could not flush pauses the upstream stream until onWritable.
  */
 import { STATUS_CODES } from 'node:http';
@@ -85,7 +86,7 @@ export class GrpcWebCall extends GrpcCall {
   }
 
   protected sendEnd(): void {
-    this.#write(this.#tail(this.trailers ?? { 'grpc-status': String(GRPC_STATUS.INTERNAL), 'grpc-message': 'upstream sent no trailers' }), true);
+    this.#end(this.trailers ?? { 'grpc-status': String(GRPC_STATUS.INTERNAL), 'grpc-message': 'upstream sent no trailers' });
     this.finish();
   }
 
@@ -98,7 +99,21 @@ export class GrpcWebCall extends GrpcCall {
       this.#write(EMPTY, true);
       return;
     }
-    this.#write(this.#tail({ 'grpc-status': String(code), 'grpc-message': message }), true);
+    this.#end({ 'grpc-status': String(code), 'grpc-message': message });
+  }
+
+  /**
+   * End with these trailers: as the trailer frame, or, for a bare JSON body (no frames) whose
+   * head is still held because no message came, in the head (trailers-only).
+   */
+  #end(trailers: OutgoingHttpHeaders): void {
+    const head = this.#head;
+    if (!this.#web.mode.framed && head !== null) {
+      for (const name of Object.keys(trailers)) head[name] = trailers[name];
+      this.#write(EMPTY, true);
+      return;
+    }
+    this.#write(this.#tail(trailers), true);
   }
 
   /** The upstream's head as a grpc-web head. */

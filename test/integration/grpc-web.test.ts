@@ -222,6 +222,11 @@ describe('grpc-web plugin', () => {
           cancelledStreams++;
           if (timer !== null) clearTimeout(timer);
         });
+        if (text === 'head-then-wait') {
+          // The response head now, then nothing until the client gives up (its grpc-timeout).
+          c.sendMetadata(new grpc.Metadata());
+          return;
+        }
         if (text === 'flood') {
           // As fast as flow control allows: the next write waits for the previous one's callback.
           floodWritten = 0;
@@ -434,6 +439,17 @@ services:
         assert.equal(res.headers['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
         assert.match(String(res.headers['grpc-message']), /grpc-timeout/);
         assert.ok(took >= 150 && took < 1500, `answered at the deadline (${took} ms)`);
+      });
+
+      test('grpc-timeout after the upstream head: the status ends the body (framed), or goes in the head (bare JSON, no message yet)', async () => {
+        const framed = await call(transport, 'POST', '/demo.Echo/Spread', { ...BINARY, 'grpc-timeout': '200m' }, unaryBody({ text: 'head-then-wait', n: 0 }));
+        assert.equal(framed.headers['grpc-status'], undefined);
+        const frames = readFrames(framed.body);
+        assert.equal(frames.messages.length, 0);
+        assert.equal(frames.trailers?.['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
+        const json = await call(transport, 'POST', '/demo.Echo/Spread', { 'content-type': 'application/json', 'grpc-timeout': '200m' }, JSON.stringify({ text: 'head-then-wait' }));
+        assert.equal(json.headers['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
+        assert.equal(json.body.length, 0);
       });
 
       test('an unreachable upstream: UNAVAILABLE in the headers, naming the target', async () => {
