@@ -193,6 +193,7 @@ function unaryBody(m: Msg): Buffer {
 // ---------------------------------------------------------------- the upstream
 
 let server: grpc.Server;
+let EchoClient: grpc.ServiceClientConstructor;
 /** Set by Spread when its client cancelled (the gateway reset the upstream stream). */
 let cancelledStreams = 0;
 /** Messages Spread("flood") handed to grpc-js whose write completed (flow control let them out). */
@@ -206,6 +207,7 @@ describe('grpc-web plugin', () => {
     writeFileSync(protoFile, PROTO);
     const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, { keepCase: true, defaults: true })).demo as grpc.GrpcObject;
     const Echo = pkg.Echo as grpc.ServiceClientConstructor;
+    EchoClient = Echo;
     server = new grpc.Server();
     server.addService(Echo.service, {
       Unary: (c: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
@@ -319,6 +321,19 @@ services:
     h2session?.close();
     await gw?.stop();
     server?.forceShutdown();
+  });
+
+  test('native gRPC on the same route passes through the plugin untouched (a grpc-js client over TLS)', async () => {
+    const client = new EchoClient(`127.0.0.1:${tlsPort}`, grpc.credentials.createSsl(Buffer.from(cert.cert)), {
+      'grpc.ssl_target_name_override': 'grpc-web.test',
+      'grpc.default_authority': 'grpc-web.test',
+    }) as unknown as grpc.Client & { Unary(m: Msg, cb: (e: grpc.ServiceError | null, r: Msg) => void): void };
+    try {
+      const reply = await new Promise<Msg>((resolve, reject) => client.Unary({ text: 'native', n: 1 }, (e, r) => (e ? reject(e) : resolve(r))));
+      assert.deepEqual(reply, { text: 'echo:native:https', n: 2 });
+    } finally {
+      client.close();
+    }
   });
 
   test('HTTP/1.1 keep-alive: calls one after another on one connection (each chunked answer ends cleanly)', async () => {
