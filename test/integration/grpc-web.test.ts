@@ -4,8 +4,10 @@
  * of node http (HTTP/1.1, plain) and node http2 (TLS with a certificate made here) requests whose
  * bodies are framed by hand (flag byte, 4-byte length, message) and whose protobuf messages are
  * encoded by hand. Unary binary and text, server streaming arriving message by message, errors in
- * trailers and trailers-only, CORS preflight, JSON transcoding with `proto`, deadlines, an
- * unreachable upstream, a client that leaves, and pass_stripped_path.
+ * trailers and trailers-only, CORS preflight, JSON transcoding with `proto`, deadlines (against
+ * an upstream that never answers, so only the gateway can end the call), an unreachable upstream,
+ * a client that leaves, a slow reader, keep-alive, native gRPC on the same route, and
+ * pass_stripped_path.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -193,6 +195,9 @@ function unaryBody(m: Msg): Buffer {
 // ---------------------------------------------------------------- the upstream
 
 let server: grpc.Server;
+let silent: http2.Http2Server;
+/** RST_STREAM codes of the streams the silent upstream saw closed. */
+const silentResets: number[] = [];
 let EchoClient: grpc.ServiceClientConstructor;
 /** Set by Spread when its client cancelled (the gateway reset the upstream stream). */
 let cancelledStreams = 0;
@@ -213,7 +218,6 @@ describe('grpc-web plugin', () => {
       Unary: (c: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
         const m = c.request;
         if (m.text === 'fail') return cb({ code: grpc.status.PERMISSION_DENIED, details: 'not you, ' + c.metadata.get('x-who')[0] });
-        if (m.text === 'slow') return void setTimeout(() => cb(null, { text: 'late', n: 0 }), 2000);
         cb(null, { text: `echo:${m.text}:${c.metadata.get('x-forwarded-proto')[0]}`, n: m.n + 1 });
       },
       Spread: (c: grpc.ServerWritableStream<Msg, Msg>) => {
@@ -262,6 +266,15 @@ describe('grpc-web plugin', () => {
     const upstreamPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
+    // An HTTP/2 upstream that never answers (and, unlike grpc-js, ignores grpc-timeout): only
+    // the gateway can end a call to it.
+    silent = http2.createServer();
+    silent.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.on('close', () => silentResets.push(stream.rstCode));
+      stream.resume();
+    });
+    const silentPort = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
     const deadPort = await freePort();
     tlsPort = await freePort();
     gw = await startGateway({
@@ -293,6 +306,15 @@ services:
         strip_path: true
         plugins:
           - name: grpc-web
+  - name: silent
+    url: grpc://127.0.0.1:${silentPort}
+    routes:
+      - name: silent-web
+        protocols: [http, https]
+        paths: [/silent.Echo/]
+        strip_path: false
+        plugins:
+          - name: grpc-web
   - name: not-grpc
     url: http://127.0.0.1:${deadPort}
     routes:
@@ -321,6 +343,7 @@ services:
     h2session?.close();
     await gw?.stop();
     server?.forceShutdown();
+    silent?.close();
   });
 
   test('native gRPC on the same route passes through the plugin untouched (a grpc-js client over TLS)', async () => {
@@ -447,13 +470,18 @@ services:
         assert.equal(frames.trailers?.['grpc-status'], '0');
       });
 
-      test('grpc-timeout: DEADLINE_EXCEEDED from the gateway, well before the slow upstream answers', async () => {
+      test('grpc-timeout: DEADLINE_EXCEEDED from the gateway, and the upstream call reset, for an upstream that never answers', async () => {
+        const before = silentResets.length;
         const started = Date.now();
-        const res = await call(transport, 'POST', '/demo.Echo/Unary', { ...BINARY, 'grpc-timeout': '200m' }, unaryBody({ text: 'slow', n: 0 }));
+        const res = await call(transport, 'POST', '/silent.Echo/Unary', { ...BINARY, 'grpc-timeout': '200m' }, unaryBody({ text: 'x', n: 0 }));
         const took = Date.now() - started;
+        assert.equal(res.status, 200);
         assert.equal(res.headers['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
         assert.match(String(res.headers['grpc-message']), /grpc-timeout/);
         assert.ok(took >= 150 && took < 1500, `answered at the deadline (${took} ms)`);
+        const deadline = Date.now() + 2000;
+        while (silentResets.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(silentResets[before], http2.constants.NGHTTP2_CANCEL, 'the upstream stream was cancelled');
       });
 
       test('grpc-timeout after the upstream head: the status ends the body (framed), or goes in the head (bare JSON, no message yet)', async () => {
