@@ -31,6 +31,7 @@ import { udpLog } from './udp-log';
 import { syslog } from './syslog';
 import { statsd } from './statsd';
 import { fault } from './fault';
+import { mtlsAuth } from './mtls-auth';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
@@ -53,11 +54,14 @@ const traffic: readonly PluginDefinition<any>[] = [
 /** Overload protection (issue 11): appended separately, as above. */
 const overload: readonly PluginDefinition<any>[] = [concurrencyLimit];
 
+/** The edge (issue 14): client certificates. Appended separately, as above. */
+const edge: readonly PluginDefinition<any>[] = [mtlsAuth];
+
 /** Test-only plugins, known only with FLOODGATE_FAULT_INJECTION=1 (as the x-floodgate-fault header). */
 const testOnly: readonly PluginDefinition<any>[] = process.env.FLOODGATE_FAULT_INJECTION === '1' ? [fault] : [];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(
-  [...definitions, ...observability, ...kongCompat, ...traffic, ...overload, ...testOnly].map((d) => [d.name, d]),
+  [...definitions, ...observability, ...kongCompat, ...traffic, ...overload, ...edge, ...testOnly].map((d) => [d.name, d]),
 );
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {
