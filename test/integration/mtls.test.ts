@@ -15,7 +15,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { startEchoUpstream, type EchoUpstream } from '../../src/dev/echo-upstream';
 import { makeCa, makeCertificate, makeClientCertificate, yamlBlock, type TestCertificate } from '../helpers/certificates';
 import { startGateway, type Gateway } from '../helpers/gateway';
@@ -56,6 +56,32 @@ function h1(port: number, reqPath: string, client: TestCertificate | null, heade
     );
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * One keep-alive HTTP/1.1 request on a raw TLS connection: the whole text the server sent, and
+ * whether the server closed the connection after it (within 3 s).
+ */
+function rawExchange(port: number, client: TestCertificate | null): Promise<{ text: string; closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'gateway.test', rejectUnauthorized: false, ...(client === null ? {} : { key: client.key, cert: client.cert }) });
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closedByServer: false });
+    }, 3000);
+    socket.on('secureConnect', () => socket.write('GET /raw HTTP/1.1\r\nHost: gateway.test\r\n\r\n'));
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('end', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text, closedByServer: true });
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -192,7 +218,9 @@ describe('mTLS optional (config ca_certificates), HTTP/2 on', () => {
     const a = await h1(port, '/x', mallory);
     assert.equal(a.status, 400);
     assert.match(JSON.parse(a.body).message, /^The SSL certificate error: [A-Z_]+/);
-    assert.equal(a.headers.connection, 'close');
+    const raw = await rawExchange(port, mallory);
+    assert.match(raw.text, /^HTTP\/1\.1 400 /);
+    assert.equal(raw.closedByServer, true);
     const b = await h2once(port, '/x', mallory);
     assert.equal(b.status, 400);
     assert.match(JSON.parse(b.body).message, /^The SSL certificate error/);
@@ -267,7 +295,13 @@ describe('mTLS required (--tls-client-ca FILE), HTTP/2 off', () => {
     const a = await h1(port, '/x', null);
     assert.equal(a.status, 400);
     assert.deepEqual(JSON.parse(a.body), { message: 'No required SSL certificate was sent' });
-    assert.equal(a.headers.connection, 'close');
+    const raw = await rawExchange(port, null);
+    assert.match(raw.text, /^HTTP\/1\.1 400 /);
+    assert.equal(raw.closedByServer, true);
+    // A keep-alive request with a certificate is not closed after its answer.
+    const kept = await rawExchange(port, alice);
+    assert.match(kept.text, /^HTTP\/1\.1 200 /);
+    assert.equal(kept.closedByServer, false);
   });
 
   test('TLS session resumption (TLS 1.2 ticket) keeps the verified identity', async () => {
