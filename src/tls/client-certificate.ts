@@ -100,20 +100,17 @@ export function subjectAltNames(text: string): [string, string][] {
 
 /**
  * Envoy's `x-forwarded-client-cert` element for the current hop (`SANITIZE_SET` with Subject, URI
- * and DNS): `Hash=<sha256>;Subject="<DN>";URI=<uri>;DNS=<name>...`. Subject is always quoted, as
- * Envoy does; other values are quoted when they hold `,`, `;`, `=` or `"`, with `"` and `\` escaped.
+ * and DNS): `Hash=<sha256>;Subject="<DN>";URI=<uri>;DNS=<name>...`. Subject is always quoted and
+ * otherwise written as is, as Envoy does: RFC 2253 already escapes a `"` in it as `\"`, XFCC's own
+ * escape. A URI or DNS value holding `,`, `;`, `=` or `"` is quoted, its quotes escaped.
  */
 function xfcc(c: PeerCertificate): string {
-  let out = `Hash=${c.fingerprint};Subject=${quote(c.subject)}`;
+  let out = `Hash=${c.fingerprint};Subject="${c.subject}"`;
   for (const uri of c.uris) out += `;URI=${maybeQuote(uri)}`;
   for (const name of c.dnsNames) out += `;DNS=${maybeQuote(name)}`;
   return out;
 }
 
-function quote(value: string): string {
-  return '"' + value.replace(/["\\]/g, '\\$&') + '"';
-}
-
 function maybeQuote(value: string): string {
-  return /[,;="\\]/.test(value) ? quote(value) : value;
+  return /[,;="]/.test(value) ? '"' + value.replaceAll('"', '\\"') + '"' : value;
 }
