@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { clientCertificateError, Errors, type ProxyError } from '../proxy/errors';
-import type { CertificateSet, TlsCertificate } from '../tls/certificate-set';
+import { fingerprintOf, type CertificateSet, type TlsCertificate } from '../tls/certificate-set';
 import { PeerCertificate } from '../tls/client-certificate';
 import { TLS12_CIPHERS } from '../tls/listener';
 import type { ClientVerify } from '../tls/settings';
@@ -46,8 +46,9 @@ export class TlsTerminator {
   readonly #logger: Logger;
   #set: CertificateSet;
   #cas: readonly string[];
+  #fingerprint: string;
   #contexts = new Map<TlsCertificate, tls.SecureContext>();
-  /** Ties sessions to this server's contexts (OpenSSL needs one once it verifies peers). */
+  /** Ties sessions to this server (OpenSSL refuses to resume without one once it verifies peers). */
   readonly #sessionIdContext = randomBytes(16).toString('hex');
 
   constructor(set: CertificateSet, cas: readonly string[], options: ClientAuthOptions, onSecure: SecureHandler, logger: Logger) {
@@ -55,6 +56,7 @@ export class TlsTerminator {
     this.#logger = logger;
     this.#set = set;
     this.#cas = cas;
+    this.#fingerprint = fingerprintOf(set);
     this.#server = tls.createServer({
       ...this.#contextOptions(set.fallback!),
       requestCert: true,
@@ -76,10 +78,16 @@ export class TlsTerminator {
   /** Certificates or CAs changed (reload): new handshakes use the new ones. */
   update(set: CertificateSet, cas: readonly string[]): void {
     const casChanged = cas.length !== this.#cas.length || cas.some((c, i) => c !== this.#cas[i]);
+    const fingerprint = fingerprintOf(set);
+    // Most reloads change neither: keep the contexts, and the session tickets they issued.
+    if (!casChanged && fingerprint === this.#fingerprint) return;
+    this.#fingerprint = fingerprint;
     this.#set = set;
     this.#cas = cas;
     this.#contexts = new Map();
     if (set.fallback !== null) this.#server.setSecureContext({ ...this.#contextOptions(set.fallback), sessionIdContext: this.#sessionIdContext });
+    // A new context comes with new ticket keys already; replaced explicitly all the same, as a
+    // session resumed from an old ticket would keep its old verification result.
     if (casChanged) this.#server.setTicketKeys(randomBytes(48));
   }
 
@@ -103,9 +111,6 @@ export class TlsTerminator {
     let ctx = this.#contexts.get(cert);
     if (ctx === undefined) {
       ctx = tls.createSecureContext(this.#contextOptions(cert));
-      // What tls.Server does for its own context: without it OpenSSL refuses to resume a session
-      // on a context that verifies peers.
-      (ctx.context as { setSessionIdContext(id: string): void }).setSessionIdContext(this.#sessionIdContext);
       this.#contexts.set(cert, ctx);
     }
     return ctx;

@@ -304,42 +304,35 @@ describe('mTLS required (--tls-client-ca FILE), HTTP/2 off', () => {
     assert.equal(kept.closedByServer, false);
   });
 
-  test('TLS session resumption (TLS 1.2 ticket) keeps the verified identity', async () => {
-    let session: Buffer | undefined;
-    const first = await new Promise<Answer>((resolve, reject) => {
-      const req = https.request(
-        { host: '127.0.0.1', port, path: '/r1', servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, maxVersion: 'TLSv1.2' },
-        (res) => {
-          session = (res.socket as tls.TLSSocket).getSession();
-          let body = '';
-          res.on('data', (c) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    test(`TLS session resumption (${version} ticket) keeps the verified identity`, async () => {
+      let session: Buffer | undefined;
+      const get = (reqPath: string, resume: Buffer | undefined) =>
+        new Promise<Answer & { reused: boolean }>((resolve, reject) => {
+          const req = https.request(
+            { host: '127.0.0.1', port, path: reqPath, servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, maxVersion: version, session: resume } as https.RequestOptions,
+            (res) => {
+              const reused = (res.socket as tls.TLSSocket).isSessionReused();
+              let body = '';
+              res.on('data', (c) => (body += c));
+              res.on('end', () => setImmediate(() => resolve({ status: res.statusCode!, body, headers: res.headers, reused })));
+            },
+          );
+          // TLS 1.3 tickets arrive after the handshake: listen from the start.
+          req.on('socket', (socket) => socket.on('session', (s: Buffer) => (session = s)));
+          req.on('error', reject);
+          req.end();
+        });
+      const first = await get('/r1', undefined);
+      assert.equal(first.status, 200);
+      assert.ok(session !== undefined);
+      const second = await get('/r2', session);
+      assert.equal(second.status, 200, second.body);
+      // One worker, so the ticket's keys are the ones that issued it.
+      assert.equal(second.reused, true);
+      assert.equal(upstreamHeaders(second)['x-forwarded-client-cert'].startsWith(`Hash=${sha256Hex(alice.cert)};`), true);
     });
-    assert.equal(first.status, 200);
-    assert.ok(session !== undefined);
-    let reused = false;
-    const second = await new Promise<Answer>((resolve, reject) => {
-      const req = https.request(
-        { host: '127.0.0.1', port, path: '/r2', servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, maxVersion: 'TLSv1.2', session } as https.RequestOptions,
-        (res) => {
-          reused = (res.socket as tls.TLSSocket).isSessionReused();
-          let body = '';
-          res.on('data', (c) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    assert.equal(second.status, 200, second.body);
-    // One worker, so the ticket's keys are the ones that issued it.
-    assert.equal(reused, true);
-    assert.equal(upstreamHeaders(second)['x-forwarded-client-cert'].startsWith(`Hash=${sha256Hex(alice.cert)};`), true);
-  });
+  }
 
   test('curl with a client certificate is served; HTTP/2 is not offered with --http2 off', async () => {
     const out = await curl(['-sk', '--http2', '--cert', alice.certFile, '--key', alice.keyFile, '--resolve', `gateway.test:${port}:127.0.0.1`, '-w', '\\n%{http_version}', `https://gateway.test:${port}/curl`]);
@@ -366,6 +359,36 @@ describe('mTLS required (--tls-client-ca FILE), HTTP/2 off', () => {
     const line = await gw.waitForLog(/config reload rejected/, 5000, from);
     assert.match(line, new RegExp(`${path.basename(caFile)}:\\d+: not valid base64`));
     assert.equal((await h1(port, '/bob', bob)).status, 200);
+  });
+
+  test('a session ticket issued before a CA swap does not resume past the new CAs', async () => {
+    fs.writeFileSync(caFile, caA.cert + caB.cert);
+    await gw.reload(config(upstream.port, ''));
+    let session: Buffer | undefined;
+    const get = (resume: Buffer | undefined) =>
+      new Promise<Answer & { reused: boolean }>((resolve, reject) => {
+        const req = https.request(
+          { host: '127.0.0.1', port, path: '/t', servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, session: resume } as https.RequestOptions,
+          (res) => {
+            const reused = (res.socket as tls.TLSSocket).isSessionReused();
+            let body = '';
+            res.on('data', (c) => (body += c));
+            res.on('end', () => setImmediate(() => resolve({ status: res.statusCode!, body, headers: res.headers, reused })));
+          },
+        );
+        req.on('socket', (socket) => socket.on('session', (s: Buffer) => (session = s)));
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal((await get(undefined)).status, 200);
+    const ticket = session;
+    assert.ok(ticket !== undefined);
+    assert.equal((await get(ticket)).reused, true);
+    fs.writeFileSync(caFile, caB.cert);
+    await gw.reload(config(upstream.port, ''));
+    const after = await get(ticket);
+    assert.equal(after.reused, false);
+    assert.equal(after.status, 400, after.body);
   });
 });
 
