@@ -21,6 +21,21 @@ import { makeCa, makeCertificate, makeClientCertificate, yamlBlock, type TestCer
 import { startGateway, type Gateway } from '../helpers/gateway';
 import { freePort } from '../helpers/ports';
 
+// `ws` has no bundled types and @types/ws is not installed: the few members used here.
+interface WsSocket {
+  send(data: unknown): void;
+  close(): void;
+  on(event: string, fn: (...args: any[]) => void): void;
+  once(event: string, fn: (...args: any[]) => void): void;
+}
+interface WsServer {
+  address(): { port: number };
+  on(event: 'connection', fn: (socket: WsSocket, req: { headers: Record<string, string | undefined> }) => void): void;
+  once(event: 'listening', fn: () => void): void;
+  close(): void;
+}
+const WebSocket = require('ws') as { new (url: string, protocols?: string[], opts?: Record<string, unknown>): WsSocket; Server: new (opts: Record<string, unknown>) => WsServer };
+
 const server = makeCertificate('gateway.test', 'ec', ['gateway.test']);
 const caA = makeCa('Test CA A');
 const caB = makeCa('Test CA B');
@@ -126,10 +141,16 @@ function caEntries(...cas: TestCertificate[]): string {
   return `ca_certificates:\n${cas.map((c) => `  - cert: |\n${yamlBlock(c.cert, 6)}\n`).join('')}`;
 }
 
-function config(upstreamPort: number, cas: string): string {
+function config(upstreamPort: number, cas: string, wsPort = 0): string {
+  const ws = wsPort === 0 ? '' : `  - name: ws-echo
+    url: http://127.0.0.1:${wsPort}
+    routes:
+      - name: ws
+        paths: [/ws]
+`;
   return `_format_version: "3.0"
 services:
-  - name: echo
+${ws}  - name: echo
     url: http://127.0.0.1:${upstreamPort}
     routes:
       - name: any
@@ -154,12 +175,21 @@ describe('mTLS optional (config ca_certificates), HTTP/2 on', () => {
   let upstream: EchoUpstream;
   let gw: Gateway;
   let port: number;
+  let wsUpstream: WsServer;
+  /** x-forwarded-client-cert of each upgrade the WebSocket upstream accepted. */
+  const wsSeen: (string | undefined)[] = [];
 
   before(async () => {
     upstream = await startEchoUpstream();
+    wsUpstream = new WebSocket.Server({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((resolve) => wsUpstream.once('listening', resolve));
+    wsUpstream.on('connection', (s, req) => {
+      wsSeen.push(req.headers['x-forwarded-client-cert']);
+      s.on('message', (m: Buffer) => s.send(m));
+    });
     port = await freePort();
     gw = await startGateway({
-      config: config(upstream.port, caEntries(caA)),
+      config: config(upstream.port, caEntries(caA), wsUpstream.address().port),
       workers: 2,
       args: ['--listen-tls', `127.0.0.1:${port}`, '--tls-cert', server.certFile, '--tls-key', server.keyFile, '--tls-client-verify', 'optional'],
     });
@@ -167,6 +197,7 @@ describe('mTLS optional (config ca_certificates), HTTP/2 on', () => {
   after(async () => {
     await gw?.stop();
     await upstream?.close();
+    wsUpstream?.close();
   });
 
   test('HTTP/1.1 with a verified certificate: the upstream gets its identity as x-forwarded-client-cert', async () => {
@@ -247,7 +278,7 @@ describe('mTLS optional (config ca_certificates), HTTP/2 on', () => {
     try {
       assert.equal((await h2get(kept, '/before')).status, 200);
       assert.equal((await h1(port, '/bob', bob)).status, 400);
-      await gw.reload(config(upstream.port, caEntries(caB)));
+      await gw.reload(config(upstream.port, caEntries(caB), wsUpstream.address().port));
       // New connections: bob's CA is trusted now, alice's no longer.
       assert.equal((await h1(port, '/bob', bob)).status, 200);
       const refused = await h1(port, '/alice', alice);
@@ -260,8 +291,21 @@ describe('mTLS optional (config ca_certificates), HTTP/2 on', () => {
     } finally {
       kept.close();
     }
-    await gw.reload(config(upstream.port, caEntries(caA)));
+    await gw.reload(config(upstream.port, caEntries(caA), wsUpstream.address().port));
     assert.equal((await h1(port, '/alice', alice)).status, 200);
+  });
+
+  test('wss with a client certificate: the upgrade carries the identity upstream, frames flow', async () => {
+    const c = new WebSocket(`wss://127.0.0.1:${port}/ws`, [], { rejectUnauthorized: false, servername: 'gateway.test', key: alice.key, cert: alice.cert });
+    await new Promise<void>((resolve, reject) => {
+      c.once('open', () => resolve());
+      c.once('error', reject);
+    });
+    const echoed = new Promise<string>((resolve) => c.once('message', (m: Buffer) => resolve(m.toString())));
+    c.send('hello over mTLS');
+    assert.equal(await echoed, 'hello over mTLS');
+    c.close();
+    assert.equal(wsSeen.at(-1), `Hash=${sha256Hex(alice.cert)};Subject="CN=alice,O=Example";URI=spiffe://test/alice;DNS=alice.test`);
   });
 
 });
