@@ -41,6 +41,13 @@ Options for start:
                                unknown name; re-read on SIGHUP
       --tls-key FILE           its private key (PEM, RSA or ECDSA, unencrypted)
       --http2 on|off           HTTP/2 for clients offering h2 by ALPN on the TLS port (default on)
+      --tls-client-verify off|optional|required
+                               ask TLS clients for a certificate and verify it against the
+                               config's "ca_certificates" and --tls-client-ca (mTLS); a missing
+                               (required) or unverified certificate gets 400 (default off)
+      --tls-client-ca FILE     CA certificates (PEM) trusted for client certificates; re-read on SIGHUP
+      --tls-client-xfcc on|off send the verified client certificate upstream as
+                               x-forwarded-client-cert (Envoy's XFCC) (default on)
       --ws-max-message-bytes N largest proxied WebSocket message either way, else close 1009
                                (default 16777216)
       --ws-idle-timeout S      close a proxied WebSocket idle this many seconds; 0 = never (default 120)
@@ -141,9 +148,24 @@ function wsIdleOption(value: string | undefined): number {
   return n;
 }
 
-function tlsOption(listen: string | undefined, certFile: string | undefined, keyFile: string | undefined): TlsSettings {
+interface ClientCertificateFlags {
+  readonly verify: string | undefined;
+  readonly ca: string | undefined;
+  readonly xfcc: string | undefined;
+}
+
+function tlsOption(listen: string | undefined, certFile: string | undefined, keyFile: string | undefined, client: ClientCertificateFlags): TlsSettings {
   if ((certFile === undefined) !== (keyFile === undefined)) fail('--tls-cert and --tls-key go together');
-  const files = { certFile: certFile === undefined ? null : path.resolve(certFile), keyFile: keyFile === undefined ? null : path.resolve(keyFile) };
+  const verify = client.verify ?? 'off';
+  if (verify !== 'off' && verify !== 'optional' && verify !== 'required') fail(`--tls-client-verify must be off, optional or required, got "${verify}"`);
+  if (verify !== 'off' && listen === 'off') fail(`--tls-client-verify ${verify} needs the TLS listener, but --listen-tls is off`);
+  const files = {
+    certFile: certFile === undefined ? null : path.resolve(certFile),
+    keyFile: keyFile === undefined ? null : path.resolve(keyFile),
+    clientVerify: verify,
+    clientCaFile: client.ca === undefined ? null : path.resolve(client.ca),
+    clientXfcc: onOffOption(client.xfcc, 'tls-client-xfcc', true),
+  } as const;
   if (listen === 'off') return { ...defaultTlsSettings, ...files, mode: 'off' };
   if (listen === undefined) return { ...defaultTlsSettings, ...files };
   const at = parseListen(listen, 'listen-tls');
@@ -248,6 +270,9 @@ function start(argv: string[]): void {
       'listen-tls': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'tls-client-verify': { type: 'string' },
+      'tls-client-ca': { type: 'string' },
+      'tls-client-xfcc': { type: 'string' },
       http2: { type: 'string' },
       'ws-max-message-bytes': { type: 'string' },
       'ws-idle-timeout': { type: 'string' },
@@ -285,7 +310,11 @@ function start(argv: string[]): void {
     rateLimitSlots: intOption(values['ratelimit-slots'], 'ratelimit-slots', defaultSettings.rateLimitSlots, 64),
     memCacheSize: sizeOption(values['mem-cache-size'], 'mem-cache-size', defaultSettings.memCacheSize!),
     dnsResolver: dnsResolverOption(values['dns-resolver']),
-    tls: tlsOption(values['listen-tls'], values['tls-cert'], values['tls-key']),
+    tls: tlsOption(values['listen-tls'], values['tls-cert'], values['tls-key'], {
+      verify: values['tls-client-verify'],
+      ca: values['tls-client-ca'],
+      xfcc: values['tls-client-xfcc'],
+    }),
     http2: http2Option(values.http2),
     websocket: {
       ...defaultWebSocketSettings,

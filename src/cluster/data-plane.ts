@@ -21,12 +21,12 @@ import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './message
 import { RATE_LIMIT_RUNTIME, rateLimitRuntime, type RateLimitRuntime } from '../ratelimit/runtime';
 import { closeRedisStores } from '../ratelimit/redis-store';
 import { flushSyncedBudgets } from '../ratelimit/redis-sync';
-import { certificateSet } from '../tls/certificate-set';
+import { certificateSet, type CertificateSet } from '../tls/certificate-set';
 import { TlsListener } from '../tls/listener';
 import { H2Edge } from '../h2/edge';
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { registerWebSocketCollector } from '../websocket/stats';
-import { readDefaultCertificate } from '../tls/settings';
+import { clientCaCertificates, readDefaultCertificate } from '../tls/settings';
 import { DEFAULT_MEM_CACHE_BYTES, setMemCacheSize } from '../plugins/proxy-cache/store';
 
 /**
@@ -49,6 +49,8 @@ export class DataPlane {
   #server: ProxyServer | null = null;
   /** The HTTP/2 front on the TLS port (src/h2/), when this worker runs one. */
   #edge: H2Edge | null = null;
+  /** Client certificates on: the front was started (or found its port held), so reloads only update it. */
+  #tlsStarted = false;
   /** Route cells outlive snapshots (a reload keeps unchanged routes' counts); null = --metrics off. */
   readonly #metrics: WorkerMetrics | null;
   readonly #shared: SharedBalancerState;
@@ -108,8 +110,10 @@ export class DataPlane {
     if (tls === undefined || tls.mode === 'off' || server.draining) return;
     const set = certificateSet(config, readDefaultCertificate(tls));
     if (set.fallback === null) return; // auto mode and no certificate yet
-    // HTTP/2 (src/h2/edge.ts): uWS terminates HTTPS/1.1 on a loopback port behind the front.
     const http2 = this.#boot.settings.http2 !== false;
+    const clientVerify = tls.clientVerify ?? 'off';
+    if (clientVerify !== 'off') return this.#applyClientAuthTls(server, config, set, clientVerify, http2);
+    // HTTP/2 (src/h2/edge.ts): uWS terminates HTTPS/1.1 on a loopback port behind the front.
     if (server.tls === null) {
       const listener = new TlsListener(http2 ? '127.0.0.1' : tls.host, http2 ? 0 : tls.port, server.handleSecure, this.#logger, server.wsBehaviorSecure as WebSocketBehavior<unknown>, server.connectionFilter, this.#boot.settings.clientIdleTimeoutS ?? 0);
       await listener.start(set);
@@ -126,6 +130,28 @@ export class DataPlane {
     this.#edge?.update(set);
     const result = await server.tls.update(set);
     if (result !== 'unchanged') this.#logger.info({ result }, 'TLS certificates applied');
+  }
+
+  /**
+   * Client certificates (--tls-client-verify): node terminates TLS on the front for every
+   * connection (h2/terminator.ts), with the config's ca_certificates and --tls-client-ca; no uWS
+   * HTTPS listener. A reload hands the front the new certificates and CAs.
+   */
+  async #applyClientAuthTls(server: ProxyServer, config: NormalizedConfig, set: CertificateSet, verify: 'optional' | 'required', http2: boolean): Promise<void> {
+    const tls = this.#boot.settings.tls!;
+    const cas = clientCaCertificates(config, tls);
+    if (this.#tlsStarted) {
+      this.#edge?.update(set, cas);
+      return;
+    }
+    this.#tlsStarted = true;
+    const edge = await H2Edge.startTerminating(server, tls.host, tls.port, set, cas, { verify, forward: tls.clientXfcc !== false, http2 }, this.#logger);
+    this.#edge = edge;
+    if (edge === null) {
+      this.#logger.warn({ tls: `${tls.host}:${tls.port}` }, 'TLS port held by another worker\'s front; this worker serves plain HTTP only');
+      return;
+    }
+    this.#logger.info({ tls: `${tls.host}:${tls.port}`, http2, certificates: set.certificates.length, clientVerify: verify, clientCas: cas.length }, 'HTTPS listener on');
   }
 
   /** One snapshot of `config` with this worker's pools, offload, rate-limit table and balancer state. */

@@ -281,6 +281,8 @@ export const NO_CONSUMER_PLUGINS: ReadonlySet<string> = new Set([
   'jwt',
   'key-auth',
   'ldap-auth',
+  // Kong Gateway Enterprise's, bundled here (plugins/mtls-auth).
+  'mtls-auth',
   'oauth2',
   'post-function',
   'pre-function',

@@ -28,17 +28,19 @@ import type { CertificateSet, TlsCertificate } from '../tls/certificate-set';
 import { TLS12_CIPHERS } from '../tls/listener';
 import { normalizeServerName, selectCertificate } from '../tls/sni';
 import { H2StreamResponse } from './stream-response';
+import { ClientPeer } from './loopback-peers';
 
 export const H2_MAX_CONCURRENT_STREAMS = 128;
+const NO_PEER = new ClientPeer('', null, null);
 export const H2_MAX_HEADER_FIELDS = 128;
 export const H2_SESSION_IDLE_MS = 120_000;
 /** A client that has not finished the TLS handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
 
-/** The remote address of the TCP connection under a session (set by the front). */
-const REMOTE = Symbol('floodgate.h2.remote');
-type Tagged = Duplex & { [REMOTE]?: string };
+/** Who is behind the TCP connection under a session: address and, with mTLS, certificate (set by the front). */
+const PEER = Symbol('floodgate.h2.peer');
+type Tagged = Duplex & { [PEER]?: ClientPeer };
 
 export class H2Downstream {
   readonly #server: ProxyServer;
@@ -107,7 +109,7 @@ export class H2Downstream {
       ALPNProtocols: ['h2'],
       SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
     }) as tls.TLSSocket & Tagged;
-    secure[REMOTE] = remoteAddress;
+    secure[PEER] = new ClientPeer(remoteAddress, null, null);
     const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
     secure.once('secure', () => {
       clearTimeout(timer);
@@ -123,6 +125,19 @@ export class H2Downstream {
       secure.destroy();
     });
     secure.once('close', () => clearTimeout(timer));
+  }
+
+  /**
+   * mTLS: a connection node:tls already terminated (h2/terminator.ts) that chose h2 by ALPN, with
+   * who is behind it. Every stream of its session carries the peer's certificate (or refusal).
+   */
+  adoptSecure(secure: tls.TLSSocket, peer: ClientPeer): void {
+    if (this.#closed) {
+      secure.destroy();
+      return;
+    }
+    (secure as tls.TLSSocket & Tagged)[PEER] = peer;
+    this.#h2.emit('secureConnection', secure);
   }
 
   /** Drain: GOAWAY to every session; streams in flight finish, new ones are refused. */
@@ -160,15 +175,15 @@ export class H2Downstream {
 
   #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
     const socket = stream.session?.socket as unknown as Tagged | undefined;
-    const remote = socket?.[REMOTE] ?? '';
+    const peer = socket?.[PEER] ?? NO_PEER;
     const res = new H2StreamResponse(stream);
-    this.#server.acceptStream(res as unknown as HttpResponse, (head) => fillHead(head, rawHeaders, remote, (flags & END_STREAM) !== 0));
+    this.#server.acceptStream(res as unknown as HttpResponse, (head) => fillHead(head, rawHeaders, peer, (flags & END_STREAM) !== 0));
     void headers;
   };
 }
 
 /** The request head of one stream, as server.ts's collector builds it for HTTP/1.1. */
-function fillHead(head: DownstreamHead, raw: string[], remote: string, endStream: boolean): void {
+function fillHead(head: DownstreamHead, raw: string[], peer: ClientPeer, endStream: boolean): void {
   let authority = '';
   let path = '';
   let cookie = '';
@@ -193,7 +208,9 @@ function fillHead(head: DownstreamHead, raw: string[], remote: string, endStream
   head.rawPath = q === -1 ? path : path.slice(0, q);
   head.query = q === -1 ? '' : path.slice(q + 1);
   head.headBytes += head.method.length + path.length + 12;
-  head.remoteAddress = remote;
+  head.remoteAddress = peer.address;
+  head.clientCertificate = peer.certificate;
+  head.clientCertificateRefusal = peer.refusal;
   // An h2 request carries a body unless its HEADERS frame ended the stream; without a
   // content-length it has no declared size, which the request path knows as "chunked"
   // (the upstream gets Transfer-Encoding: chunked).

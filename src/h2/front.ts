@@ -7,6 +7,10 @@
  *     worker's uWS HTTPS listener on loopback, which terminates TLS as before. The pipe
  *     connects from a loopback address of its own (127.x.y.z), so ProxyServer can map it back
  *     to the client's address (`loopbackPeers`).
+ * With client certificates on (`--tls-client-verify`), no ClientHello is read: every connection
+ * is handed to node:tls (h2/terminator.ts), and after the handshake h2 goes to HTTP/2 as above and
+ * HTTP/1.1 is piped, as plaintext, to this worker's inner plain uWS listener (h2/inner-listener.ts),
+ * the loopback peer table carrying the verified certificate beside the client's address.
  *
  * Port sharing between workers: Node 20's `net` has no SO_REUSEPORT, so the listening socket is
  * made by the native addon (`listenReusePort`) and given to `net.Server.listen({ fd })`; every
@@ -15,10 +19,13 @@
  * and leaves HTTPS to that worker.
  */
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import { NEED_MORE, OFFERS_H2, offersH2 } from './client-hello';
 import type { H2Downstream } from './downstream';
+import { ClientPeer, type LoopbackPeers } from './loopback-peers';
 import { PrefixedSocket } from './prefixed-socket';
+import type { TlsTerminator } from './terminator';
 import { listenReusePort } from '../util/native';
 
 /** A client that has not finished its ClientHello by then is dropped (slowloris on the front). */
@@ -31,14 +38,15 @@ export class TlsFront {
   readonly port: number;
   readonly #innerPort: () => number;
   readonly #h2: H2Downstream;
-  readonly #peers: Map<string, string>;
+  readonly #peers: LoopbackPeers;
   readonly #logger: Logger;
   readonly #server: net.Server;
   readonly #pipes = new Set<net.Socket>();
-  #nextLoopback = 0;
+  /** mTLS: node terminates every connection (null: the ClientHello decides, uWS terminates HTTP/1.1). */
+  #terminator: TlsTerminator | null = null;
   #listening = false;
 
-  constructor(host: string, port: number, innerPort: () => number, h2: H2Downstream, peers: Map<string, string>, logger: Logger) {
+  constructor(host: string, port: number, innerPort: () => number, h2: H2Downstream, peers: LoopbackPeers, logger: Logger) {
     this.host = host;
     this.port = port;
     this.#innerPort = innerPort;
@@ -47,6 +55,17 @@ export class TlsFront {
     this.#logger = logger;
     this.#server = net.createServer({ noDelay: true }, this.#onConnection);
   }
+
+  /** mTLS: terminate every connection with `terminator` (before listen). */
+  terminateWith(terminator: TlsTerminator): void {
+    this.#terminator = terminator;
+  }
+
+  /** mTLS: the handshake is done and the client's certificate checked (TlsTerminator's SecureHandler). */
+  readonly onSecure = (socket: tls.TLSSocket, peer: ClientPeer): void => {
+    if (socket.alpnProtocol === 'h2') this.#h2.adoptSecure(socket, peer);
+    else this.#pipe(socket, null, peer);
+  };
 
   get listening(): boolean {
     return this.#listening;
@@ -88,6 +107,7 @@ export class TlsFront {
   }
 
   #onConnection = (socket: net.Socket): void => {
+    if (this.#terminator !== null) return this.#terminator.accept(socket);
     let buf: Buffer | null = null;
     const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
@@ -98,24 +118,27 @@ export class TlsFront {
       socket.off('data', onData);
       socket.pause();
       if (verdict === OFFERS_H2) this.#h2.adopt(new PrefixedSocket(socket, buf), socket.remoteAddress ?? '');
-      else this.#pipe(socket, buf);
+      else this.#pipe(socket, buf, new ClientPeer(socket.remoteAddress ?? '', null, null));
     };
     socket.on('data', onData);
     socket.on('error', () => clearTimeout(timer));
     socket.on('close', () => clearTimeout(timer));
   };
 
-  #pipe(client: net.Socket, hello: Buffer): void {
-    const local = this.#loopbackAddress();
-    this.#peers.set(local, client.remoteAddress ?? '');
+  /**
+   * Pipe `client` to the inner uWS listener from a loopback address of its own, which the inner
+   * side maps back to `peer`. `first`: bytes already read from the client (its ClientHello).
+   */
+  #pipe(client: net.Socket, first: Buffer | null, peer: ClientPeer): void {
+    const local = this.#peers.reserve(peer);
     const inner = net.connect({ host: '127.0.0.1', port: this.#innerPort(), localAddress: local, noDelay: true });
     this.#pipes.add(inner);
-    inner.write(hello);
+    if (first !== null) inner.write(first);
     client.pipe(inner);
     inner.pipe(client);
     const done = (): void => {
       this.#pipes.delete(inner);
-      if (this.#peers.get(local) !== undefined) this.#peers.delete(local);
+      this.#peers.release(local, peer);
       client.destroy();
       inner.destroy();
     };
@@ -127,22 +150,5 @@ export class TlsFront {
     client.on('close', done);
     inner.on('close', done);
     client.resume();
-  }
-
-  /**
-   * The next unused loopback address of 127.1.0.0/16 .. 127.254.255.255 (16 M of them), one per
-   * piped connection at a time, so the inner side can tell whose connection it is.
-   */
-  #loopbackAddress(): string {
-    for (;;) {
-      const n = this.#nextLoopback;
-      this.#nextLoopback = (n + 1) % (254 * 65536);
-      const a = 1 + (n >>> 16);
-      const b = (n >>> 8) & 255;
-      const c = n & 255;
-      if (c === 0 || c === 255) continue;
-      const address = `127.${a}.${b}.${c}`;
-      if (!this.#peers.has(address)) return address;
-    }
   }
 }

@@ -47,6 +47,36 @@ export interface RequestHead {
   readonly headerValues: readonly string[];
   /** First value of a header, or `undefined`. `name` must be lower-case. */
   header(name: string): string | undefined;
+  /**
+   * The client certificate verified on this request's TLS connection (`--tls-client-verify`
+   * optional or required), or `null`: plain HTTP, verification off, or no certificate sent.
+   * A certificate that failed verification never gets here (the request is refused with 400).
+   */
+  readonly clientCertificate: ClientCertificate | null;
+}
+
+/** A verified downstream client certificate (mTLS), read once per connection. */
+export interface ClientCertificate {
+  /** Subject DN in RFC 2253 form, most specific first (`CN=alice,O=Example`), as NGINX's `$ssl_client_s_dn`. */
+  readonly subject: string;
+  /** The subject's CN ('' when it has none): what Kong's mtls-auth matches consumers by. */
+  readonly commonName: string;
+  /** Issuer DN, RFC 2253. */
+  readonly issuer: string;
+  /** Serial number, upper-case hex. */
+  readonly serialNumber: string;
+  /** SHA-256 of the DER certificate, lower-case hex (Envoy's XFCC `Hash`). */
+  readonly fingerprint: string;
+  /** subjectAltName entries by kind, in certificate order. */
+  readonly dnsNames: readonly string[];
+  readonly uris: readonly string[];
+  readonly emails: readonly string[];
+  readonly ipAddresses: readonly string[];
+  /** Validity, as OpenSSL prints it (`Dec  3 09:53:01 2026 GMT`). */
+  readonly validFrom: string;
+  readonly validTo: string;
+  /** The leaf certificate, PEM. */
+  readonly pem: string;
 }
 
 /** What a plugin may read and do during a request. Implemented by proxy/request-context.ts. */

@@ -32,6 +32,7 @@ import { syslog } from './syslog';
 import { statsd } from './statsd';
 import { fault } from './fault';
 import { grpcWeb } from './grpc-web';
+import { mtlsAuth } from './mtls-auth';
 
 const definitions: readonly PluginDefinition<any>[] = [requestTermination, keyAuth, basicAuth, acl, jwt, ipRestriction, cors, rateLimiting];
 /** Logging and tracing (issue 7): appended separately to keep merges with other plugin work simple. */
@@ -56,12 +57,14 @@ const overload: readonly PluginDefinition<any>[] = [concurrencyLimit];
 
 /** gRPC (issue 14): appended separately, as above. */
 const grpc: readonly PluginDefinition<any>[] = [grpcWeb];
+/** The edge (issue 14): client certificates. Appended separately, as above. */
+const edge: readonly PluginDefinition<any>[] = [mtlsAuth];
 
 /** Test-only plugins, known only with FLOODGATE_FAULT_INJECTION=1 (as the x-floodgate-fault header). */
 const testOnly: readonly PluginDefinition<any>[] = process.env.FLOODGATE_FAULT_INJECTION === '1' ? [fault] : [];
 
 const byName: ReadonlyMap<string, PluginDefinition<any>> = new Map(
-  [...definitions, ...observability, ...kongCompat, ...traffic, ...overload, ...grpc, ...testOnly].map((d) => [d.name, d]),
+  [...definitions, ...observability, ...kongCompat, ...traffic, ...overload, ...grpc, ...edge, ...testOnly].map((d) => [d.name, d]),
 );
 
 export function getPluginDefinition(name: string): PluginDefinition<any> | undefined {

@@ -61,7 +61,25 @@ export const Errors = {
   upstreamTls: def('FG_UPSTREAM_TLS', 502, 'upstream', true, 'An invalid response was received from the upstream server: TLS handshake failed'),
   upgradeUnsupported: def('FG_UPGRADE_UNSUPPORTED', 501, 'downstream', false, 'Protocol upgrades are not supported'),
   internal: def('FG_INTERNAL', 500, 'internal', false, 'An unexpected error occurred'),
+  /** --tls-client-verify required, and the TLS connection carried no certificate (NGINX's words and status). */
+  noClientCertificate: malformed('FG_NO_CLIENT_CERT', 'No required SSL certificate was sent'),
 } as const;
+
+const clientCertificateErrors = new Map<string, ProxyError>();
+
+/**
+ * --tls-client-verify: the client's certificate did not verify against the trusted CAs. NGINX
+ * answers 400 "The SSL certificate error"; ours adds OpenSSL's reason (`CERT_HAS_EXPIRED`).
+ * One frozen value per reason.
+ */
+export function clientCertificateError(reason: string): ProxyError {
+  let e = clientCertificateErrors.get(reason);
+  if (e === undefined) {
+    e = malformed('FG_BAD_CLIENT_CERT', `The SSL certificate error: ${reason}`);
+    if (clientCertificateErrors.size < 64) clientCertificateErrors.set(reason, e);
+  }
+  return e;
+}
 
 const protocolErrors = new Map<string, ProxyError>();
 const queueErrors = new Map<string, ProxyError>();

@@ -30,6 +30,8 @@ export const DROPPED_REQUEST_HEADERS = new Set<string>([
   'x-credential-identifier',
   'x-anonymous-consumer',
   'x-consumer-groups',
+  // Envoy's XFCC: only the gateway's own mTLS verification sets it (Envoy's SANITIZE default).
+  'x-forwarded-client-cert',
 ]);
 
 // Their `_` spellings too (`transfer_encoding`, `x_forwarded_for`, and `content_length`): a name

@@ -3,7 +3,8 @@
  * handler's first `await`). One fixed shape for every request; plugins and the router read this,
  * never uWS.
  */
-import type { RequestHead } from '../plugins/api';
+import type { ClientCertificate, RequestHead } from '../plugins/api';
+import type { ProxyError } from './errors';
 import type { MatchRequest } from '../router/types';
 import { TransferCoding } from './request-validation';
 
@@ -42,6 +43,13 @@ export class DownstreamHead implements RequestHead, MatchRequest {
   /** W3C trace headers as received ('' when absent), captured during the copy. */
   traceparent = '';
   tracestate = '';
+  /**
+   * mTLS (--tls-client-verify, set by the TLS front per connection): the verified certificate
+   * (its `forwardedHeader` goes upstream as x-forwarded-client-cert), and the 400 a connection
+   * without a required or with an unverified certificate gets instead of being served.
+   */
+  clientCertificate: (ClientCertificate & { readonly forwardedHeader: string }) | null = null;
+  clientCertificateRefusal: ProxyError | null = null;
 
   header(name: string): string | undefined {
     const names = this.headerNames;

@@ -141,8 +141,11 @@ export class ProxyServer {
   readonly connections: ConnectionCounter | null;
   /** h2 front (src/h2/edge.ts): GOAWAY on drain, sessions and pipes cut after it. */
   edge: { close(): void; destroy(): void } | null = null;
-  /** h2 front: loopback source address of a piped HTTPS/1.1 connection -> the client's address. */
-  loopbackPeers: Map<string, string> | null = null;
+  /**
+   * h2 front (h2/loopback-peers.ts): a piped HTTPS/1.1 connection arrives from a loopback address
+   * the front chose for it; `restore` puts back the client's address (and, with mTLS, its certificate).
+   */
+  loopbackPeers: { restore(head: DownstreamHead): void } | null = null;
 
   /** The connection filter for the TLS listener's apps too, so HTTPS connections are counted. */
   get connectionFilter(): ((res: HttpResponse, count: number) => void) | null {
@@ -327,7 +330,7 @@ export class ProxyServer {
     head.remoteAddress = remoteAddressText(res);
     // h2 front (src/h2/front.ts): an HTTPS/1.1 connection piped from it arrives from a loopback
     // address the front chose for it; the client's own address replaces it.
-    if (this.loopbackPeers !== null && head.scheme === 'https') head.remoteAddress = this.loopbackPeers.get(head.remoteAddress) ?? head.remoteAddress;
+    if (this.loopbackPeers !== null && head.scheme === 'https') this.loopbackPeers.restore(head);
     if (ctx.wsContext !== null) prepareUpgradeHead(head);
     this.#proceed(ctx, res, head);
   }
@@ -426,6 +429,8 @@ export class ProxyServer {
 
   /** The head rules of request-validation.ts; every failure but 405 also closes the connection. */
   #validate(head: DownstreamHead): ProxyError | null {
+    // mTLS (--tls-client-verify): set by the TLS front for a connection without a required or with an unverified certificate.
+    if (head.clientCertificateRefusal !== null) return head.clientCertificateRefusal;
     if (head.headBytes > this.settings.maxHeaderBytes) return Errors.headersTooLarge;
     if (head.contentLength === -2) return Errors.badFraming;
     // Both framings at once is the classic request-smuggling vector: refuse it (RFC 9112 §6.1).

@@ -77,6 +77,8 @@ export function buildUpstreamHeaders(
     if (!trace.continued && head.tracestate !== '') removeFlat(out, 'tracestate');
   }
   if (requestId !== '') setFlat(out, parts.requestIdHeader, requestId);
+  // mTLS: the verified client certificate as Envoy's XFCC (a client's own copy was dropped above).
+  if (head.clientCertificate !== null && head.clientCertificate.forwardedHeader !== '') out.push('x-forwarded-client-cert', head.clientCertificate.forwardedHeader);
   if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
   return out;
 }

@@ -5,7 +5,10 @@
 import { readFileSync } from 'node:fs';
 import type { NormalizedConfig } from '../config/types';
 import { certificateSet, certificatesOf, type TlsCertificate } from './certificate-set';
-import { checkPair } from './pem';
+import { checkCertificateChain, checkPair } from './pem';
+
+/** Downstream client certificates (mTLS), `--tls-client-verify`: NGINX's `ssl_verify_client` off | optional | on. */
+export type ClientVerify = 'off' | 'optional' | 'required';
 
 export interface TlsSettings {
   /**
@@ -18,9 +21,15 @@ export interface TlsSettings {
   readonly port: number;
   readonly certFile: string | null;
   readonly keyFile: string | null;
+  /** `--tls-client-verify` (default off: the front never asks for a certificate). */
+  readonly clientVerify?: ClientVerify;
+  /** `--tls-client-ca FILE`: CA certificates (PEM) trusted beside the config's `ca_certificates`; re-read on reload. */
+  readonly clientCaFile?: string | null;
+  /** `--tls-client-xfcc on|off`: send the verified certificate upstream as `x-forwarded-client-cert` (default on). */
+  readonly clientXfcc?: boolean;
 }
 
-export const defaultTlsSettings: TlsSettings = { mode: 'auto', host: '0.0.0.0', port: 8443, certFile: null, keyFile: null };
+export const defaultTlsSettings: TlsSettings = { mode: 'auto', host: '0.0.0.0', port: 8443, certFile: null, keyFile: null, clientVerify: 'off', clientCaFile: null, clientXfcc: true };
 
 export const CLI_CERTIFICATE_ID = '--tls-cert';
 
@@ -50,11 +59,41 @@ export function readDefaultCertificate(tls: TlsSettings): TlsCertificate | null 
 }
 
 /**
+ * The CA certificates (PEM, one per entry) client certificates are verified against: the config's
+ * `ca_certificates`, then the blocks of `--tls-client-ca`. Throws with `FILE:LINE: what` when the
+ * file is unreadable or a block is not a certificate.
+ */
+export function clientCaCertificates(config: NormalizedConfig, tls: TlsSettings): string[] {
+  const out = (config.caCertificates ?? []).map((c) => c.cert);
+  const file = tls.clientCaFile ?? null;
+  if (file === null) return out;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const chain = checkCertificateChain(text);
+  if ('message' in chain) throw new Error(`${chain.line === null ? file : `${file}:${chain.line + 1}`}: ${chain.message}`);
+  for (const c of chain) out.push(c.toString());
+  return out;
+}
+
+/**
  * `null` when `config` can go live as far as TLS is concerned; else why not. `previous` is the
  * config being served (null at start): a listener that serves certificates must keep one.
  */
 export function tlsConfigProblem(config: NormalizedConfig, tls: TlsSettings | undefined, previous: NormalizedConfig | null): string | null {
   if (tls === undefined || tls.mode === 'off') return null;
+  if ((tls.clientVerify ?? 'off') !== 'off') {
+    let cas: string[];
+    try {
+      cas = clientCaCertificates(config, tls);
+    } catch (err) {
+      return `--tls-client-ca: ${(err as Error).message}`;
+    }
+    if (cas.length === 0) return `--tls-client-verify ${tls.clientVerify} needs CA certificates to verify clients against: add "ca_certificates" to the config or give --tls-client-ca FILE`;
+  }
   let cliDefault: TlsCertificate | null;
   try {
     cliDefault = readDefaultCertificate(tls);

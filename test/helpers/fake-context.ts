@@ -5,7 +5,7 @@
 import { formatConfigErrors, loadConfigText } from '../../src/config/load';
 import type { ConsumerConfig, NormalizedConfig, PluginConfig } from '../../src/config/types';
 import { ConsumerDirectory } from '../../src/plugins/consumer-directory';
-import { Verdict, type PluginContext, type PluginEnv, type PluginInstance, type RequestHead, type ResponseBodyFilter } from '../../src/plugins/api';
+import { Verdict, type PluginContext, type PluginEnv, type PluginInstance, type RequestHead, type ClientCertificate, type ResponseBodyFilter } from '../../src/plugins/api';
 import type { LogRecord } from '../../src/logging/serializer';
 import { TraceContext } from '../../src/tracing/trace-context';
 import { getPluginDefinition } from '../../src/plugins/registry';
@@ -17,6 +17,8 @@ export interface FakeRequest {
   host?: string;
   remoteAddress?: string;
   headers?: Record<string, string>;
+  /** A verified mTLS client certificate (request.clientCertificate). */
+  clientCertificate?: ClientCertificate | null;
 }
 
 export class FakeContext implements PluginContext {
@@ -63,6 +65,7 @@ export class FakeContext implements PluginContext {
       query: req.query ?? '',
       host: req.host ?? 'localhost',
       remoteAddress: req.remoteAddress ?? '127.0.0.1',
+      clientCertificate: req.clientCertificate ?? null,
       headerNames: headers.map(([k]) => k),
       headerValues: headers.map(([, v]) => v),
       header(name: string) {

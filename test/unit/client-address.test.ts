@@ -13,6 +13,7 @@ function head(remoteAddress: string, headers: [string, string][] = []): RequestH
     query: '',
     host: 'localhost',
     remoteAddress,
+    clientCertificate: null,
     headerNames: headers.map(([k]) => k.toLowerCase()),
     headerValues: headers.map(([, v]) => v),
     header(name: string) {
