@@ -126,6 +126,13 @@ bench-quick: build bench-tools
 bench-uws: build bench-tools
 	SCENARIOS=uws $(NODE) dist/bench/peers/main.js --quick
 
+# The upstream engines side by side (--upstream-engine js and native), tiny GET, 1 worker, NGINX
+# as the baseline; FLOODGATE_BASELINE_DIST=<an older build's dist/> adds that build (a change's
+# before and after in one run). About 2 min with ROUNDS=3.
+.PHONY: bench-engines
+bench-engines: build bench-tools
+	SCENARIOS=engines $(NODE) dist/bench/peers/main.js --quick
+
 # --jwt-verify inline | pool | batch under proxy load (bench/offload/main.ts): 1 worker, NGINX
 # upstream, HS256/RS256/ES256 x cache on/off, plain proxy as the baseline; about 6 min.
 # Env overrides: ROUNDS DURATION WARMUP CONNS TOKENS MODES ALGS. Report: bench/results/offload-<date>.md.

@@ -157,6 +157,18 @@ export function scenarios(root: string): Scenario[] {
       verify: (port) => verifyTiny(port),
     },
     {
+      // Not in the default set: `make bench-engines` (SCENARIOS=engines). The upstream engines
+      // (--upstream-engine js, the default, and native) and, when FLOODGATE_BASELINE_DIST names an
+      // older build's dist/, that build: a change's before and after in one run.
+      id: 'engines',
+      title: 'GET /tiny, Floodgate with each upstream engine (and a baseline build)',
+      path: '/tiny',
+      load: 'GET /tiny, upstream answers 200 "ok\\n"; the same Floodgate with --upstream-engine native, and the build in FLOODGATE_BASELINE_DIST',
+      contenders: ['floodgate', 'floodgate-native', ...(process.env.FLOODGATE_BASELINE_DIST ? ['floodgate-baseline'] : []), 'nginx'],
+      baseline: 'nginx',
+      verify: (port) => verifyTiny(port),
+    },
+    {
       // Not in the default set: `SCENARIOS=pinning make bench` measures --cpu-affinity.
       id: 'pinning',
       title: 'GET /tiny, Floodgate with and without CPU pinning',

@@ -49,11 +49,12 @@ export async function startFloodgate(
   extraArgs: readonly string[] = [],
   readyStatus = 200,
   env: Readonly<Record<string, string>> = {},
+  cli = 'dist/src/cli.js',
 ): Promise<Service> {
   const config = join(ctx.dir, 'floodgate.yaml');
   writeFileSync(config, yaml);
   const args = [
-    'dist/src/cli.js', 'start', '-c', config,
+    cli, 'start', '-c', config,
     '--workers', String(ctx.workers),
     '--listen', `127.0.0.1:${ctx.port}`,
     '--access-log', 'off',
@@ -94,4 +95,24 @@ export const floodgateLegacyUws: Contender = {
   label: 'Floodgate, uWS v20.30',
   setup: 'as Floodgate, with FLOODGATE_UWS=legacy (the uWS v20.30 fallback)',
   start: (ctx) => startFloodgate(ctx, 'floodgate-uws-legacy', singleRouteYaml(ctx.upstreamPort), '/tiny', [], 200, { FLOODGATE_UWS: 'legacy' }),
+};
+
+/** The same Floodgate with the C response parser (--upstream-engine native). */
+export const floodgateNative: Contender = {
+  id: 'floodgate-native',
+  label: 'Floodgate, native engine',
+  setup: 'as Floodgate, with --upstream-engine native',
+  start: (ctx) => startFloodgate(ctx, 'floodgate-native', singleRouteYaml(ctx.upstreamPort), '/tiny', ['--upstream-engine', 'native']),
+};
+
+/**
+ * An older build (FLOODGATE_BASELINE_DIST: its dist/ directory, e.g. from `git worktree add` at a
+ * commit and `make build`) under the same settings: a change's before and after, same run.
+ */
+export const floodgateBaseline: Contender = {
+  id: 'floodgate-baseline',
+  label: 'Floodgate, baseline build',
+  setup: 'the build in FLOODGATE_BASELINE_DIST, same flags as Floodgate',
+  start: (ctx) =>
+    startFloodgate(ctx, 'floodgate-baseline', singleRouteYaml(ctx.upstreamPort), '/tiny', [], 200, {}, join(process.env.FLOODGATE_BASELINE_DIST ?? 'dist', 'src', 'cli.js')),
 };
