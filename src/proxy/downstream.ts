@@ -264,16 +264,20 @@ export abstract class DownstreamResponse {
   /** @internal inside cork. Returns false when the client is slow (the engine then pauses). */
   writeChunk(chunk: Buffer): boolean {
     const res = this.res;
-    if (this.#mode === BodyMode.Sized && this.responseBytes === 0 && chunk.length === this.#total && this.closeAfterResponse) {
-      // The whole body in one piece: end() can still say `Connection: close` and close after it.
+    if (this.#mode === BodyMode.Sized && this.responseBytes === 0 && chunk.length === this.#total) {
+      // The whole body in one piece (every small response): end() frames it in one call, can
+      // still say `Connection: close`, and buffers what the client cannot take yet. tryEnd would
+      // also allocate its result pair, and need getWriteOffset: two more calls into uWS.
       this.responseBytes = chunk.length;
-      res.end(chunk, true);
+      res.end(chunk, this.closeAfterResponse);
       this.#markDone();
       return true;
     }
+    // uWS's write offset: every earlier chunk was taken whole before this one was read (a partial
+    // take pauses the upstream until #writable finished it), so it is what we handed over so far.
+    const start = this.responseBytes;
     this.responseBytes += chunk.length;
     if (this.#mode === BodyMode.Sized) {
-      const start = res.getWriteOffset();
       const [ok, done] = res.tryEnd(chunk, this.#total);
       if (done) {
         this.#markDone();

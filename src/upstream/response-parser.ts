@@ -72,14 +72,10 @@ for (let c = 0; c < 6; c++) {
   HEX[97 + c] = 10 + c;
 }
 
-/** buf[start, end) in a Buffer of its own; a head is a few hundred bytes, copied in JS. */
+/** buf[start, end) in a Buffer of its own (buf.copy: a JS byte loop measured 5x the instructions). */
 function copyOut(buf: Buffer, start: number, end: number): Buffer {
   const out = Buffer.allocUnsafe(end - start);
-  if (end - start > 512) {
-    buf.copy(out, 0, start, end);
-    return out;
-  }
-  for (let i = start, j = 0; i < end; i++, j++) out[j] = buf[i];
+  buf.copy(out, 0, start, end);
   return out;
 }
 
@@ -401,13 +397,13 @@ export class ResponseParser {
     // store, and allocating one cost more than parsing the head (bench/micro/pipeline.ts, "parse").
     const from = kernel.ranges;
     const n = count * 4;
-    const ranges: number[] = [];
+    const ranges = new Array<number>(n);
     let headBuf = buf;
     if (copy) {
       headBuf = copyOut(buf, start, end);
-      for (let k = 0; k < n; k++) ranges.push(from[k] - start);
+      for (let k = 0; k < n; k++) ranges[k] = from[k] - start;
     } else {
-      for (let k = 0; k < n; k++) ranges.push(from[k]);
+      for (let k = 0; k < n; k++) ranges[k] = from[k];
     }
     const head = new ResponseHead(headBuf, status, minor, ranges, count, contentLength, chunked, keepAlive);
     this.#state = next;
