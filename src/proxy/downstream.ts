@@ -189,7 +189,10 @@ export abstract class DownstreamResponse {
     const buf = head.buf;
     const ranges = head.ranges;
     let contentLength = -1;
-    const extraHopByHop = connectionNamedHeaders(head);
+    // Names a Connection header lists are hop-by-hop too (RFC 9110 §7.6.1) and may come before
+    // it. uWS's block can be restarted when the rare such value shows up; per-header writes (h2)
+    // cannot be taken back, so they look first.
+    let extraHopByHop = this.headerBlocks ? null : connectionNamedHeaders(head);
     let block = headerBlock;
     let used = 0;
     let firstNameLength = 0;
@@ -220,6 +223,16 @@ export abstract class DownstreamResponse {
         }
         case ResponseHeaderKind.ContentLength:
           contentLength = parseContentLength(buf, valueStart, valueEnd);
+          break;
+        case ResponseHeaderKind.Connection:
+          if (extraHopByHop === null && !isPlainConnectionValue(buf, valueStart, valueEnd)) {
+            extraHopByHop = connectionNamedHeaders(head);
+            if (extraHopByHop !== null) {
+              // Start the block again, now knowing which names to leave out.
+              used = 0;
+              i = -1;
+            }
+          }
           break;
         default:
           break;
@@ -361,9 +374,8 @@ export abstract class DownstreamResponse {
 }
 
 /**
- * Header names the upstream's Connection header(s) declare hop-by-hop (RFC 9110 §7.6.1), found
- * before any header is written, since they may precede it; null for the usual `keep-alive` or
- * `close`, recognized in the raw bytes without making a string.
+ * Header names the upstream's Connection header(s) declare hop-by-hop (RFC 9110 §7.6.1); null
+ * for the usual `keep-alive` or `close`, recognized in the raw bytes without making a string.
  */
 function connectionNamedHeaders(head: ResponseHead): string[] | null {
   const buf = head.buf;
@@ -375,11 +387,16 @@ function connectionNamedHeaders(head: ResponseHead): string[] | null {
     if (nameEnd - nameStart !== 10 || !nameIs(buf, 'connection', nameStart, nameEnd)) continue;
     const valueStart = ranges[i * 4 + 2];
     const valueEnd = ranges[i * 4 + 3];
-    if (nameIs(buf, 'keep-alive', valueStart, valueEnd) || nameIs(buf, 'close', valueStart, valueEnd)) continue;
+    if (isPlainConnectionValue(buf, valueStart, valueEnd)) continue;
     const tokens = connectionTokens(head.valueString(i).toLowerCase());
     if (tokens !== null) names = names === null ? tokens : names.concat(tokens);
   }
   return names;
+}
+
+/** A Connection value that names no header: `keep-alive` or `close`, compared in the raw bytes. */
+function isPlainConnectionValue(buf: Buffer, start: number, end: number): boolean {
+  return nameIs(buf, 'keep-alive', start, end) || nameIs(buf, 'close', start, end);
 }
 
 function hasFlatIgnoreCase(list: readonly string[], lowerName: string): boolean {

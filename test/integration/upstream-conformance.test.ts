@@ -295,6 +295,28 @@ for (const engine of testEngines()) {
         });
       });
 
+      test('headers named by Connection are dropped wherever they stand; the kept ones arrive as sent', async () => {
+        // X-Before comes before the Connection header that names it: the one-block write of the
+        // head (downstream.ts) starts over when it meets such a Connection value.
+        scripts.set('connection-named', {
+          run: (s) =>
+            void s.write('HTTP/1.1 200 OK\r\nX-Before: hop\r\nX-Kept-One: Mixed Case  \r\nConnection: x-before, X-After\r\nX-After: hop\r\nx-kept-two:two\r\nContent-Length: 2\r\n\r\nok'),
+        });
+        scripts.set('connection-plain', { run: (s) => void s.write('HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: Keep-Alive\r\nX-B: 2\r\nContent-Length: 2\r\n\r\nok') });
+        const raw = await RawClient.open();
+        try {
+          const named = await raw.exchange('GET /case/connection-named HTTP/1.1\r\nHost: gw\r\n\r\n', /\r\n\r\nok$/);
+          assert.doesNotMatch(named, /x-before|x-after|: hop/i);
+          // Names keep their case, values lose only the surrounding whitespace, order is kept.
+          assert.match(named, /\r\nX-Kept-One: Mixed Case\r\nx-kept-two: two\r\n/);
+          const plain = await raw.exchange('GET /case/connection-plain HTTP/1.1\r\nHost: gw\r\n\r\n', /\r\n\r\nok$/);
+          assert.match(plain, /\r\nX-A: 1\r\nX-B: 2\r\n/);
+          assert.doesNotMatch(plain, /keep-alive/i);
+        } finally {
+          raw.close();
+        }
+      });
+
       test('HEAD, 204 and 304 carry no body; a 204 with a stray body closes the upstream connection', async () => {
         scripts.set('head', { run: (s) => void s.write('HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n') });
         scripts.set('no-content', { run: (s) => void s.write('HTTP/1.1 204 No Content\r\n\r\n') });
