@@ -42,6 +42,12 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 function lineup(sc: Scenario, s: Settings): string[] {
   const ids = s.contenders ? sc.contenders.filter((id) => s.contenders!.includes(id)) : [...sc.contenders];
   if (s.contenders?.includes('direct') && sc.id !== 'routes100') ids.unshift('direct');
+  // FLOODGATE_BASELINE_DIST (an older build's dist/): that build runs beside Floodgate in every
+  // scenario Floodgate runs with its plain config, for a change's before and after in one run.
+  const plainFloodgate = ids.indexOf('floodgate');
+  if (process.env.FLOODGATE_BASELINE_DIST && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-baseline')) {
+    ids.splice(plainFloodgate + 1, 0, 'floodgate-baseline');
+  }
   return ids;
 }
 
