@@ -178,7 +178,8 @@ export abstract class DownstreamResponse {
    * The kept upstream headers are copied, as the bytes they arrived in, into one block and given
    * to uWS in one writeHeader call (see `headerBlocks`); names are compared in place in the
    * upstream's buffer. One call and no Buffer view per header: bench/micro/pipeline.ts
-   * ("response head") measures the per-header way against this one.
+   * ("response head") measures the JS side of both ways (416 vs 358 ns for 4 kept headers); the
+   * saved crossings into uWS show in the instructions per request (README "Performance").
    */
   protected writeUpstreamHead(head: ResponseHead, edits: readonly string[] | null, idHeader: string, requestId: string, bodiless: boolean, rewrites: boolean): void {
     const res = this.res;
