@@ -10,6 +10,10 @@
  * - An upstream that cannot be reached, or whose stream dies, gets the client UNAVAILABLE (14),
  *   whose message names the target and the reason.
  * - `cancel` (the client went away) resets the upstream stream with CANCEL.
+ * - Passive health, as attempt.ts does for HTTP: the upstream's response head reports its
+ *   `:status`, an upstream that fails before its head a TCP failure, and the gateway's deadline
+ *   before a head a timeout (`GrpcCaller.reportGrpcOutcome`). A call the client cancelled reports
+ *   nothing.
  * - Flow control: when the client side is full, `sendData` returns false and the upstream stream
  *   is paused until the subclass calls `resumeUpstream`.
  */
@@ -22,6 +26,16 @@ const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 export const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'content-length']);
 
 export const GRPC_STATUS = { OK: 0, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+
+/** What a call learned about its target, for passive health checks (proxy/attempt.ts). */
+export const enum GrpcOutcome {
+  /** The upstream's response head arrived; its HTTP `:status` is classified as for HTTP. */
+  Response = 0,
+  /** The target could not be reached, or its session or stream died before the head. */
+  Unreachable = 1,
+  /** The gateway's `grpc-timeout` ran out before the head. */
+  TimedOut = 2,
+}
 
 /**
  * What a gRPC call needs of the request context (proxy/request-context.ts implements it), so this
@@ -41,6 +55,8 @@ export interface GrpcCaller {
   upstreamStartedAt: number;
   upstreamHeadersAt: number;
   respond(status: number, body: string | Buffer, contentType: string, headers: string[] | null): void;
+  /** Count this outcome against the picked target (passive health, latency); `status` 0 unless a head. */
+  reportGrpcOutcome(kind: GrpcOutcome, status: number): void;
 }
 
 /** One HTTP/2 session per target, reopened when it closes. */
@@ -90,6 +106,8 @@ export abstract class GrpcCall {
   #timer: NodeJS.Timeout | null = null;
   #finished = false;
   #upstreamEnded = false;
+  /** The upstream's response head arrived: later failures are not the target's connect faults. */
+  #gotHead = false;
 
   constructor(ctx: GrpcCaller) {
     this.ctx = ctx;
@@ -137,7 +155,7 @@ export abstract class GrpcCall {
     try {
       upstream = sessionFor(service, target).request(out, { endStream: stream === null && (body === null || body.length === 0) });
     } catch (err) {
-      this.#unavailable(`${target.address}: ${(err as Error).message}`);
+      this.#onUpstreamError(`${target.address}: ${(err as Error).message}`);
       return;
     }
     this.upstream = upstream;
@@ -183,7 +201,10 @@ export abstract class GrpcCall {
     ctx.upstreamHeadersAt = performance.now();
     const status = Number(headers[':status']);
     ctx.responseStatus = status;
-    if (this.#finished || this.downstreamGone) return;
+    if (this.#finished) return;
+    this.#gotHead = true;
+    ctx.reportGrpcOutcome(GrpcOutcome.Response, status);
+    if (this.downstreamGone) return;
     ctx.headSent = true;
     const trailersOnly = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     const out = withoutPseudo(headers);
@@ -205,6 +226,7 @@ export abstract class GrpcCall {
 
   #deadline = (): void => {
     this.#timer = null;
+    if (!this.#finished && !this.#gotHead) this.ctx.reportGrpcOutcome(GrpcOutcome.TimedOut, 0);
     const up = this.upstream;
     if (up !== null && !up.destroyed) up.close(NGHTTP2_CANCEL);
     this.#status(GRPC_STATUS.DEADLINE_EXCEEDED, 'Deadline Exceeded (grpc-timeout at the gateway)');
@@ -212,6 +234,7 @@ export abstract class GrpcCall {
 
   #onUpstreamError(reason: string): void {
     if (this.#finished) return;
+    if (!this.#gotHead) this.ctx.reportGrpcOutcome(GrpcOutcome.Unreachable, 0);
     this.#unavailable(reason);
   }
 

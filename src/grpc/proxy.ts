@@ -24,7 +24,7 @@ import { GrpcCall, GRPC_STATUS, type GrpcCaller } from './call';
 import { takeGrpcWeb } from './web-request';
 import { GrpcWebCall } from './web-call';
 
-export { GRPC_STATUS, grpcTimeoutMs, type GrpcCaller } from './call';
+export { GRPC_STATUS, GrpcOutcome, grpcTimeoutMs, type GrpcCaller } from './call';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_TRAILERS = { 'grpc-status': String(GRPC_STATUS.INTERNAL), 'grpc-message': 'upstream sent no trailers' };

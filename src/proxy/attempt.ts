@@ -17,6 +17,7 @@ import { backoffDelay } from '../balancer/backoff';
 import type { HashSource } from '../balancer/balancer';
 import { Outcome, recordOutcome } from '../balancer/health-state';
 import { T } from '../balancer/shared-state';
+import { GrpcOutcome } from '../grpc/call';
 import { ExchangeState, UpstreamExchange, type ExchangeHandler } from '../upstream/exchange';
 import { Failure } from '../upstream/failures';
 import type { ResponseHead } from '../upstream/response-head';
@@ -182,6 +183,21 @@ export class UpstreamAttempt implements ExchangeHandler {
       owner.logger.warn({ err: cause, reason: detail, target: owner.target?.address }, 'upstream error');
     }
     owner.fail(error);
+  }
+
+  /**
+   * A gRPC call (src/grpc/call.ts) goes around the engine, so it reports here what an exchange
+   * reports above: its response head's status (and latency), or a failure before the head, a
+   * TCP failure or a timeout against the target's passive health.
+   */
+  reportGrpcOutcome(kind: GrpcOutcome, status: number): void {
+    const service = this.#service;
+    if (kind === GrpcOutcome.Response) {
+      if (service.passive !== null) this.#reportPassive(service.passive.classifyStatus(status), status);
+      if (service.observesLatency) service.balancer.observe(this.#owner.target!, performance.now() - this.startedAt);
+      return;
+    }
+    if (service.passive !== null) this.#reportPassive(kind === GrpcOutcome.TimedOut ? Outcome.Timeout : Outcome.TcpFailure, 0);
   }
 
   // ---------------------------------------------------------------- retries

@@ -36,7 +36,7 @@ import type { NodeSettings } from '../settings';
 import type { RequestRecord } from './record';
 import type { Redaction } from '../logging/redaction';
 import { logPluginFailure, runLogPhase, runRequestPhase, runResponsePhase, runUpstreamRequestPhase, type ChainHost } from './chain';
-import { forwardGrpc } from '../grpc/proxy';
+import { forwardGrpc, type GrpcOutcome } from '../grpc/proxy';
 import type { TraceContext } from '../tracing/trace-context';
 import { serializeLog, type LogRecord } from '../logging/serializer';
 
@@ -466,6 +466,7 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     // the cancel slot is the upgrade's (one or the other, never both).
     const protocol = service.config.protocol;
     if (protocol === 'grpc' || protocol === 'grpcs') {
+      attempt.startedAt = this.upstreamStartedAt;
       this.#cancelUpgrade = forwardGrpc(this, this.target!, service.config, path, this.#upstreamHeaders);
       return;
     }
@@ -583,6 +584,11 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
       chunk = out;
     }
     return this.sendChunk(chunk);
+  }
+
+  /** A gRPC call's outcome (grpc/call.ts), for the attempt's passive health and latency. */
+  reportGrpcOutcome(kind: GrpcOutcome, status: number): void {
+    this.#attempt?.reportGrpcOutcome(kind, status);
   }
 
   upstreamEnd(): void {
