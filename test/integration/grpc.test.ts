@@ -207,8 +207,21 @@ services:
   });
 
   test('grpc-timeout is enforced by the gateway itself (a client that does not cancel)', async () => {
+    // The upstream is a bare HTTP/2 server that takes the call and never answers: a grpc-js server
+    // would enforce the forwarded grpc-timeout too, and its answer could win the race with ours.
+    const silent = http2.createServer();
+    const held: http2.ServerHttp2Stream[] = [];
+    silent.on('stream', (stream) => held.push(stream));
+    const upstreamPort = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
+    const other = await startGateway({
+      config: `_format_version: "3.0"\nservices:\n  - name: silent\n    url: grpc://127.0.0.1:${upstreamPort}\n    routes:\n      - name: silent-rpc\n        protocols: [grpc, grpcs]\n        paths: [/demo.Echo/]\n        strip_path: false\n`,
+      workers: 1,
+      args: ['--listen-tls', `127.0.0.1:${await freePort()}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
+    });
+    const tls = other.logs.join('\n').match(/"tls":"127\.0\.0\.1:(\d+)"/);
+    assert.ok(tls !== null, 'the gateway logged its TLS address');
     // A raw HTTP/2 client: grpc-timeout 200 ms, no deadline of its own. Msg{text:"slow"}.
-    const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false, servername: 'grpc.test' });
+    const session = http2.connect(`https://127.0.0.1:${tls[1]}`, { rejectUnauthorized: false, servername: 'grpc.test' });
     try {
       const started = Date.now();
       const req = session.request({ ':method': 'POST', ':path': '/demo.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' });
@@ -227,8 +240,15 @@ services:
       assert.match(String(headers['grpc-message']), /grpc-timeout/);
       const took = Date.now() - started;
       assert.ok(took >= 150 && took < 1500, `answered at the 200 ms deadline (took ${took} ms)`);
+      assert.equal(held.length, 1, 'the call reached the upstream');
+      // The gateway cancelled the upstream stream at its deadline.
+      for (let i = 0; i < 100 && !held[0].closed; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(held[0].closed, 'the upstream stream was reset by the gateway');
     } finally {
       session.close();
+      await other.stop();
+      for (const stream of held) stream.close();
+      await new Promise((r) => silent.close(r));
     }
   });
 
