@@ -450,9 +450,6 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     this.#upstreamHeadersBuilt = true;
     if (!runUpstreamRequestPhase(this)) return;
     if (this.#badUpstreamHeader) return this.fail(Errors.badRequest);
-    // The engine writes header strings as latin1: a value with bytes >= 0x80, which uWS decoded
-    // as UTF-8, goes out as those same UTF-8 bytes (`café` stays c3 a9), as NGINX passes them.
-    if (head.nonAsciiValues) utf8EncodeWideValues(this.#upstreamHeaders);
 
     const override = this.#upstreamPathOverride;
     let path = escapePath(override !== null ? override : upstreamPath(service.config.path, head.path, this.match.matchedLength, cfg.stripPath));
@@ -796,17 +793,4 @@ function removeFlatValue(out: string[], name: string, value: string): void {
 
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
-}
-
-
-/** Re-encode values holding characters above U+007F as latin1 strings of their UTF-8 bytes. */
-function utf8EncodeWideValues(flat: string[]): boolean {
-  let changed = false;
-  for (let i = 1; i < flat.length; i += 2) {
-    if (/[^\x00-\x7f]/.test(flat[i])) {
-      flat[i] = Buffer.from(flat[i], 'utf8').toString('latin1');
-      changed = true;
-    }
-  }
-  return changed;
 }

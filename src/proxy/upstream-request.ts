@@ -9,6 +9,7 @@
  */
 import type { TraceContext } from '../tracing/trace-context';
 import { connectionTokens, isDroppedRequestHeader } from './headers';
+import { headerValueOnWire } from '../upstream/exchange';
 import type { DownstreamHead } from './request-head';
 
 /** The per-listener parts of X-Forwarded-* and Via, fixed when the server starts. */
@@ -77,8 +78,17 @@ export function buildUpstreamHeaders(
     if (!trace.continued && head.tracestate !== '') removeFlat(out, 'tracestate');
   }
   if (requestId !== '') setFlat(out, parts.requestIdHeader, requestId);
-  // mTLS: the verified client certificate as Envoy's XFCC (a client's own copy was dropped above).
-  if (head.clientCertificate !== null && head.clientCertificate.forwardedHeader !== '') out.push('x-forwarded-client-cert', head.clientCertificate.forwardedHeader);
+  // The engine writes header strings as latin1 and trusts this list (exchange.prepare
+  // `validated`): a value with bytes >= 0x80, which uWS decoded as UTF-8 (a client header, or the
+  // raw path in X-Forwarded-Path), goes out as those same UTF-8 bytes (`café` stays c3 a9), as
+  // NGINX passes them. Plugin additions are already in wire form (setUpstreamHeader): after this.
+  if (head.nonAsciiValues || NON_ASCII.test(head.rawPath)) utf8EncodeWideValues(out);
+  // mTLS: the verified client certificate as Envoy's XFCC (a client's own copy was dropped above),
+  // in wire form; a subject with a control character in it is not sent at all.
+  if (head.clientCertificate !== null && head.clientCertificate.forwardedHeader !== '') {
+    const xfcc = headerValueOnWire(head.clientCertificate.forwardedHeader);
+    if (xfcc !== null) out.push('x-forwarded-client-cert', xfcc);
+  }
   if (additions !== null) for (let i = 0; i < additions.length; i += 2) setFlat(out, additions[i], additions[i + 1]);
   return out;
 }
@@ -96,3 +106,12 @@ function setFlat(out: string[], name: string, value: string): void {
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
 }
+
+/** Re-encode values holding characters above U+007F as latin1 strings of their UTF-8 bytes. */
+function utf8EncodeWideValues(flat: string[]): void {
+  for (let i = 1; i < flat.length; i += 2) {
+    if (NON_ASCII.test(flat[i])) flat[i] = Buffer.from(flat[i], 'utf8').toString('latin1');
+  }
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;

@@ -199,7 +199,13 @@ export const CASES: readonly Case[] = [
   { id: 'dot-dot-inside-root-normalized', family: 'RFC 3986 §5.2.4 dot segments', send: get('/a/b/../c'), expect: forwarded(target('/a/c')) },
   { id: 'encoded-nul-in-path', family: '%00 in path', send: get('/a%00.txt'), expect: refused(400) },
   { id: 'bad-percent-encoding', family: 'RFC 3986 §2.1 pct-encoded', send: get('/a%zz'), expect: refused(400) },
-  { id: 'utf8-bytes-in-path-encoded', family: 'RFC 3986 §2.1 non-ASCII in target', send: get('/caf\xc3\xa9'), expect: forwarded(target('/caf%C3%A9')) },
+  {
+    id: 'utf8-bytes-in-path-encoded',
+    family: 'RFC 3986 §2.1 non-ASCII in target',
+    send: get('/caf\xc3\xa9/\xe5\x90\x8d'),
+    // The target is percent-encoded; X-Forwarded-Path carries the path's own UTF-8 bytes.
+    expect: forwarded(all(target('/caf%C3%A9/%E5%90%8D'), headerIs('x-forwarded-path', '/caf\xc3\xa9/\xe5\x90\x8d'))),
+  },
   { id: 'latin1-byte-in-path', family: 'RFC 3986 §2.1 non-ASCII in target', send: get('/caf\xe9'), expect: refused(400) },
   { id: 'target-without-leading-slash', family: 'RFC 9112 §3.2.1 origin-form', send: raw(['GET a/b HTTP/1.1', HOST]), expect: refused([400, 505]) },
 

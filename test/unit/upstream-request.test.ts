@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildUpstreamHeaders, ForwardedParts } from '../../src/proxy/upstream-request';
+import { DownstreamHead } from '../../src/proxy/request-head';
+import { collectHeadersInto } from '../../src/proxy/server';
+import { headerValueOnWire } from '../../src/upstream/exchange';
+
+function head(path: string, names: string[], values: string[]): DownstreamHead {
+  const h = new DownstreamHead();
+  h.method = 'GET';
+  h.rawPath = path;
+  h.path = path;
+  h.remoteAddress = '192.0.2.7';
+  collectHeadersInto(h, names, values);
+  h.parseHost(8000);
+  return h;
+}
+
+const parts = new ForwardedParts('http', 8000, 'x-request-id');
+const latin1Bytes = (s: string) => [...Buffer.from(s, 'latin1')];
+
+test('client values above U+007F go upstream as their UTF-8 bytes; plugin additions, already in wire form, are not encoded twice', () => {
+  // uWS hands over `café` decoded from UTF-8; a plugin's value arrives through setUpstreamHeader's wire form.
+  const h = head('/', ['host', 'x-name'], ['gw.test', 'café']);
+  const pluginValue = headerValueOnWire('名前')!;
+  const out = buildUpstreamHeaders(h, 'up', 0, null, '', parts, null, ['x-plugin', pluginValue]);
+  const value = (name: string) => out[out.indexOf(name) + 1];
+  assert.deepEqual(latin1Bytes(value('x-name')), [...Buffer.from('café', 'utf8')]);
+  assert.deepEqual(latin1Bytes(value('x-plugin')), [...Buffer.from('名前', 'utf8')]);
+});
+
+test('a path with characters above U+007F: X-Forwarded-Path carries its UTF-8 bytes, even without such a header', () => {
+  const h = head('/café/名', ['host'], ['gw.test']);
+  const out = buildUpstreamHeaders(h, 'up', 0, null, '', parts, null, null);
+  assert.deepEqual(latin1Bytes(out[out.indexOf('x-forwarded-path') + 1]), [...Buffer.from('/café/名', 'utf8')]);
+});
+
+test('plain ASCII requests are left as they are', () => {
+  const h = head('/a', ['host', 'accept'], ['gw.test', 'text/plain']);
+  const out = buildUpstreamHeaders(h, 'up', 0, null, 'id-1', parts, null, null);
+  assert.equal(out[out.indexOf('accept') + 1], 'text/plain');
+  assert.equal(out[out.indexOf('x-request-id') + 1], 'id-1');
+  assert.equal(out[out.indexOf('x-forwarded-path') + 1], '/a');
+});
