@@ -10,6 +10,7 @@
 import type { TraceContext } from '../tracing/trace-context';
 import { connectionTokens, isDroppedRequestHeader } from './headers';
 import { headerValueOnWire } from '../upstream/exchange';
+import { escapePath } from '../router/normalize';
 import type { DownstreamHead } from './request-head';
 
 /** The per-listener parts of X-Forwarded-* and Via, fixed when the server starts. */
@@ -68,7 +69,7 @@ export function buildUpstreamHeaders(
     'via', head.via === '' ? parts.via : head.via + parts.viaSuffix,
   );
   // Kong tells the upstream which prefix strip_path removed.
-  if (strippedPrefix > 0) out.push('x-forwarded-prefix', head.path.slice(0, strippedPrefix));
+  if (strippedPrefix > 0) out.push('x-forwarded-prefix', forwardedPrefix(head.path.slice(0, strippedPrefix)));
   // Trace context and request id before plugin additions, so a plugin may still override them.
   if (trace !== null) {
     // The client's own traceparent (and, for a restarted trace, its tracestate: W3C 3.3.1) is
@@ -82,7 +83,7 @@ export function buildUpstreamHeaders(
   // `validated`): a value with bytes >= 0x80, which uWS decoded as UTF-8 (a client header, or the
   // raw path in X-Forwarded-Path), goes out as those same UTF-8 bytes (`café` stays c3 a9), as
   // NGINX passes them. Plugin additions are already in wire form (setUpstreamHeader): after this.
-  if (head.nonAsciiValues || NON_ASCII.test(head.rawPath)) utf8EncodeWideValues(out);
+  if (head.nonAsciiValues || NON_ASCII.test(head.rawPath) || (strippedPrefix > 0 && NON_ASCII.test(head.path))) utf8EncodeWideValues(out);
   // mTLS: the verified client certificate as Envoy's XFCC (a client's own copy was dropped above),
   // in wire form; a subject with a control character in it is not sent at all.
   if (head.clientCertificate !== null && head.clientCertificate.forwardedHeader !== '') {
@@ -106,6 +107,17 @@ function setFlat(out: string[], name: string, value: string): void {
 function removeFlat(out: string[], name: string): void {
   for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
 }
+
+/**
+ * The prefix strip_path removed, as X-Forwarded-Prefix. It comes from the normalized (decoded)
+ * path, where a regex route may have matched a decoded `%0A`: such a prefix goes percent-encoded,
+ * as the upstream target does, never as a raw control character.
+ */
+function forwardedPrefix(prefix: string): string {
+  return CONTROL.test(prefix) ? escapePath(prefix) : prefix;
+}
+
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /** Re-encode values holding characters above U+007F as latin1 strings of their UTF-8 bytes. */
 function utf8EncodeWideValues(flat: string[]): void {

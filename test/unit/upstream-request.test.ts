@@ -42,3 +42,10 @@ test('plain ASCII requests are left as they are', () => {
   assert.equal(out[out.indexOf('x-request-id') + 1], 'id-1');
   assert.equal(out[out.indexOf('x-forwarded-path') + 1], '/a');
 });
+
+test('a stripped prefix holding a decoded control character goes percent-encoded, never raw', () => {
+  const h = head('/a%0Ab/rest', ['host'], ['gw.test']);
+  h.path = '/a\nb/rest';
+  const out = buildUpstreamHeaders(h, 'up', 4, null, '', parts, null, null);
+  assert.equal(out[out.indexOf('x-forwarded-prefix') + 1], '/a%0Ab');
+});
