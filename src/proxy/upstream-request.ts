@@ -9,7 +9,7 @@
  */
 import type { TraceContext } from '../tracing/trace-context';
 import { connectionTokens, isDroppedRequestHeader } from './headers';
-import { headerValueOnWire } from '../upstream/exchange';
+import { hasControlCharacter, headerValueOnWire } from '../upstream/exchange';
 import { escapePath } from '../router/normalize';
 import type { DownstreamHead } from './request-head';
 
@@ -114,10 +114,8 @@ function removeFlat(out: string[], name: string): void {
  * as the upstream target does, never as a raw control character.
  */
 function forwardedPrefix(prefix: string): string {
-  return CONTROL.test(prefix) ? escapePath(prefix) : prefix;
+  return hasControlCharacter(prefix) ? escapePath(prefix) : prefix;
 }
-
-const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /** Re-encode values holding characters above U+007F as latin1 strings of their UTF-8 bytes. */
 function utf8EncodeWideValues(flat: string[]): void {

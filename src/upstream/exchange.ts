@@ -41,6 +41,11 @@ const WIDE_CHAR = /[^\x00-\xff]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
+/** A control character other than HTAB (DEL included): never sent in a header value. */
+export function hasControlCharacter(value: string): boolean {
+  return CONTROL.test(value);
+}
+
 /** A header name the engine can send: an RFC 9110 token. */
 export function isHeaderNameToken(name: string): boolean {
   return TOKEN.test(name);

@@ -36,8 +36,12 @@ test('recorded values read back the same percentiles as the library', () => {
   assert.equal(ours.totalCount, 50_000);
 });
 
-test('a fractional value is left to the library', () => {
+test('values outside whole 31-bit numbers are left to the library', () => {
   const ours = newLatencyHistogram();
   const library = new Float64Histogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS);
-  assert.equal(ours.countsArrayIndex(1234.5), library.countsArrayIndex(1234.5));
+  // Integer arithmetic would get these wrong (clz32 and >>> work on 32 bits; a negative value is
+  // refused by the library, not indexed).
+  for (const v of [1234.5, 2 ** 33 + 5, 2 ** 31]) assert.equal(ours.countsArrayIndex(v), library.countsArrayIndex(v), `value ${v}`);
+  assert.throws(() => library.countsArrayIndex(-1));
+  assert.throws(() => ours.countsArrayIndex(-1));
 });
