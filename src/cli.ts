@@ -62,8 +62,10 @@ Options for start:
       --upstream-max-header-bytes N
                                largest upstream response head, else 502 (default 32768)
       --upstream-engine js|native
-                               upstream response parser: js (TypeScript) or native
-                               (the C addon; js when not built) (default js)
+                               upstream engine's byte work: js (TypeScript, node sockets)
+                               or native (the C addon: response parsing, and socket I/O
+                               on the worker's libuv loop for plain-TCP IP targets; js
+                               when not built) (default js)
       --access-log DEST        stdout | off | FILE (default stdout); SIGUSR1 reopens FILE
       --access-log-sample RATE share 0..1 of successful requests logged; errors (status >= 400,
                                aborts) are always logged (default 1)

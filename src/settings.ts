@@ -31,8 +31,9 @@ export interface NodeSettings {
   readonly upstreamMaxHeadBytes: number;
   /**
    * --upstream-engine js|native: which upstream HTTP/1.1 engine proxies requests (src/upstream/).
-   * `native` parses upstream responses with the addon's C kernel (native/src/response_parser.c),
-   * falling back to `js` (with a warning) when the addon is not built.
+   * `native` parses upstream responses with the addon's C kernel (native/src/response_parser.c)
+   * and does plain-TCP socket I/O in the addon (native/src/tcp_transport.c), falling back to
+   * `js` (with a warning) when the addon is not built.
    */
   readonly upstreamEngine: UpstreamEngineKind;
   /** 'off', 'stdout', or a file path. */

@@ -36,6 +36,7 @@
 #include "glibc_c23.h"
 #include "response_parser_napi.h"
 #include "uv_probe.h"
+#include "tcp_transport.h"
 
 #ifdef __linux__
 #include <sched.h> /* sched_{get,set}affinity, CPU_ALLOC; needs _GNU_SOURCE (binding.gyp) */
@@ -43,7 +44,7 @@
 
 #include <node_api.h>
 
-#define FLOODGATE_NATIVE_VERSION "1.4.0"
+#define FLOODGATE_NATIVE_VERSION "1.5.0"
 
 /* Bail out of the current function (returning NULL to JS) if a napi call
  * fails; a pending exception, if any, is left for JS to see. */
@@ -433,6 +434,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   NAPI_CALL(env, fg_c23_define(env, exports));
   NAPI_CALL(env, fg_response_parser_define(env, exports));
   NAPI_CALL(env, fg_uv_probe_define(env, exports));
+  NAPI_CALL(env, fg_tcp_transport_define(env, exports));
   return exports;
 }
 

@@ -7,13 +7,13 @@
  *
  * Socket and body listeners are bound once per connection, not per request.
  */
-import type { Socket } from 'node:net';
 import { Failure, ParseError, PARSE_ERROR_REASONS, failureForSocketError } from './failures';
 import { ExchangeState, type UpstreamExchange } from './exchange';
 import type { ResponseHead } from './response-head';
 import { ResponseParser, type ParserSink } from './response-parser';
 import type { UpstreamPool } from './pool';
 import type { ParserKernel } from './parser-kernel';
+import type { UpstreamSocket } from './native-socket';
 
 export const enum ConnState {
   Connecting = 0,
@@ -39,7 +39,8 @@ const EXPECT_WAIT_MS = 1000;
 
 export class UpstreamConnection implements ParserSink {
   readonly pool: UpstreamPool;
-  readonly socket: Socket;
+  /** A net.Socket, a tls.TLSSocket, or a NativeSocket (`--upstream-engine native`). */
+  readonly socket: UpstreamSocket;
   readonly parser: ResponseParser;
   state = ConnState.Connecting;
   exchange: UpstreamExchange | null = null;
@@ -55,7 +56,7 @@ export class UpstreamConnection implements ParserSink {
   #chunkedBody = false;
   #bodyEnded = false;
 
-  constructor(pool: UpstreamPool, socket: Socket, maxHeadBytes: number, kernel: ParserKernel) {
+  constructor(pool: UpstreamPool, socket: UpstreamSocket, maxHeadBytes: number, kernel: ParserKernel) {
     this.pool = pool;
     this.socket = socket;
     this.parser = new ResponseParser(this, maxHeadBytes, kernel);

@@ -7,9 +7,11 @@
  * Pools outlive snapshots: a reload that keeps a target keeps its warm connections. A pool the
  * new snapshot no longer references stops taking requests and closes after its exchanges end.
  */
+import { isIP } from 'node:net';
 import { UpstreamPool, type PoolOptions } from './pool';
 import { jsKernel, type ParserKernel } from './parser-kernel';
 import { nativeKernel, nativeKernelUnavailableReason } from './native-kernel';
+import { nativeSocketsAvailable } from './native-socket';
 
 export const TICK_MS = 50;
 
@@ -21,7 +23,7 @@ export interface EngineSettings {
   readonly upstreamKeepAliveRequests?: number;
   /** Largest upstream response head (status line + headers), else 502. */
   readonly upstreamMaxHeadBytes?: number;
-  /** --upstream-engine: who parses responses (default js). */
+  /** --upstream-engine: who does the byte work, parsing and plain-TCP socket I/O (default js). */
   readonly upstreamEngine?: 'js' | 'native';
 }
 
@@ -52,20 +54,26 @@ export class UpstreamEngine {
 
   /** The parser kernel every connection uses (parser-kernel.ts). */
   readonly kernel: ParserKernel;
+  /** Plain-TCP connections to IP targets use the addon's sockets (native-socket.ts). */
+  readonly nativeSockets: boolean;
   /**
    * Why `native` was asked for and `js` runs ('' otherwise): the addon is not built or is older
-   * than 1.3.0. The worker logs it once; the js kernel behaves identically, only its speed
+   * than 1.5.0. The worker logs it once; the js engine behaves identically, only its speed
    * differs.
    */
   readonly kernelFallbackReason: string;
 
   constructor(settings: EngineSettings) {
     this.#settings = settings;
-    if (settings.upstreamEngine === 'native' && nativeKernel === null) {
+    const native = settings.upstreamEngine === 'native';
+    if (native && (nativeKernel === null || !nativeSocketsAvailable)) {
       this.kernel = jsKernel;
-      this.kernelFallbackReason = `--upstream-engine native: ${nativeKernelUnavailableReason}; using the js engine`;
+      this.nativeSockets = false;
+      const why = nativeKernel === null ? nativeKernelUnavailableReason : 'the native addon is out of date (no transport; rebuild with `sh native/build.sh`)';
+      this.kernelFallbackReason = `--upstream-engine native: ${why}; using the js engine`;
     } else {
-      this.kernel = settings.upstreamEngine === 'native' ? nativeKernel! : jsKernel;
+      this.kernel = native ? nativeKernel! : jsKernel;
+      this.nativeSockets = native;
       this.kernelFallbackReason = '';
     }
   }
@@ -95,6 +103,7 @@ export class UpstreamEngine {
         maxRequestsPerConnection: s.upstreamKeepAliveRequests ?? 0,
         maxHeadBytes: s.upstreamMaxHeadBytes ?? 32 * 1024,
         kernel: this.kernel,
+        nativeSockets: this.nativeSockets && !spec.secure && isIP(spec.host) !== 0,
       };
       pool = new UpstreamPool(this, key, options);
       this.#pools.set(key, pool);

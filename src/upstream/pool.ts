@@ -11,6 +11,7 @@ import { ExchangeState, type UpstreamExchange } from './exchange';
 import { ConnState, UpstreamConnection } from './connection';
 import type { UpstreamEngine } from './engine';
 import type { ParserKernel } from './parser-kernel';
+import { NativeSocket } from './native-socket';
 
 /**
  * The read buffer every plain upstream connection of this worker reads into (node's `onread`).
@@ -39,6 +40,11 @@ export interface PoolOptions {
   readonly maxHeadBytes: number;
   /** Who parses responses: the js or the native kernel (parser-kernel.ts). */
   readonly kernel: ParserKernel;
+  /**
+   * Connect with the addon's sockets (native-socket.ts): `--upstream-engine native`, plain TCP,
+   * and `host` an IP (a name goes through node's resolver and net.Socket).
+   */
+  readonly nativeSockets: boolean;
 }
 
 export class UpstreamPool {
@@ -113,6 +119,14 @@ export class UpstreamPool {
 
   #open(): UpstreamConnection {
     const o = this.options;
+    if (o.nativeSockets) {
+      const socket = new NativeSocket(o.host, o.port);
+      this.engine.wake();
+      const native = new UpstreamConnection(this, socket, o.maxHeadBytes, o.kernel);
+      socket.reader = native;
+      this.connections.push(native);
+      return native;
+    }
     // Plain TCP reads into the worker's one shared read buffer (UpstreamConnection.onBorrowedRead);
     // TLS sockets keep 'data' events.
     let conn: UpstreamConnection | null = null;

@@ -38,6 +38,22 @@ interface FloodgateNativeAddon {
   responseParser?: NativeResponseParser;
   /** Since 1.3.0. Benchmark probes (native/src/uv_probe.c); nothing in the gateway uses them. */
   probe?: NativeProbe;
+  /** Since 1.5.0. Upstream TCP sockets on this thread's libuv loop (native/src/tcp_transport.c). */
+  transport?: NativeTransport;
+}
+
+/**
+ * See native/src/tcp_transport.c for the contract. Slots are small integers naming a socket of
+ * this thread; statuses are libuv error codes (negative).
+ */
+export interface NativeTransport {
+  init(readBuffer: Buffer, onRead: (slot: number, bytes: number) => void, onEvent: (slot: number, kind: number, status: number) => void): void;
+  connect(ip: string, port: number): number;
+  write(slot: number, a: string | Buffer, b?: string | Buffer, c?: string | Buffer, d?: string | Buffer): number;
+  readStop(slot: number): void;
+  readStart(slot: number): number;
+  close(slot: number): void;
+  errorName(status: number): string;
 }
 
 /** See native/src/uv_probe.c: keep-alive request loops on this thread's libuv loop. */
@@ -167,6 +183,10 @@ export const nativeResponseParser: NativeResponseParser | null =
   typeof loaded.addon?.responseParser?.bind === 'function' && typeof loaded.addon?.responseParser?.scanHead === 'function' && typeof loaded.addon?.responseParser?.chunkScan === 'function'
     ? loaded.addon.responseParser
     : null;
+
+/** Upstream sockets in the addon (1.5.0+), or null: `--upstream-engine native` then falls back to js. */
+export const nativeTransport: NativeTransport | null =
+  typeof loaded.addon?.transport?.connect === 'function' && typeof loaded.addon?.transport?.write === 'function' ? loaded.addon.transport : null;
 
 /** The addon's benchmark probes (bench/micro/engine.ts), or null. */
 export const nativeProbe: NativeProbe | null = typeof loaded.addon?.probe?.uvRequestLoop === 'function' ? loaded.addon.probe : null;
