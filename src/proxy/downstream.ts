@@ -56,6 +56,27 @@ function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array,
   return at;
 }
 
+/**
+ * The two views of `headerBlock` the last writeHeader was given: the first name, and the rest of
+ * the block. Responses of one upstream usually keep the same header lengths (Server, Date and
+ * Content-Type do), so the views are made again only when a length changes: a Buffer view costs
+ * about as much as copying a 40-byte header into the block.
+ */
+let viewsOf: Buffer | null = null;
+let keyView: Buffer = Buffer.alloc(0);
+let valueView: Buffer = keyView;
+let keyViewLength = -1;
+let valueViewEnd = -1;
+
+function blockViews(block: Buffer, keyLength: number, end: number): void {
+  if (viewsOf === block && keyViewLength === keyLength && valueViewEnd === end) return;
+  if (viewsOf !== block || keyViewLength !== keyLength) keyView = block.subarray(0, keyLength);
+  valueView = block.subarray(keyLength + 2, end);
+  viewsOf = block;
+  keyViewLength = keyLength;
+  valueViewEnd = end;
+}
+
 /** The response being corked. cork() runs its callback synchronously, so one slot is enough. */
 let corked: DownstreamResponse | null = null;
 let corkedChunk: Buffer | null = null;
@@ -244,7 +265,10 @@ export abstract class DownstreamResponse {
     }
     // uWS writes `key: value\r\n`: the first name as the key, the rest of the block (its last CRLF
     // left to uWS) as the value, reproduce the block byte for byte. uWS copies it before returning.
-    if (used > 0) res.writeHeader(block.subarray(0, firstNameLength), block.subarray(firstNameLength + 2, used - 2));
+    if (used > 0) {
+      blockViews(block, firstNameLength, used - 2);
+      res.writeHeader(keyView, valueView);
+    }
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
     if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, requestId);
     if (bodiless || status === 204 || status === 304) {
