@@ -12,7 +12,7 @@
  * `res.cork`; after the response ended or the client aborted, `res` is never touched again.
  */
 import type { ResponseHead } from '../upstream/response-head';
-import { classifyResponseHeader, connectionTokens, nameInFlatList, nameIs, parseContentLength, ResponseHeaderKind, statusLine } from './headers';
+import { classifyResponseHeader, connectionTokens, nameInFlatList, nameIs, parseContentLength, ResponseHeaderKind, statusLine, statusLineBytes } from './headers';
 import type { HttpResponse } from './uws';
 
 const enum BodyMode {
@@ -75,6 +75,28 @@ function blockViews(block: Buffer, keyLength: number, end: number): void {
   viewsOf = block;
   keyViewLength = keyLength;
   valueViewEnd = end;
+}
+
+/**
+ * Append `name: value\r\n` at `at` (room checked by the caller); returns the offset after it, or
+ * -1 when a character is not ASCII (then nothing counts as written).
+ */
+function appendAsciiLine(block: Buffer, at: number, name: string, value: string): number {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127) return -1;
+    block[at++] = c;
+  }
+  block[at++] = 58; // ':'
+  block[at++] = 32; // ' '
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 127) return -1;
+    block[at++] = c;
+  }
+  block[at++] = 13;
+  block[at++] = 10;
+  return at;
 }
 
 /** The response being corked. cork() runs its callback synchronously, so one slot is enough. */
@@ -210,7 +232,7 @@ export abstract class DownstreamResponse {
     const status = this.responseStatus;
     this.headSent = true;
     this.headPending = false;
-    res.writeStatus(statusLine(status));
+    res.writeStatus(this.headerBlocks ? statusLineBytes(status) : statusLine(status));
     const buf = head.buf;
     const ranges = head.ranges;
     let contentLength = -1;
@@ -263,6 +285,20 @@ export abstract class DownstreamResponse {
           break;
       }
     }
+    // The request id joins the block (one writeHeader call and no string conversions in uWS for
+    // it) unless a plugin set that header, or the id is not ASCII (uWS would UTF-8 encode it).
+    const idWanted = idHeader !== '' && (edits === null || !hasFlat(edits, idHeader));
+    let idInBlock = false;
+    if (idWanted && this.headerBlocks) {
+      const lineLength = idHeader.length + requestId.length + 4;
+      if (used + lineLength > block.length) block = growHeaderBlock(used + lineLength, used);
+      const end = appendAsciiLine(block, used, idHeader, requestId);
+      if (end >= 0) {
+        if (used === 0) firstNameLength = idHeader.length;
+        used = end;
+        idInBlock = true;
+      }
+    }
     // uWS writes `key: value\r\n`: the first name as the key, the rest of the block (its last CRLF
     // left to uWS) as the value, reproduce the block byte for byte. uWS copies it before returning.
     if (used > 0) {
@@ -270,7 +306,7 @@ export abstract class DownstreamResponse {
       res.writeHeader(keyView, valueView);
     }
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
-    if (idHeader !== '' && (edits === null || !hasFlat(edits, idHeader))) res.writeHeader(idHeader, requestId);
+    if (idWanted && !idInBlock) res.writeHeader(idHeader, requestId);
     if (bodiless || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
       this.#total = contentLength;

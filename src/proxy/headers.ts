@@ -169,3 +169,15 @@ for (let code = 100; code < 600; code++) STATUS_LINES[code] = `${code} ${REASONS
 export function statusLine(code: number): string {
   return STATUS_LINES[code] ?? `${code} Unknown`;
 }
+
+/**
+ * The same status lines as ArrayBuffers, for uWS's own responses: uWS reads an ArrayBuffer's
+ * bytes where a string argument costs it a UTF-8 conversion (v8::String::Utf8Value, about 400
+ * instructions per call by callgrind).
+ */
+const STATUS_LINE_BYTES: ArrayBuffer[] = [];
+for (let code = 100; code < 600; code++) STATUS_LINE_BYTES[code] = new TextEncoder().encode(STATUS_LINES[code]).buffer as ArrayBuffer;
+
+export function statusLineBytes(code: number): ArrayBuffer | string {
+  return STATUS_LINE_BYTES[code] ?? statusLine(code);
+}
