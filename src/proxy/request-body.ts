@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { threadId } from 'node:worker_threads';
+import { DirectWrite, type DirectBody, type DirectBodySink } from '../upstream/direct-body';
 import type { HttpResponse } from './uws';
 
 const HIGH_WATER_MARK = 64 * 1024;
@@ -80,7 +81,7 @@ class SpillFile {
   }
 }
 
-export class RequestBody extends Readable {
+export class RequestBody extends Readable implements DirectBody {
   readonly #res: HttpResponse;
   readonly #writeTimeoutMs: number;
   readonly #onFailure: (why: BodyFailure) => void;
@@ -97,6 +98,10 @@ export class RequestBody extends Readable {
   #endAfterSpill = false;
   /** Bytes that went through the spill file (a measurement for tests and logs). */
   spilledBytes = 0;
+  /** The upstream connection takes chunks straight from uWS while nothing waits here. */
+  #direct: DirectBodySink | null = null;
+  /** Bytes that went to the upstream straight from uWS's buffer (a measurement for tests). */
+  directBytes = 0;
 
   constructor(res: HttpResponse, writeTimeoutMs: number, onFailure: (why: BodyFailure) => void) {
     super({ highWaterMark: HIGH_WATER_MARK });
@@ -107,6 +112,20 @@ export class RequestBody extends Readable {
 
   /** Called with each uWS chunk. uWS reuses the ArrayBuffer after the callback, so copy it. */
   pushChunk(chunk: ArrayBuffer, isLast: boolean): void {
+    if (chunk.byteLength > 0 && this.#direct !== null && this.#spill === null && !this.#pausedDownstream && this.readableLength === 0 && !this.destroyed) {
+      const written = this.#direct.writeBodyDirect(new Uint8Array(chunk));
+      if (written !== DirectWrite.Refused) {
+        this.#started = true;
+        this.directBytes += chunk.byteLength;
+        if (written === DirectWrite.WrittenWaitDrain && !isLast && !this.#detached) {
+          // The connection arms write_timeout itself; upstreamDrained resumes the client.
+          this.#pausedDownstream = true;
+          this.#res.pause();
+        }
+        if (isLast) this.push(null);
+        return;
+      }
+    }
     if (chunk.byteLength > 0) {
       if (this.#spill !== null || (this.#pausedDownstream && this.readableLength >= MEMORY_LIMIT_WHILE_PAUSED)) {
         this.#spillChunk(chunk, isLast);
@@ -137,6 +156,17 @@ export class RequestBody extends Readable {
   #resumeAfterLastChunk(): void {
     if (!this.#pausedDownstream || this.#detached) return;
     this.#pausedDownstream = false;
+    this.#res.resume();
+  }
+
+  attachDirect(sink: DirectBodySink | null): void {
+    this.#direct = sink;
+  }
+
+  upstreamDrained(): void {
+    if (!this.#pausedDownstream || this.#detached || this.readableLength > 0 || this.#spill !== null) return;
+    this.#pausedDownstream = false;
+    this.#clearStallTimer();
     this.#res.resume();
   }
 

@@ -14,6 +14,7 @@ import { ResponseParser, type ParserSink } from './response-parser';
 import type { UpstreamPool } from './pool';
 import type { ParserKernel } from './parser-kernel';
 import type { UpstreamSocket } from './native-socket';
+import { DirectWrite, isDirectBody, type DirectBodySink } from './direct-body';
 
 export const enum ConnState {
   Connecting = 0,
@@ -37,7 +38,7 @@ const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
 /** How long to wait for `100 Continue` before sending the body anyway (as curl does). */
 const EXPECT_WAIT_MS = 1000;
 
-export class UpstreamConnection implements ParserSink {
+export class UpstreamConnection implements ParserSink, DirectBodySink {
   readonly pool: UpstreamPool;
   /** A net.Socket, a tls.TLSSocket, or a NativeSocket (`--upstream-engine native`). */
   readonly socket: UpstreamSocket;
@@ -127,6 +128,8 @@ export class UpstreamConnection implements ParserSink {
     }
     body.on('readable', this.#pumpBody);
     body.on('end', this.#onBodyEnd);
+    // Chunks after the first go from uWS's buffer straight to the socket (direct-body.ts).
+    if (this.socket.copiesWrites === true && isDirectBody(body)) body.attachDirect(this);
     // Waiting for the client's body is not the upstream's fault: no deadline until we write
     // (write timeout) or have written everything (read timeout). The client side has its own.
     this.#disarm();
@@ -203,13 +206,33 @@ export class UpstreamConnection implements ParserSink {
     if (ex === null) return;
     if (this.deadlineKind === Deadline.Write) this.#disarm();
     this.#pumpBody();
+    if (!this.#waitingDrain && this.exchange === ex && ex.body !== null && isDirectBody(ex.body)) ex.body.upstreamDrained();
   };
+
+  /**
+   * A chunk of the client's body, straight from uWS's buffer (direct-body.ts): written now, in
+   * the body's framing, when nothing is ahead of it; the socket copies what it cannot send.
+   */
+  writeBodyDirect(chunk: Uint8Array): DirectWrite {
+    const ex = this.exchange;
+    if (ex === null || ex.body === null || !ex.headWritten || this.state !== ConnState.Busy || this.#waitingDrain || this.#awaitingContinue || this.#bodyEnded) {
+      return DirectWrite.Refused;
+    }
+    ex.bodyRead = true;
+    const socket = this.socket;
+    const ok = this.#chunkedBody ? socket.writeNow!(chunk.length.toString(16) + '\r\n', chunk, '\r\n') : socket.writeNow!(chunk);
+    if (ok) return DirectWrite.Written;
+    this.#waitingDrain = true;
+    this.#arm(Deadline.Write, ex.writeTimeoutMs);
+    return DirectWrite.WrittenWaitDrain;
+  }
 
   #detachBody(ex: UpstreamExchange): void {
     const body = ex.body;
     if (body === null) return;
     body.off('readable', this.#pumpBody);
     body.off('end', this.#onBodyEnd);
+    if (isDirectBody(body)) body.attachDirect(null);
   }
 
   // ------------------------------------------------------------------ socket events

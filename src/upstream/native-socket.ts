@@ -16,8 +16,15 @@ import { nativeTransport, type NativeTransport } from '../util/native';
 /** What an UpstreamConnection needs of its socket: a `net.Socket`, a `tls.TLSSocket`, or this. */
 export interface UpstreamSocket {
   readonly destroyed: boolean;
+  /**
+   * write() copies whatever the kernel does not take before it returns, so the caller's bytes
+   * may be reused at once (a view of uWS's read buffer, say). True only for NativeSocket.
+   */
+  readonly copiesWrites?: boolean;
   on(event: 'connect' | 'secureConnect' | 'data' | 'end' | 'error' | 'close' | 'drain', listener: (...args: never[]) => void): unknown;
   write(data: string | Buffer, encoding?: BufferEncoding): boolean;
+  /** NativeSocket only (copiesWrites): pieces in one writev, bypassing any cork. */
+  writeNow?(a: string | Uint8Array, b?: string | Uint8Array, c?: string | Uint8Array): boolean;
   cork(): void;
   uncork(): void;
   pause(): unknown;
@@ -66,6 +73,7 @@ export class NativeSocket implements UpstreamSocket {
   readonly #slot: number;
   readonly #where: string;
   destroyed = false;
+  readonly copiesWrites = true;
   reader: BorrowedReader | null = null;
   #onConnect: Listener | null = null;
   #onEnd: Listener | null = null;
@@ -138,6 +146,14 @@ export class NativeSocket implements UpstreamSocket {
       return false;
     }
     return this.#settle(this.#transport.write(this.#slot, data), 'write');
+  }
+
+  /** Up to three pieces in one writev, now (not corked); false: wait for 'drain'. */
+  writeNow(a: string | Uint8Array, b?: string | Uint8Array, c?: string | Uint8Array): boolean {
+    if (this.destroyed) return false;
+    const t = this.#transport;
+    const rc = c !== undefined ? t.write(this.#slot, a, b!, c) : b !== undefined ? t.write(this.#slot, a, b) : t.write(this.#slot, a);
+    return this.#settle(rc, 'write');
   }
 
   cork(): void {

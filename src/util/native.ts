@@ -49,7 +49,7 @@ interface FloodgateNativeAddon {
 export interface NativeTransport {
   init(readBuffer: Buffer, onRead: (slot: number, bytes: number) => void, onEvent: (slot: number, kind: number, status: number) => void): void;
   connect(ip: string, port: number): number;
-  write(slot: number, a: string | Buffer, b?: string | Buffer, c?: string | Buffer, d?: string | Buffer): number;
+  write(slot: number, a: string | Uint8Array, b?: string | Uint8Array, c?: string | Uint8Array, d?: string | Uint8Array): number;
   readStop(slot: number): void;
   readStart(slot: number): number;
   close(slot: number): void;
