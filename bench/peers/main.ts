@@ -48,6 +48,11 @@ function lineup(sc: Scenario, s: Settings): string[] {
   if (process.env.FLOODGATE_BASELINE_DIST && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-baseline')) {
     ids.splice(plainFloodgate + 1, 0, 'floodgate-baseline');
   }
+  // CONTENDERS naming floodgate-native: the native engine beside Floodgate in the same scenarios
+  // (tiny, 64k, upload), not only in `engines`.
+  if (s.contenders?.includes('floodgate-native') && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-native')) {
+    ids.splice(plainFloodgate + 1, 0, 'floodgate-native');
+  }
   return ids;
 }
 

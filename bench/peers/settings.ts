@@ -8,7 +8,8 @@
  *   PAUSE_MS    idle gap between two measured runs                   300
  *   WORKERS     worker/thread counts, comma separated                "1,<nproc>" (quick, auth: "1")
  *   SCENARIOS   tiny,64k,upload,routes100,auth-rl (+ optional pinning, auth, uws, engines) all (quick: tiny,auth-rl; auth: auth)
- *   CONTENDERS  restrict to these ids (see contenders/index.ts); "direct" adds the bare upstream
+ *   CONTENDERS  restrict to these ids (see contenders/index.ts); "direct" adds the bare upstream,
+ *               "floodgate-native" the native engine beside Floodgate in every plain scenario
  *   THREADS     wrk -t                                               1
  *   CONNS       wrk -c                                               50
  *   UPSTREAM_WORKERS  worker_processes of the upstream NGINX         1
