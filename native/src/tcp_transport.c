@@ -250,14 +250,14 @@ static napi_value Connect(napi_env env, napi_callback_info info) {
   return int_value(env, c->slot);
 }
 
-/* The scratch buffer holds at least `need` bytes. */
+/* The scratch buffer holds at least `need` bytes, keeping what it holds. */
 static int reserve_scratch(struct fg_transport *t, size_t need) {
   if (need <= t->scratch_len) return 0;
   size_t n = t->scratch_len == 0 ? 16384 : t->scratch_len;
   while (n < need) n *= 2;
-  char *s = malloc(n);
+  /* realloc: earlier pieces of the same write may already be in it. */
+  char *s = realloc(t->scratch, n);
   if (s == NULL) return -1;
-  free(t->scratch);
   t->scratch = s;
   t->scratch_len = n;
   return 0;
@@ -287,13 +287,20 @@ static napi_value Write(napi_env env, napi_callback_info info) {
       napi_get_buffer_info(env, v, &data, &len);
       bufs[i] = uv_buf_init(data, (unsigned)len);
     } else {
-      size_t len;
-      if (napi_get_value_string_latin1(env, v, NULL, 0, &len) != napi_ok) {
+      /* Copy into what the scratch buffer has left; only a string that may not have fit (it
+       * filled the room) is measured and copied again, so a request head costs one call. */
+      size_t len = 0;
+      if (t->scratch_len < string_bytes + 2 && reserve_scratch(t, string_bytes + 2) != 0) return int_value(env, UV_ENOMEM);
+      size_t room = t->scratch_len - string_bytes;
+      if (napi_get_value_string_latin1(env, v, t->scratch + string_bytes, room, &len) != napi_ok) {
         napi_throw_type_error(env, NULL, "transport.write: pieces are strings or Buffers");
         return NULL;
       }
-      if (reserve_scratch(t, string_bytes + len + 1) != 0) return int_value(env, UV_ENOMEM);
-      napi_get_value_string_latin1(env, v, t->scratch + string_bytes, len + 1, &len);
+      if (len + 1 >= room) {
+        if (napi_get_value_string_latin1(env, v, NULL, 0, &len) != napi_ok) return int_value(env, UV_EINVAL);
+        if (reserve_scratch(t, string_bytes + len + 1) != 0) return int_value(env, UV_ENOMEM);
+        napi_get_value_string_latin1(env, v, t->scratch + string_bytes, len + 1, &len);
+      }
       bufs[i] = uv_buf_init(NULL, (unsigned)len);
       bufs[i].base = (char *)(uintptr_t)string_bytes; /* an offset until the copies are done */
       string_bytes += len;

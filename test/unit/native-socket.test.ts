@@ -242,3 +242,29 @@ test('a worker thread that ends with native sockets open exits cleanly (terminat
   }
   server.close();
 });
+
+test('string pieces larger than the scratch buffer, several in one writev, arrive whole and in order', { timeout: 10_000 }, async () => {
+  const { server, port } = await listen((s) => {
+    s.on('data', (d) => s.write(d));
+    s.on('error', () => undefined);
+  });
+  const c = open(port);
+  await c.connected;
+  // 10 KiB, then 40 KiB (the scratch grows while the first piece is in it), then a Buffer, then 70 KiB.
+  const a = 'a'.repeat(10 * 1024);
+  const b = 'b'.repeat(40 * 1024) + '\u00ff';
+  const buf = Buffer.from('middle');
+  const d = 'd'.repeat(70 * 1024);
+  c.socket.cork();
+  c.socket.write(a);
+  c.socket.write(b);
+  c.socket.write(buf);
+  c.socket.write(d);
+  c.socket.uncork();
+  const expected = Buffer.concat([Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'), buf, Buffer.from(d, 'latin1')]);
+  const echoed = await c.received(expected.length);
+  assert.equal(echoed.length, expected.length);
+  assert.ok(echoed.equals(expected), 'the echo is byte for byte what was written');
+  c.socket.destroy();
+  server.close();
+});
