@@ -1,6 +1,7 @@
 /**
- * The upstream engine alone (src/upstream/), with each parser kernel (`--upstream-engine js` and
- * `native`), against bare undici `Pool.dispatch`, in the same run.
+ * The upstream engine alone (src/upstream/), as each engine (`--upstream-engine js`: the
+ * TypeScript parser on net.Socket; `native`: the C parser on the addon's sockets), against bare
+ * undici `Pool.dispatch`, in the same run.
  *
  * 1. Sockets: each contender keeps CONCURRENCY requests in flight against the same local upstream
  *    (a raw `net` server in its own process answering a fixed response), for DURATION seconds,
@@ -311,7 +312,7 @@ async function sockets(): Promise<void> {
   const engines: Array<{ name: string; engine: UpstreamEngine; pool: UpstreamPool }> = [];
   for (const kind of nativeKernel === null ? (['js'] as const) : (['native', 'js'] as const)) {
     const engine = new UpstreamEngine({ upstreamConnections: CONCURRENCY, upstreamKeepAliveMs: 60_000, upstreamEngine: kind });
-    engines.push({ name: `engine, ${kind} kernel`, engine, pool: enginePoolFor(engine, upstream.port) });
+    engines.push({ name: kind === 'native' ? 'engine, native (C parser, addon sockets)' : 'engine, js (TS parser, net.Socket)', engine, pool: enginePoolFor(engine, upstream.port) });
   }
   const undiciPool = new Pool(`http://127.0.0.1:${upstream.port}`, { connections: CONCURRENCY, pipelining: 1 });
 
@@ -366,7 +367,7 @@ async function sockets(): Promise<void> {
   contenders.forEach((c, k) => console.log(`| ${c.name} | ${rps[k].toFixed(0)} | ${cpu[k].toFixed(1)} |`));
   const u = contenders.length - 1;
   for (let k = 0; k < u; k++) console.log(`${contenders[k].name} / undici: ${(rps[k] / rps[u]).toFixed(2)}x req/s, ${(cpu[k] / cpu[u]).toFixed(2)}x CPU per request`);
-  if (engines.length === 2) console.log(`native / js kernel: ${(rps[0] / rps[1]).toFixed(3)}x req/s, ${(cpu[0] / cpu[1]).toFixed(3)}x CPU per request`);
+  if (engines.length === 2) console.log(`native / js engine: ${(rps[0] / rps[1]).toFixed(3)}x req/s, ${(cpu[0] / cpu[1]).toFixed(3)}x CPU per request`);
 
   for (const e of engines) await e.engine.closeAll();
   await undiciPool.destroy();
