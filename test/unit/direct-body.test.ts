@@ -13,9 +13,8 @@ import { createHash } from 'node:crypto';
 import { RequestBody } from '../../src/proxy/request-body';
 import type { HttpResponse } from '../../src/proxy/uws';
 import { UpstreamEngine } from '../../src/upstream/engine';
-import { UpstreamExchange, type ExchangeHandler } from '../../src/upstream/exchange';
-import type { Failure } from '../../src/upstream/failures';
-import type { ResponseHead } from '../../src/upstream/response-head';
+import { UpstreamExchange } from '../../src/upstream/exchange';
+import { ExchangeRecorder } from '../helpers/exchange-recorder';
 
 class ClientStandIn {
   pauses = 0;
@@ -28,31 +27,6 @@ class ClientStandIn {
   resume(): void {
     this.resumes++;
     this.paused = false;
-  }
-}
-
-class Collector implements ExchangeHandler {
-  status = 0;
-  body = '';
-  failure: Failure | 0 = 0;
-  readonly done: Promise<void>;
-  #resolve!: () => void;
-  constructor() {
-    this.done = new Promise((r) => (this.#resolve = r));
-  }
-  onResponseHead(head: ResponseHead): void {
-    this.status = head.status;
-  }
-  onResponseData(chunk: Buffer): boolean {
-    this.body += chunk.toString('latin1');
-    return true;
-  }
-  onResponseEnd(): void {
-    this.#resolve();
-  }
-  onExchangeFailed(failure: Failure): void {
-    this.failure = failure;
-    this.#resolve();
   }
 }
 
@@ -96,7 +70,7 @@ async function upload(engineKind: 'js' | 'native', stallMs: number, chunks: numb
   const client = new ClientStandIn();
   const body = new RequestBody(client as unknown as HttpResponse, 10_000, () => undefined);
   const total = chunks * chunkBytes;
-  const collector = new Collector();
+  const collector = new ExchangeRecorder();
   const ex = new UpstreamExchange(collector);
   assert.equal(ex.prepare('POST', '/upload', ['host', 'up', 'content-length', String(total)], body, total, 10_000, 10_000, true), true);
   ex.beginAttempt();

@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { UpstreamEngine } from '../../src/upstream/engine';
-import { UpstreamExchange, type ExchangeHandler } from '../../src/upstream/exchange';
+import { UpstreamExchange } from '../../src/upstream/exchange';
 import { Failure } from '../../src/upstream/failures';
-import type { ResponseHead } from '../../src/upstream/response-head';
+import { ExchangeRecorder } from '../helpers/exchange-recorder';
 
 let server: net.Server;
 let port = 0;
@@ -33,35 +33,8 @@ before(async () => {
 });
 after(() => server.close());
 
-class Recorder implements ExchangeHandler {
-  status = 0;
-  body = '';
-  failure: Failure | 0 = 0;
-  detail = '';
-  readonly done: Promise<void>;
-  #resolve!: () => void;
-  constructor() {
-    this.done = new Promise((r) => (this.#resolve = r));
-  }
-  onResponseHead(head: ResponseHead): void {
-    this.status = head.status;
-  }
-  onResponseData(chunk: Buffer): boolean {
-    this.body += chunk.toString('latin1');
-    return true;
-  }
-  onResponseEnd(): void {
-    this.#resolve();
-  }
-  onExchangeFailed(failure: Failure, detail: string): void {
-    this.failure = failure;
-    this.detail = detail;
-    this.#resolve();
-  }
-}
-
-function send(pool: ReturnType<UpstreamEngine['get']>, path: string): { rec: Recorder; ex: UpstreamExchange } {
-  const rec = new Recorder();
+function send(pool: ReturnType<UpstreamEngine['get']>, path: string): { rec: ExchangeRecorder; ex: UpstreamExchange } {
+  const rec = new ExchangeRecorder();
   const ex = new UpstreamExchange(rec);
   assert.equal(ex.prepare('GET', path, ['host', 'up'], null, -1, 5000, 5000), true);
   ex.beginAttempt();
