@@ -110,7 +110,11 @@ export class RequestBody extends Readable implements DirectBody {
     this.#onFailure = onFailure;
   }
 
-  /** Called with each uWS chunk. uWS reuses the ArrayBuffer after the callback, so copy it. */
+  /**
+   * Called with each uWS chunk. uWS reuses the ArrayBuffer after the callback, so the chunk is
+   * either written upstream during this call (the native engine's direct path: the socket copies
+   * what the kernel does not take) or copied into the stream.
+   */
   pushChunk(chunk: ArrayBuffer, isLast: boolean): void {
     if (chunk.byteLength > 0 && this.#direct !== null && this.#spill === null && !this.#pausedDownstream && this.readableLength === 0 && !this.destroyed) {
       const written = this.#direct.writeBodyDirect(new Uint8Array(chunk));
