@@ -79,10 +79,13 @@ test-unit:
 # (--upstream-engine, via FLOODGATE_TEST_UPSTREAM_ENGINE in test/helpers/gateway.ts), about 4 min
 # each; `make test-integration UPSTREAM_ENGINES=js` runs one.
 UPSTREAM_ENGINES ?= js native
+# A test that hangs fails after this long, naming itself, instead of stalling CI (the longest test,
+# a 1 GiB upload, takes about 30 s; a wss test once hung on a fresh clone and never reproduced).
+INTEGRATION_TEST_TIMEOUT_MS ?= 180000
 test-integration:
 	@set -e; for engine in $(UPSTREAM_ENGINES); do \
 	  echo "== integration suite, --upstream-engine $$engine"; \
-	  FLOODGATE_TEST_UPSTREAM_ENGINE=$$engine $(NODE) --test --test-reporter=spec --test-concurrency=1 $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS); \
+	  FLOODGATE_TEST_UPSTREAM_ENGINE=$$engine $(NODE) --test --test-reporter=spec --test-concurrency=1 --test-timeout=$(INTEGRATION_TEST_TIMEOUT_MS) $(INTEGRATION_TESTS) $(CONFORMANCE_TESTS); \
 	done
 
 check: build
