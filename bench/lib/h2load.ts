@@ -4,11 +4,9 @@
  * from its --log-file (tab-separated: start µs since epoch, status, µs to the end of the response)
  * and p50/p99 are taken over those.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { trackHelper } from '../peers/procs';
 import { percentile } from '../peers/stats';
-import type { WrkResult } from '../peers/wrk';
+import { runLoadTool, type WrkResult } from '../peers/wrk';
 
 export interface H2Load {
   /** the h2load binary */
@@ -36,23 +34,10 @@ export function h2loadArgs(load: H2Load): string[] {
 }
 
 export function runH2load(load: H2Load): Promise<WrkResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(load.h2load, h2loadArgs(load), { stdio: ['ignore', 'pipe', 'pipe'] });
-    trackHelper(child);
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c));
-    child.stderr.on('data', (c: Buffer) => (out += c));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal) return reject(new Error(`h2load killed by ${signal}`));
-      try {
-        const durations = readDurationsMs(load.logFile);
-        rmSync(load.logFile, { force: true });
-        resolve(parseH2load(out, durations));
-      } catch (e) {
-        reject(new Error(`h2load (exit ${code}): ${(e as Error).message}\n${out}`));
-      }
-    });
+  return runLoadTool('h2load', load.h2load, h2loadArgs(load), (out) => {
+    const durations = readDurationsMs(load.logFile);
+    rmSync(load.logFile, { force: true });
+    return parseH2load(out, durations);
   });
 }
 

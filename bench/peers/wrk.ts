@@ -39,19 +39,27 @@ export function wrkArgs(load: WrkLoad): string[] {
 }
 
 export function runWrk(load: WrkLoad): Promise<WrkResult> {
+  return runLoadTool('wrk', load.wrk, wrkArgs(load), parseWrk);
+}
+
+/**
+ * Run a load generator (wrk, h2load) to its end and parse its combined output; a failed parse
+ * rejects with the tool's exit code and whole output.
+ */
+export function runLoadTool(name: string, bin: string, args: string[], parse: (out: string) => WrkResult): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(load.wrk, wrkArgs(load), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     trackHelper(child);
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c));
     child.stderr.on('data', (c: Buffer) => (out += c));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      if (signal) return reject(new Error(`wrk killed by ${signal}`));
+      if (signal) return reject(new Error(`${name} killed by ${signal}`));
       try {
-        resolve(parseWrk(out));
+        resolve(parse(out));
       } catch (e) {
-        reject(new Error(`wrk (exit ${code}): ${(e as Error).message}\n${out}`));
+        reject(new Error(`${name} (exit ${code}): ${(e as Error).message}\n${out}`));
       }
     });
   });

@@ -133,6 +133,28 @@ async function h2once(port: number, reqPath: string, client: TestCertificate | n
   }
 }
 
+/**
+ * One HTTPS/1.1 request with alice's certificate on a fresh connection, resuming `resume` when
+ * given; every session (ticket) the server sends goes to `onSession` (TLS 1.3 tickets arrive
+ * after the handshake, so it listens from the start).
+ */
+function resumableGet(port: number, reqPath: string, resume: Buffer | undefined, onSession: (s: Buffer) => void, maxVersion?: tls.SecureVersion): Promise<Answer & { reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path: reqPath, servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, maxVersion, session: resume } as https.RequestOptions,
+      (res) => {
+        const reused = (res.socket as tls.TLSSocket).isSessionReused();
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => setImmediate(() => resolve({ status: res.statusCode!, body, headers: res.headers, reused })));
+      },
+    );
+    req.on('socket', (socket) => socket.on('session', onSession));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function sha256Hex(pem: string): string {
   return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 }
@@ -351,22 +373,7 @@ describe('mTLS required (--tls-client-ca FILE), HTTP/2 off', () => {
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     test(`TLS session resumption (${version} ticket) keeps the verified identity`, async () => {
       let session: Buffer | undefined;
-      const get = (reqPath: string, resume: Buffer | undefined) =>
-        new Promise<Answer & { reused: boolean }>((resolve, reject) => {
-          const req = https.request(
-            { host: '127.0.0.1', port, path: reqPath, servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, maxVersion: version, session: resume } as https.RequestOptions,
-            (res) => {
-              const reused = (res.socket as tls.TLSSocket).isSessionReused();
-              let body = '';
-              res.on('data', (c) => (body += c));
-              res.on('end', () => setImmediate(() => resolve({ status: res.statusCode!, body, headers: res.headers, reused })));
-            },
-          );
-          // TLS 1.3 tickets arrive after the handshake: listen from the start.
-          req.on('socket', (socket) => socket.on('session', (s: Buffer) => (session = s)));
-          req.on('error', reject);
-          req.end();
-        });
+      const get = (reqPath: string, resume: Buffer | undefined) => resumableGet(port, reqPath, resume, (s) => (session = s), version);
       const first = await get('/r1', undefined);
       assert.equal(first.status, 200);
       assert.ok(session !== undefined);
@@ -409,21 +416,7 @@ describe('mTLS required (--tls-client-ca FILE), HTTP/2 off', () => {
     fs.writeFileSync(caFile, caA.cert + caB.cert);
     await gw.reload(config(upstream.port, ''));
     let session: Buffer | undefined;
-    const get = (resume: Buffer | undefined) =>
-      new Promise<Answer & { reused: boolean }>((resolve, reject) => {
-        const req = https.request(
-          { host: '127.0.0.1', port, path: '/t', servername: 'gateway.test', rejectUnauthorized: false, agent: false, key: alice.key, cert: alice.cert, session: resume } as https.RequestOptions,
-          (res) => {
-            const reused = (res.socket as tls.TLSSocket).isSessionReused();
-            let body = '';
-            res.on('data', (c) => (body += c));
-            res.on('end', () => setImmediate(() => resolve({ status: res.statusCode!, body, headers: res.headers, reused })));
-          },
-        );
-        req.on('socket', (socket) => socket.on('session', (s: Buffer) => (session = s)));
-        req.on('error', reject);
-        req.end();
-      });
+    const get = (resume: Buffer | undefined) => resumableGet(port, '/t', resume, (s) => (session = s));
     assert.equal((await get(undefined)).status, 200);
     const ticket = session;
     assert.ok(ticket !== undefined);

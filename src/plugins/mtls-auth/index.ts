@@ -1,10 +1,14 @@
 import { X509Certificate } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { ConsumerConfig } from '../../config/types';
 import { messageBody } from '../../util/status-messages';
 import { Verdict, type ClientCertificate, type PluginContext, type PluginDefinition, type PluginEnv, type PluginInstance } from '../api';
 import { AnonymousFallback, hasRealCredential, JSON_TYPE, UNAUTHORIZED_BODY } from '../auth-common';
 import type { ConsumerDirectory } from '../consumer-directory';
 import { MtlsAuthSchema, type MtlsAuthConfig } from './schema';
+
+/** Issuer verdicts kept per plugin instance: the most recently used client certificates. */
+const ISSUER_VERDICTS_MAX = 10_000;
 
 /** Kong's answers (mtls-auth). */
 const NO_CERTIFICATE_BODY = messageBody('No required TLS certificate was sent');
@@ -26,8 +30,8 @@ class MtlsAuth implements PluginInstance {
   readonly #consumers: ConsumerDirectory;
   readonly #customIds: ReadonlyMap<string, ConsumerConfig>;
   readonly #anonymous: AnonymousFallback;
-  /** Fingerprint -> issued by one of #issuers, per snapshot (a connection's requests ask again). */
-  readonly #issuedBy = new Map<string, boolean>();
+  /** Fingerprint -> issued by one of #issuers, per snapshot (a connection's requests ask again); LRU-bounded. */
+  readonly #issuedBy = new LRUCache<string, boolean>({ max: ISSUER_VERDICTS_MAX });
 
   constructor(conf: MtlsAuthConfig, env: PluginEnv) {
     const cas = env.config?.caCertificates ?? [];
@@ -74,7 +78,6 @@ class MtlsAuth implements PluginInstance {
     if (ok === undefined) {
       const leaf = new X509Certificate(cert.pem);
       ok = this.#issuers.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
-      if (this.#issuedBy.size >= 10_000) this.#issuedBy.clear();
       this.#issuedBy.set(cert.fingerprint, ok);
     }
     return ok;
