@@ -37,6 +37,7 @@
 #include "response_parser_napi.h"
 #include "uv_probe.h"
 #include "tcp_transport.h"
+#include "uws_socket_key.h"
 
 #ifdef __linux__
 #include <sched.h> /* sched_{get,set}affinity, CPU_ALLOC; needs _GNU_SOURCE (binding.gyp) */
@@ -44,7 +45,7 @@
 
 #include <node_api.h>
 
-#define FLOODGATE_NATIVE_VERSION "1.5.0"
+#define FLOODGATE_NATIVE_VERSION "1.6.0"
 
 /* Bail out of the current function (returning NULL to JS) if a napi call
  * fails; a pending exception, if any, is left for JS to see. */
@@ -435,6 +436,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   NAPI_CALL(env, fg_response_parser_define(env, exports));
   NAPI_CALL(env, fg_uv_probe_define(env, exports));
   NAPI_CALL(env, fg_tcp_transport_define(env, exports));
+  NAPI_CALL(env, fg_uws_socket_key_define(env, exports));
   return exports;
 }
 

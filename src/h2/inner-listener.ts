@@ -7,7 +7,7 @@
  * (h2/loopback-peers.ts) belongs to this worker.
  */
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { setHttpIdleTimeout, uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
+import { addConnectionFilter, setHttpIdleTimeout, uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
 
 export class InnerListener {
   readonly #app: TemplatedApp;
@@ -22,7 +22,7 @@ export class InnerListener {
     this.#app = uws.App().any('/*', handler).ws('/*', ws);
     if (idleTimeoutS > 0) setHttpIdleTimeout(this.#app, idleTimeoutS);
     // Piped connections count against --max-connections like any other.
-    if (filter !== null) (this.#app as unknown as { filter(cb: (res: HttpResponse, count: number) => void): unknown }).filter(filter);
+    if (filter !== null) addConnectionFilter(this.#app, filter);
   }
 
   listen(): Promise<void> {

@@ -28,16 +28,11 @@ import type { Logger } from 'pino';
 import type { NodeSettings } from '../settings';
 import type { ConnectionLimit } from './admission';
 import type { RequestContext } from './request-context';
-import { uwsBuild, type HttpResponse, type TemplatedApp } from './uws';
+import { addConnectionFilter, uwsBuild, type HttpResponse, type TemplatedApp } from './uws';
 import { workerCollectors } from '../metrics/registry';
 
 /** uWS's own fixed timeout for a connection with no full head, or idle (see above). */
 export const UWS_FIXED_TIMEOUT_MS = uwsBuild.variant === 'legacy' ? 10_000 : 30_000;
-
-/** The part of v20.57's App we use, feature-detected (the v20.30 fallback lacks it). */
-interface FilterApp {
-  filter(cb: (res: HttpResponse, count: number) => void): unknown;
-}
 
 /** The refusal written from the filter: fixed bytes, built once. */
 export interface ConnectionRefusal {
@@ -110,11 +105,8 @@ export function attachConnectionLimits(
   refusal: ConnectionRefusal,
 ): { counter: ConnectionCounter | null; limit: ConnectionLimit | null } {
   const max = settings.maxConnections ?? 0;
-  if (typeof (app as unknown as Partial<FilterApp>).filter === 'function') {
-    const counter = new ConnectionCounter(max, refusal);
-    (app as unknown as FilterApp).filter(counter.onFilter);
-    return { counter, limit: null };
-  }
+  const counter = new ConnectionCounter(max, refusal);
+  if (addConnectionFilter(app, counter.onFilter)) return { counter, limit: null };
   if (max > 0 && workerId <= 1) {
     logger.warn(
       { uwsConnectionFilter: false },

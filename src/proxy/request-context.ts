@@ -21,6 +21,7 @@ import type { ResponseHead } from '../upstream/response-head';
 import { headerValueOnWire, isHeaderNameToken } from '../upstream/exchange';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
+import type { PeerAddresses } from './remote-address';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
 import type { CompiledRoute, Snapshot, UpstreamTarget } from './snapshot';
@@ -67,6 +68,8 @@ export interface RequestHost {
   /** WebSocket limits, and the bridges open on this worker (websocket/). */
   readonly websocket: WebSocketSettings;
   readonly websockets: Set<WebSocketBridge>;
+  /** Each connection's client address (remote-address.ts), or null without the addon. */
+  readonly peers: PeerAddresses | null;
   /** --request-id-header, lower-case; '' = no request id. */
   readonly requestIdHeader: string;
   readonly draining: boolean;
@@ -497,6 +500,8 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     this.responseStatus = 101;
     this.headSent = true;
     this.done = true;
+    // uWS moves the upgraded socket and reports no close for it: drop its address entry now.
+    this.server.peers?.forget(this.res);
     completeUpgrade(this.res, this.request, this.wsContext!, rawHeaders, socket, head, this.server.websocket, this.server.websockets);
     // The HTTP exchange ends here (logged as 101); the bridge carries the connection from now on.
     this.server.requestFinished(this);

@@ -25,7 +25,7 @@ import { Admission, CONNECTION_REFUSAL } from './admission';
 import { BodyRateGuard } from './body-rate';
 import { attachConnectionLimits, registerConnectionGauge, type ConnectionCounter } from './connection-limit';
 import { RequestBody } from './request-body';
-import { remoteAddressText } from './remote-address';
+import { PeerAddresses, remoteAddressText } from './remote-address';
 import { RequestContext } from './request-context';
 import { DownstreamHead } from './request-head';
 import {
@@ -42,7 +42,7 @@ import {
 } from './request-validation';
 import { ForwardedParts } from './upstream-request';
 import type { Snapshot } from './snapshot';
-import { setHttpIdleTimeout, uws, uwsBuild, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
+import { addConnectionFilter, setHttpIdleTimeout, uws, uwsBuild, type ConnectionFilter, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws';
 import type { us_socket_context_t, WebSocketBehavior } from 'uWebSockets.js';
 
 /** The head being filled by req.forEach; forEach is synchronous, so one module slot suffices. */
@@ -147,10 +147,15 @@ export class ProxyServer {
    */
   loopbackPeers: { restore(head: DownstreamHead): void } | null = null;
 
-  /** The connection filter for the TLS listener's apps too, so HTTPS connections are counted. */
-  get connectionFilter(): ((res: HttpResponse, count: number) => void) | null {
-    return this.connections === null ? null : this.connections.onFilter;
-  }
+  /** Each connection's client address, read once (remote-address.ts); null without the addon. */
+  readonly peers: PeerAddresses | null = PeerAddresses.create();
+
+  /**
+   * uWS's connection filter, for every app of this server (the TLS listener's and the inner
+   * listener's too): connections are counted and their addresses kept. The address entry comes
+   * first, so a connection refused at open (--max-connections) closes after it and drops it.
+   */
+  readonly connectionFilter: ((res: HttpResponse, count: number) => void) | null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
@@ -179,8 +184,10 @@ export class ProxyServer {
     if (idle > 0 && !setHttpIdleTimeout(this.#app, idle) && workerId <= 1) logger.warn('--client-idle-timeout needs uWS v20.57; the v20.30 fallback closes at a fixed 10 s');
     this.forwarded = new ForwardedParts('http', settings.listenPort, this.requestIdHeader);
     this.forwardedSecure = new ForwardedParts('https', this.tlsPort, this.requestIdHeader);
+    if (this.peers !== null) addConnectionFilter(this.#app, this.peers.onFilter);
     const connections = attachConnectionLimits(this.#app, settings, logger, workerId, CONNECTION_REFUSAL);
     this.connections = connections.counter;
+    this.connectionFilter = combineFilters(this.peers === null ? null : this.peers.onFilter, connections.counter === null ? null : connections.counter.onFilter);
     if (connections.counter !== null) registerConnectionGauge(connections.counter);
     this.admission = Admission.needed(settings) ? new Admission(settings, logger) : null;
     if (this.admission !== null) this.admission.attachConnections(connections.counter, connections.limit);
@@ -327,7 +334,7 @@ export class ProxyServer {
     collecting = head;
     req.forEach(collectHeader);
     collecting = null;
-    head.remoteAddress = remoteAddressText(res);
+    head.remoteAddress = this.peers === null ? remoteAddressText(res) : this.peers.addressOf(res);
     // h2 front (src/h2/front.ts): an HTTPS/1.1 connection piped from it arrives from a loopback
     // address the front chose for it; the client's own address replaces it.
     if (this.loopbackPeers !== null && head.scheme === 'https') this.loopbackPeers.restore(head);
@@ -474,4 +481,13 @@ export class ProxyServer {
       drained();
     }
   }
+}
+
+/** Both filters in order, one of them, or null. */
+function combineFilters(first: ConnectionFilter | null, second: ConnectionFilter | null): ConnectionFilter | null {
+  if (first === null || second === null) return first ?? second;
+  return (res, count) => {
+    first(res, count);
+    second(res, count);
+  };
 }

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import type * as UWS from 'uWebSockets.js';
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { findRepoFile, nativeAvailable, nativeLoadError } from '../util/native';
 
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
@@ -152,5 +152,19 @@ export function setHttpIdleTimeout(app: TemplatedApp, seconds: number): boolean 
   const withTimeout = app as unknown as { setIdleTimeout?: (seconds: number) => unknown };
   if (typeof withTimeout.setIdleTimeout !== 'function') return false;
   withTimeout.setIdleTimeout(seconds);
+  return true;
+}
+
+/** uWS's connection filter callback: +1 when an HTTP connection opens, -1 when it closes. */
+export type ConnectionFilter = (res: HttpResponse, count: number) => void;
+
+/**
+ * Register a connection filter (v20.57's `App.filter`; several may be registered and run in
+ * order). The v20.30 fallback has none: returns false there.
+ */
+export function addConnectionFilter(app: TemplatedApp, filter: ConnectionFilter): boolean {
+  const withFilter = app as unknown as { filter?: (cb: ConnectionFilter) => unknown };
+  if (typeof withFilter.filter !== 'function') return false;
+  withFilter.filter(filter);
   return true;
 }

@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { setHttpIdleTimeout, uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
+import { addConnectionFilter, setHttpIdleTimeout, uws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '../proxy/uws';
 import { fingerprintOf, pairTag, type CertificateSet, type TlsCertificate } from './certificate-set';
 import { serverNameEntries } from './sni';
 
@@ -224,7 +224,7 @@ export class TlsListener {
       const app = uws.SSLApp(appOptions(fileOf, set.fallback!));
       if (this.#idleTimeoutS > 0) setHttpIdleTimeout(app, this.#idleTimeoutS);
       // Connections are counted where the handshake happens (the generation, not the acceptor).
-      if (this.#filter !== null) (app as unknown as { filter(cb: (res: HttpResponse, count: number) => void): unknown }).filter(this.#filter);
+      if (this.#filter !== null) addConnectionFilter(app, this.#filter);
       app.any('/*', this.#handler);
       if (this.#ws !== null) app.ws('/*', this.#ws);
       this.#addNames(app, set, new Map(), fileOf);

@@ -40,6 +40,8 @@ interface FloodgateNativeAddon {
   probe?: NativeProbe;
   /** Since 1.5.0. Upstream TCP sockets on this thread's libuv loop (native/src/tcp_transport.c). */
   transport?: NativeTransport;
+  /** Since 1.6.0. The connection a uWS.js response belongs to (native/src/uws_socket_key.cc); 0 = none. */
+  uwsSocketKey?(res: object): number;
 }
 
 /**
@@ -187,6 +189,12 @@ export const nativeResponseParser: NativeResponseParser | null =
 /** Upstream sockets in the addon (1.5.0+), or null: `--upstream-engine native` then falls back to js. */
 export const nativeTransport: NativeTransport | null =
   typeof loaded.addon?.transport?.connect === 'function' && typeof loaded.addon?.transport?.write === 'function' ? loaded.addon.transport : null;
+
+/**
+ * The connection a uWS.js response object belongs to, as a number (addon 1.6.0+; 0 for an object
+ * that is not a uWS response), or null: src/proxy/remote-address.ts then asks uWS per request.
+ */
+export const nativeUwsSocketKey: ((res: object) => number) | null = typeof loaded.addon?.uwsSocketKey === 'function' ? loaded.addon.uwsSocketKey : null;
 
 /** The addon's benchmark probes (bench/micro/engine.ts), or null. */
 export const nativeProbe: NativeProbe | null = typeof loaded.addon?.probe?.uvRequestLoop === 'function' ? loaded.addon.probe : null;
