@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json
 deps: node_modules/.installed
 
 # The N-API addon (native/README.md). Node's headers ship with Node; nothing is downloaded.
-native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) $(wildcard native/src/*.h) | deps
+native/build/Release/floodgate_native.node: native/binding.gyp $(wildcard native/src/*.c) $(wildcard native/src/*.cc) $(wildcard native/src/*.h) | deps
 	sh native/build.sh
 
 # uWebSockets.js v20.57 on this glibc (native/uws-compat/prepare.js): nothing to do on glibc >= 2.38;
