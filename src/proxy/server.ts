@@ -155,7 +155,7 @@ export class ProxyServer {
    * listener's too): connections are counted and their addresses kept. The address entry comes
    * first, so a connection refused at open (--max-connections) closes after it and drops it.
    */
-  readonly connectionFilter: ((res: HttpResponse, count: number) => void) | null;
+  readonly connectionFilter: ConnectionFilter | null;
 
   readonly #accessLog: AccessLog | null;
   readonly #app: TemplatedApp;
