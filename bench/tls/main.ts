@@ -94,9 +94,9 @@ ${table('keepalive')}
 ${head}
 ${table('handshake')}
 
-In the second table, Floodgate's "errors" are wrk read errors, not failed requests: uWS v20.30 closes the connection
-after answering a \`Connection: close\` request without saying so in the response, so wrk writes its next request on
-the closing socket, sees EOF and reconnects. Every request still costs one new connection.
+In the second table, "errors" would be wrk read errors, not failed requests: a server that closes after a
+\`Connection: close\` request without saying so in the response (uWS alone does) makes wrk write its next request on the
+closing socket, see EOF and reconnect. Floodgate says \`Connection: close\` since 2026-12-03 (DownstreamResponse.announceClose).
 
 Reproduce: \`make bench-tls\` (env: ROUNDS DURATION WARMUP CONNS THREADS; see bench/tls/main.ts).
 `;

@@ -151,6 +151,15 @@ export abstract class DownstreamResponse {
    * call as one name and one value.
    */
   headerBlocks = true;
+  /**
+   * uWS will close after this response because of the request's `Connection: close`, but writes
+   * no `Connection: close` itself (it does only when it decides to close). RFC 9112 §9.6 asks the
+   * server to say it, NGINX does, and clients such as wrk otherwise write their next request on
+   * the closing connection: so the header is written here. Set by the server for uWS responses.
+   * (A close option uWS does not see, as in `keep-alive, close`, makes closeAfterResponse true,
+   * and uWS then writes the header.)
+   */
+  announceClose = false;
 
   constructor(res: HttpResponse) {
     this.res = res;
@@ -307,6 +316,7 @@ export abstract class DownstreamResponse {
     }
     if (edits !== null) for (let i = 0; i < edits.length; i += 2) if (edits[i + 1] !== REMOVED_HEADER) res.writeHeader(edits[i], edits[i + 1]);
     if (idWanted && !idInBlock) res.writeHeader(idHeader, requestId);
+    if (this.announceClose) res.writeHeader('connection', 'close');
     if (bodiless || status === 204 || status === 304) {
       this.#mode = BodyMode.Bodiless;
       this.#total = contentLength;
@@ -335,6 +345,7 @@ export abstract class DownstreamResponse {
     if (idHeader !== '' && (headers === null || !hasFlatIgnoreCase(headers, idHeader)) && (edits === null || !hasFlat(edits, idHeader))) {
       res.writeHeader(idHeader, requestId);
     }
+    if (this.announceClose) res.writeHeader('connection', 'close');
     res.end(body, close);
   }
 

@@ -72,6 +72,14 @@ export function connectionTokens(connection: string): string[] | null {
   return tokens.length === 0 ? null : tokens;
 }
 
+/** A lower-cased Connection value holds the `close` option (RFC 9112 §9.6). */
+export function connectionHasClose(connection: string): boolean {
+  if (connection === 'close') return true;
+  if (connection.indexOf('close') === -1) return false;
+  for (const raw of connection.split(',')) if (raw.trim() === 'close') return true;
+  return false;
+}
+
 const enum C {
   a = 97, c = 99, d = 100, e = 101, g = 103, k = 107, l = 108, n = 110, p = 112, r = 114, t = 116, u = 117,
 }

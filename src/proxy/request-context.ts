@@ -21,6 +21,7 @@ import type { ResponseHead } from '../upstream/response-head';
 import { headerValueOnWire, isHeaderNameToken } from '../upstream/exchange';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
+import { connectionHasClose } from './headers';
 import type { PeerAddresses } from './remote-address';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
@@ -645,14 +646,15 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   }
 
   /**
-   * Close the client connection after this response: when draining, and after a chunked request.
+   * Close the client connection after this response: when draining, when the client's Connection
+   * header holds `close` (uWS itself only sees a first value of 5 bytes), and after a chunked request.
    * uWS does not check the CRLF that ends the last chunk, so a request hidden behind `0\r\nXX`
    * would be read as the next request on this connection; no next request is read instead. uWS
    * can only say `Connection: close` before the body starts, so a response streamed in several
    * pieces, or chunked, keeps the connection (see test/conformance/http1/uws-issues/).
    */
   protected get closeAfterResponse(): boolean {
-    return this.server.draining || this.request.transferCoding === TransferCoding.Chunked;
+    return this.server.draining || this.request.transferCoding === TransferCoding.Chunked || (this.request.connection !== '' && connectionHasClose(this.request.connection));
   }
 
   protected responseEnded(): void {

@@ -36,8 +36,17 @@ export class DownstreamHead implements RequestHead, MatchRequest {
   nonAsciiValues = false;
   /** A header value cannot be forwarded byte for byte (DEL, or bytes uWS could not decode). */
   badHeaderValue = false;
-  /** Value of the Connection header, lower-cased, '' when absent: it names more hop-by-hop headers. */
+  /**
+   * The Connection fields' values, lower-cased and joined with ', ' ('' when absent): the close
+   * option, and the names of more hop-by-hop headers.
+   */
   connection = '';
+  connectionFields = 0;
+  /**
+   * uWS will close the connection after this response without saying so: its test for `close`
+   * is the first Connection value being 5 bytes long. DownstreamResponse.announceClose.
+   */
+  uwsClosesSilently = false;
   xForwardedFor = '';
   via = '';
   /** W3C trace headers as received ('' when absent), captured during the copy. */

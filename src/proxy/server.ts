@@ -75,9 +75,13 @@ function collectHeader(name: string, value: string): void {
       head.hasTransferEncoding = true;
       head.transferCoding = addTransferEncoding(head.transferCoding, value);
       break;
-    case 'connection':
-      head.connection = value.toLowerCase();
+    case 'connection': {
+      const lower = value.toLowerCase();
+      // uWS closes after the response when the first Connection value is 5 bytes long ("close").
+      if (head.connectionFields++ === 0) head.uwsClosesSilently = value.length === 5;
+      head.connection = head.connection === '' ? lower : head.connection + ', ' + lower;
       break;
+    }
     case 'x-forwarded-for':
       head.xForwardedFor = head.xForwardedFor === '' ? value : head.xForwardedFor + ', ' + value;
       break;
@@ -334,6 +338,7 @@ export class ProxyServer {
     collecting = head;
     req.forEach(collectHeader);
     collecting = null;
+    ctx.announceClose = head.uwsClosesSilently;
     head.remoteAddress = this.peers === null ? remoteAddressText(res) : this.peers.addressOf(res);
     // h2 front (src/h2/front.ts): an HTTPS/1.1 connection piped from it arrives from a loopback
     // address the front chose for it; the client's own address replaces it.
