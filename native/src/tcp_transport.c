@@ -421,11 +421,14 @@ napi_status fg_tcp_transport_define(napi_env env, napi_value exports) {
   struct fg_transport *t = calloc(1, sizeof *t);
   if (t == NULL) return napi_generic_failure;
   t->env = env;
-  napi_status st = napi_get_uv_event_loop(env, &t->loop);
-  if (st != napi_ok) return st;
   napi_value obj;
-  st = napi_create_object(env, &obj);
-  if (st != napi_ok) return st;
+  napi_status st = napi_get_uv_event_loop(env, &t->loop);
+  if (st == napi_ok) st = napi_create_object(env, &obj);
+  if (st != napi_ok) {
+    /* Nothing refers to t yet (the cleanup hook comes last). */
+    free(t);
+    return st;
+  }
   napi_property_descriptor props[] = {
     {"init", NULL, Init, NULL, NULL, NULL, napi_enumerable, t},
     {"connect", NULL, Connect, NULL, NULL, NULL, napi_enumerable, t},
@@ -436,8 +439,15 @@ napi_status fg_tcp_transport_define(napi_env env, napi_value exports) {
     {"errorName", NULL, ErrorName, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   st = napi_define_properties(env, obj, sizeof props / sizeof props[0], props);
-  if (st != napi_ok) return st;
+  if (st != napi_ok) {
+    /* obj never reaches JS: nothing can call its functions. */
+    free(t);
+    return st;
+  }
   st = napi_add_async_cleanup_hook(env, async_cleanup, t, NULL);
-  if (st != napi_ok) return st;
+  if (st != napi_ok) {
+    free(t);
+    return st;
+  }
   return napi_set_named_property(env, exports, "transport", obj);
 }

@@ -184,7 +184,8 @@ export function statusLine(code: number): string {
  * instructions per call by callgrind).
  */
 const STATUS_LINE_BYTES: ArrayBuffer[] = [];
-for (let code = 100; code < 600; code++) STATUS_LINE_BYTES[code] = new TextEncoder().encode(STATUS_LINES[code]).buffer as ArrayBuffer;
+const statusEncoder = new TextEncoder();
+for (let code = 100; code < 600; code++) STATUS_LINE_BYTES[code] = statusEncoder.encode(STATUS_LINES[code]).buffer as ArrayBuffer;
 
 export function statusLineBytes(code: number): ArrayBuffer | string {
   return STATUS_LINE_BYTES[code] ?? statusLine(code);
