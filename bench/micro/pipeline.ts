@@ -16,7 +16,7 @@ import pino from 'pino';
 import { collectHeadersInto } from '../../src/proxy/server';
 import { DownstreamHead } from '../../src/proxy/request-head';
 import { buildUpstreamHeaders, ForwardedParts } from '../../src/proxy/upstream-request';
-import { connectionTokens, DROPPED_REQUEST_HEADERS, isDroppedRequestHeader } from '../../src/proxy/headers';
+import { connectionTokens, DROPPED_REQUEST_HEADERS, isDroppedRequestHeader, lowerTokenName } from '../../src/proxy/headers';
 import { DownstreamResponse } from '../../src/proxy/downstream';
 import type { RequestRecord } from '../../src/proxy/record';
 import type { HttpResponse } from '../../src/proxy/uws';
@@ -97,6 +97,10 @@ function buildUpstreamHeadersOld(head: DownstreamHead, host: string, portString:
   return out;
 }
 
+/** The names key-auth and rate-limiting set per request (already lower case, as they pass them). */
+const PLUGIN_NAMES = ['x-consumer-id', 'x-consumer-username', 'x-credential-identifier', 'x-ratelimit-limit-minute', 'ratelimit-remaining'];
+const TOKEN_OLD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 // ---------------------------------------------------------------- stand-ins for uWS and the engine
 
 /** Records nothing: the cost measured is ours, not uWS's (its writes are native and measured elsewhere). */
@@ -111,9 +115,14 @@ const fakeRes = {
 
 class HeadWriter extends DownstreamResponse {
   head: ResponseHead | null = null;
+  edits: string[] | null = null;
+  /** 0: the id string is read (as before serials); else the id is written from this serial. */
+  requestSerial = 0;
   writeHead(): void {
     this.responseStatus = this.head!.status;
-    this.writeUpstreamHead(this.head!, null, 'x-floodgate-request-id', 'c0ffee-1', false, false);
+    // A fresh concatenation per response, as nextRequestId makes.
+    const requestId = ID_PREFIX + (this.requestSerial === 0 ? 0x1a2b : this.requestSerial).toString(16);
+    this.writeUpstreamHead(this.head!, this.edits, 'x-floodgate-request-id', requestId, this.requestSerial, false, false);
   }
   writeLocalReply(): void {}
   protected get closeAfterResponse(): boolean {
@@ -148,6 +157,8 @@ const noHandler: ExchangeHandler = {
   onExchangeFailed() {},
 };
 
+const ID_PREFIX = '9f86d081c4a2-';
+
 const RESPONSE = Buffer.from(
   'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nDate: Thu, 03 Dec 2026 07:00:00 GMT\r\nConnection: keep-alive\r\nCache-Control: no-store\r\n\r\n{}',
   'latin1',
@@ -156,7 +167,8 @@ const RESPONSE = Buffer.from(
 // ---------------------------------------------------------------- the steps
 
 let sink = 0;
-type Step = { name: string; run: (n: number) => void };
+/** `extra`: a plugin-path step, not part of the no-plugin sum. */
+type Step = { name: string; run: (n: number) => void; extra?: boolean };
 
 const routes = Array.from({ length: 20 }, (_, i) => routeConfig({ id: `r${i}`, paths: [i === 7 ? '/api/users' : `/svc${i}/v1`] }, i));
 const router = compileRouter(routes);
@@ -169,6 +181,15 @@ parser.reset(false);
 parser.execute(RESPONSE);
 const parsedHead = parserSink.head!;
 const writer = new HeadWriter(fakeRes);
+writer.requestSerial = 0x1a2b;
+const stringIdWriter = new HeadWriter(fakeRes);
+stringIdWriter.head = parsedHead;
+/** rate-limiting's five headers on a passed request. */
+const RATE_LIMIT_EDITS = ['x-ratelimit-limit-minute', '1000', 'x-ratelimit-remaining-minute', '998', 'ratelimit-limit', '1000', 'ratelimit-remaining', '998', 'ratelimit-reset', '17'];
+const editsWriter = new HeadWriter(fakeRes);
+editsWriter.head = parsedHead;
+editsWriter.requestSerial = 0x1a2b;
+editsWriter.edits = RATE_LIMIT_EDITS;
 const perHeaderWriter = new HeadWriter(fakeRes);
 perHeaderWriter.headerBlocks = false;
 perHeaderWriter.head = parsedHead;
@@ -292,6 +313,44 @@ const steps: Step[] = [
     },
   },
   {
+    // The id line from the id string (V8 flattens the concatenation on the first character
+    // read) against its bytes written from the serial number.
+    name: 'response head: before (request id read from its string)',
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        stringIdWriter.headSent = false;
+        stringIdWriter.writeHead();
+        sink += stringIdWriter.headSent ? 1 : 0;
+      }
+    },
+  },
+  {
+    // With uWS, each edit left out of the block is one more writeHeader crossing with two UTF-8
+    // conversions; the stand-in's calls cost nothing, so only the JS side is compared here.
+    name: 'response head, 5 rate-limiting edits (in the block)',
+    extra: true,
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        editsWriter.headSent = false;
+        editsWriter.writeHead();
+        sink += editsWriter.headSent ? 1 : 0;
+      }
+    },
+  },
+  {
+    name: 'plugin header names x5: before (toLowerCase, token regex)',
+    run(n) {
+      for (let i = 0; i < n; i++) for (let j = 0; j < PLUGIN_NAMES.length; j++) sink += TOKEN_OLD.test(PLUGIN_NAMES[j].toLowerCase()) ? 1 : 0;
+    },
+  },
+  {
+    name: 'plugin header names x5: now (lowerTokenName)',
+    extra: true,
+    run(n) {
+      for (let i = 0; i < n; i++) for (let j = 0; j < PLUGIN_NAMES.length; j++) sink += lowerTokenName(PLUGIN_NAMES[j]) === null ? 0 : 1;
+    },
+  },
+  {
     name: 'log and metrics decision',
     run(n) {
       for (let i = 0; i < n; i++) {
@@ -324,7 +383,7 @@ function main(): void {
   for (let i = 0; i < steps.length; i++) {
     const ns = median(samples[i]);
     // Classification is part of the header build: counted there, not twice.
-    if (!steps[i].name.includes('before') && !steps[i].name.includes('classification')) total += ns;
+    if (!steps[i].name.includes('before') && !steps[i].name.includes('classification') && steps[i].extra !== true) total += ns;
     console.log(`  ${steps[i].name.padEnd(58)} ${ns.toFixed(1).padStart(8)} ns`);
   }
   console.log(`  ${'sum of current steps'.padEnd(58)} ${total.toFixed(1).padStart(8)} ns`);

@@ -2,6 +2,50 @@
  * Header rules at the proxy boundary. Hop-by-hop headers (RFC 9110 §7.6.1) describe one
  * connection and must not be forwarded; neither may any header the Connection header names.
  */
+import { TCHAR } from '../upstream/parser-kernel';
+
+/** lowerTokenName: the name is not an RFC 9110 token (it cannot be sent). */
+export const NOT_A_TOKEN = null;
+
+/**
+ * The names plugins have passed, lower-cased: plugins set the same few constant names on every
+ * request (key-auth four, rate-limiting five), and a Map lookup of a constant (its hash is kept
+ * in the string) costs less than reading its characters again. Bounded: names beyond the cap
+ * are converted each time.
+ */
+const LOWER_TOKEN_NAMES = new Map<string, string | null>();
+const LOWER_NAMES = new Map<string, string>();
+const NAME_CACHE_LIMIT = 1024;
+
+/**
+ * A plugin's header name in the lower case the gateway keeps names in, or null when it is not a
+ * token. bench/micro/pipeline.ts, "plugin header names".
+ */
+export function lowerTokenName(name: string): string | null {
+  const known = LOWER_TOKEN_NAMES.get(name);
+  if (known !== undefined) return known;
+  const lower = isToken(name) ? name.toLowerCase() : NOT_A_TOKEN;
+  if (LOWER_TOKEN_NAMES.size < NAME_CACHE_LIMIT) LOWER_TOKEN_NAMES.set(name, lower);
+  return lower;
+}
+
+/** `name` in lower case (see lowerTokenName). */
+export function lowerName(name: string): string {
+  const known = LOWER_NAMES.get(name);
+  if (known !== undefined) return known;
+  const lower = name.toLowerCase();
+  if (LOWER_NAMES.size < NAME_CACHE_LIMIT) LOWER_NAMES.set(name, lower);
+  return lower;
+}
+
+function isToken(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
 
 /** Request headers we never forward as-is (hop-by-hop, or rebuilt by the proxy). */
 export const DROPPED_REQUEST_HEADERS = new Set<string>([

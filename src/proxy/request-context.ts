@@ -18,10 +18,10 @@ import { upstreamPath } from '../router/upstream-path';
 import { Errors, type ProxyError } from './errors';
 import { UpstreamAttempt, type AttemptOwner } from './attempt';
 import type { ResponseHead } from '../upstream/response-head';
-import { headerValueOnWire, isHeaderNameToken } from '../upstream/exchange';
+import { headerValueOnWire } from '../upstream/exchange';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
-import { connectionHasClose } from './headers';
+import { connectionHasClose, lowerName, lowerTokenName, NOT_A_TOKEN } from './headers';
 import type { PeerAddresses } from './remote-address';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
@@ -105,6 +105,8 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   error: ProxyError | null = null;
   /** The gateway's id for this request (logging/request-id.ts); '' when --request-id-header is off. */
   requestId = '';
+  /** The request id's serial number (the response head writes the id from it: logging/request-id.ts); 0 with no id. */
+  requestSerial = 0;
   /** W3C trace context of this hop (tracing/trace-context.ts), set before routing. */
   trace: TraceContext | null = null;
   /** performance.now() when requestFinished ran; 0 before. */
@@ -190,15 +192,16 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     this.consumer = consumer;
     this.credentialId = credentialId;
     this.anonymous = anonymous;
-    this.setUpstreamHeader('x-consumer-id', consumer.id);
-    if (consumer.username !== null) this.setUpstreamHeader('x-consumer-username', consumer.username);
-    else this.removeUpstreamHeader('x-consumer-username');
-    if (consumer.customId !== null) this.setUpstreamHeader('x-consumer-custom-id', consumer.customId);
-    else this.removeUpstreamHeader('x-consumer-custom-id');
-    if (credentialIdentifier !== null) this.setUpstreamHeader('x-credential-identifier', credentialIdentifier);
-    else this.removeUpstreamHeader('x-credential-identifier');
-    if (anonymous) this.setUpstreamHeader('x-anonymous-consumer', 'true');
-    else this.removeUpstreamHeader('x-anonymous-consumer');
+    // Names known to be lower-case tokens: the checks a plugin's own names get are skipped.
+    this.#setUpstreamHeaderLower('x-consumer-id', consumer.id);
+    if (consumer.username !== null) this.#setUpstreamHeaderLower('x-consumer-username', consumer.username);
+    else this.#removeUpstreamHeaderLower('x-consumer-username');
+    if (consumer.customId !== null) this.#setUpstreamHeaderLower('x-consumer-custom-id', consumer.customId);
+    else this.#removeUpstreamHeaderLower('x-consumer-custom-id');
+    if (credentialIdentifier !== null) this.#setUpstreamHeaderLower('x-credential-identifier', credentialIdentifier);
+    else this.#removeUpstreamHeaderLower('x-credential-identifier');
+    if (anonymous) this.#setUpstreamHeaderLower('x-anonymous-consumer', 'true');
+    else this.#removeUpstreamHeaderLower('x-anonymous-consumer');
     const byConsumer = this.route === null ? null : this.request.scheme === 'https' ? this.route.https.consumerChains : this.route.consumerChains;
     if (byConsumer !== null) this.#applyConsumerPlugins(byConsumer, consumer.id);
   }
@@ -277,21 +280,30 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   }
 
   setUpstreamHeader(name: string, value: string): void {
-    const lower = name.toLowerCase();
-    this.removeUpstreamHeader(lower);
     // Checked here, once, so the engine can trust the whole list (exchange.prepare `validated`).
-    const wire = isHeaderNameToken(lower) ? headerValueOnWire(value) : null;
+    const lower = lowerTokenName(name);
+    if (lower === NOT_A_TOKEN) this.#badUpstreamHeader = true;
+    else this.#setUpstreamHeaderLower(lower, value);
+  }
+
+  /** `lower` is a lower-case token; the value is checked (and put in wire form) here. */
+  #setUpstreamHeaderLower(lower: string, value: string): void {
+    const wire = headerValueOnWire(value);
     if (wire === null) {
       // A header with a control character cannot be sent (header injection): the request is
       // refused when it is forwarded.
       this.#badUpstreamHeader = true;
       return;
     }
+    this.#removeUpstreamHeaderLower(lower);
     (this.#upstreamHeaders ??= []).push(lower, wire);
   }
 
   removeUpstreamHeader(name: string): void {
-    const lower = name.toLowerCase();
+    this.#removeUpstreamHeaderLower(lowerName(name));
+  }
+
+  #removeUpstreamHeaderLower(lower: string): void {
     // Before the upstream request is built, remember the removal so client headers are skipped too.
     if (!this.#upstreamHeadersBuilt) (this.#upstreamRemovals ??= []).push(lower);
     const h = this.#upstreamHeaders;
@@ -341,7 +353,7 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   }
 
   setResponseHeader(name: string, value: string): void {
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     const edits = this.#responseHeaderEdits;
     if (edits === null) {
       this.#responseHeaderEdits = [lower, value];
@@ -353,7 +365,7 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   }
 
   addResponseHeader(name: string, value: string): void {
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     const edits = (this.#responseHeaderEdits ??= []);
     // An edit replaces the upstream's copies on the wire: carry them over once so they are kept.
     if (!hasFlat(edits, lower)) {
@@ -365,7 +377,7 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   }
 
   removeResponseHeader(name: string): void {
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     const edits = (this.#responseHeaderEdits ??= []);
     removeFlat(edits, lower);
     // Kept as an edit whose value is never written: it hides the upstream's copies.
@@ -641,7 +653,7 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   /** @internal inside cork: the upstream head with the plugins' edits and the request id. */
   writeHead(): void {
     const idHeader = this.requestId === '' ? '' : this.server.requestIdHeader;
-    this.writeUpstreamHead(this.#responseHead!, this.#responseHeaderEdits, idHeader, this.requestId, this.request.method === 'HEAD', this.#rewritesBody);
+    this.writeUpstreamHead(this.#responseHead!, this.#responseHeaderEdits, idHeader, this.requestId, this.requestSerial, this.request.method === 'HEAD', this.#rewritesBody);
     this.#responseHead = null;
   }
 

@@ -12,7 +12,7 @@ import type { NodeSettings } from '../settings';
 import type { AccessLog } from '../util/logger';
 import type { WorkerMetrics } from '../metrics/worker-metrics';
 import { accessLogRecord, shouldLog } from '../logging/access-log';
-import { nextRequestId } from '../logging/request-id';
+import { lastRequestSerial, nextRequestId } from '../logging/request-id';
 import { TraceContext } from '../tracing/trace-context';
 import { normalizePath } from '../router/normalize';
 import { messageBody } from '../util/status-messages';
@@ -436,7 +436,10 @@ export class ProxyServer {
     if (this.settings.traceContext !== false) ctx.trace = TraceContext.from(head.traceparent, head.tracestate);
     // Written by the context with the response head, not as a response-header edit: an edit list
     // on every request would make each upstream header pay a name comparison against it.
-    if (this.requestIdHeader !== '') ctx.requestId = nextRequestId();
+    if (this.requestIdHeader !== '') {
+      ctx.requestId = nextRequestId();
+      ctx.requestSerial = lastRequestSerial();
+    }
   }
 
   /** The head rules of request-validation.ts; every failure but 405 also closes the connection. */

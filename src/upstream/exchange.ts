@@ -46,11 +46,6 @@ export function hasControlCharacter(value: string): boolean {
   return CONTROL.test(value);
 }
 
-/** A header name the engine can send: an RFC 9110 token. */
-export function isHeaderNameToken(name: string): boolean {
-  return TOKEN.test(name);
-}
-
 /**
  * A header value as the engine writes it (latin1, one byte per character), or null when it cannot
  * be sent (a control character: header injection). Characters above U+00FF (a unicode username,

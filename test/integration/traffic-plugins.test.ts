@@ -75,6 +75,13 @@ services:
               rename: { headers: ["x-old:x-new"] }
               add: { headers: ["x-added:yes"], json: ["added:true"], json_types: [boolean] }
               append: { json: ["tags:b"], headers: ["x-multi:two"] }
+      - name: res-transform-edits
+        paths: [/rst-edits]
+        plugins:
+          - name: response-transformer
+            config:
+              remove: { headers: [x-gone] }
+              add: { headers: ["x-first:1", "x-wide:caf\u00e9", "x-last:3"] }
       - name: size
         paths: [/size]
         plugins: [{ name: request-size-limiting, config: { allowed_payload_size: 100, size_unit: bytes } }]
@@ -159,6 +166,24 @@ describe('response-transformer', () => {
     assert.equal(res.headers['x-added'], 'yes');
     assert.deepEqual(res.json(), { tags: ['a', 'b'], keep: 1, added: true });
     assert.notEqual(res.headers['content-length'], String(JSON.stringify({ token: 't', tags: ['a'], keep: 1 }).length));
+  });
+
+  test('every edit reaches the client, in order, a non-ASCII value as its UTF-8 bytes, next to the request id', async () => {
+    // The edits go to uWS as one header call (downstream.ts writeEditsAsOneHeader): the bytes
+    // must be those of one header line per edit.
+    const raw = await rawRequest(gw.port, 'GET /rst-edits/x?set-x-gone=1&set-x-kept=k HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', 500);
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n'));
+    const lines = head.split('\r\n');
+    assert.match(lines[0], /^HTTP\/1\.1 200 /);
+    const edits = lines.filter((l) => /^x-(first|wide|last):/i.test(l));
+    assert.deepEqual(edits, ['x-first: 1', `x-wide: ${Buffer.from('café', 'utf8').toString('latin1')}`, 'x-last: 3']);
+    assert.ok(!lines.some((l) => /^x-gone:/i.test(l)), 'the removed header is not written');
+    assert.ok(lines.some((l) => /^x-kept: k$/i.test(l)), 'the upstream\'s other headers are kept');
+    const ids = lines.filter((l) => /^x-floodgate-request-id:/i.test(l));
+    assert.equal(ids.length, 1);
+    assert.match(ids[0], /^x-floodgate-request-id: [0-9a-f]{12}-[0-9a-f]+$/i);
+    const echoed = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string> };
+    assert.equal(echoed.headers['x-floodgate-request-id'], ids[0].slice(ids[0].indexOf(': ') + 2), 'the same id went upstream');
   });
 
   test('a non-JSON response streams through untouched', async () => {

@@ -4,6 +4,8 @@ import {
   classifyResponseHeader,
   connectionTokens,
   isDroppedRequestHeader,
+  lowerName,
+  lowerTokenName,
   parseContentLength,
   ResponseHeaderKind,
   statusLine,
@@ -61,4 +63,21 @@ test('status lines carry the standard reason phrase', () => {
   assert.equal(statusLine(200), '200 OK');
   assert.equal(statusLine(504), '504 Gateway Timeout');
   assert.equal(statusLine(599), '599 Unknown');
+});
+
+test('plugin header names: lower-cased, the same answer from the cache, non-tokens refused', () => {
+  for (let round = 0; round < 2; round++) {
+    // The second round is answered from the name cache.
+    assert.equal(lowerTokenName('X-Consumer-ID'), 'x-consumer-id');
+    assert.equal(lowerTokenName('x-consumer-id'), 'x-consumer-id');
+    assert.equal(lowerTokenName('RateLimit-Remaining'), 'ratelimit-remaining');
+    assert.equal(lowerTokenName('bad name'), null);
+    assert.equal(lowerTokenName('x-bad:'), null);
+    assert.equal(lowerTokenName(''), null);
+    assert.equal(lowerTokenName('caf\u00e9'), null);
+    assert.equal(lowerName('X-RateLimit-Limit-Minute'), 'x-ratelimit-limit-minute');
+    assert.equal(lowerName('x-already'), 'x-already');
+  }
+  // A name made at run time (not the same string object) finds the same entry.
+  assert.equal(lowerTokenName(['X', 'Consumer', 'ID'].join('-')), 'x-consumer-id');
 });

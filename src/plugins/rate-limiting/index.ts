@@ -43,6 +43,8 @@ const LIMIT_BY: Readonly<Record<RateLimitingConfig['limit_by'], LimitBy>> = {
  */
 class RateLimiting implements PluginInstance {
   readonly #specs: readonly LimitSpec[];
+  /** Per spec, its limit and remaining header names in lower case (the headers of a passed request). */
+  readonly #passHeaderNames: readonly string[];
   readonly #limitBy: LimitBy;
   readonly #headerName: string;
   readonly #path: string;
@@ -82,6 +84,7 @@ class RateLimiting implements PluginInstance {
       if (limit !== null) specs.push(new LimitSpec(w, limit, conf.burst, `${scopeKey}|${w}|${by}|${algorithm}`));
     }
     this.#specs = specs;
+    this.#passHeaderNames = specs.flatMap((spec) => [spec.limitHeader.toLowerCase(), spec.remainingHeader.toLowerCase()]);
     this.#report = new UsageReport(specs.length);
     if (conf.policy === 'local') {
       this.#local = new LocalPolicy(runtime.table, specs, algorithm);
@@ -163,13 +166,15 @@ class RateLimiting implements PluginInstance {
     let pick = 0;
     for (let i = 1; i < specs.length; i++) if (report.remaining[i] <= report.remaining[pick]) pick = i;
     if (stopped === -1) {
+      // Lower-case names (the case response edits are kept in) skip a conversion per header.
+      const names = this.#passHeaderNames;
       for (let i = 0; i < specs.length; i++) {
-        ctx.setResponseHeader(specs[i].limitHeader, specs[i].limitText);
-        ctx.setResponseHeader(specs[i].remainingHeader, String(report.remaining[i]));
+        ctx.setResponseHeader(names[2 * i], specs[i].limitText);
+        ctx.setResponseHeader(names[2 * i + 1], String(report.remaining[i]));
       }
-      ctx.setResponseHeader('RateLimit-Limit', specs[pick].limitText);
-      ctx.setResponseHeader('RateLimit-Remaining', String(report.remaining[pick]));
-      ctx.setResponseHeader('RateLimit-Reset', String(report.reset[pick]));
+      ctx.setResponseHeader('ratelimit-limit', specs[pick].limitText);
+      ctx.setResponseHeader('ratelimit-remaining', String(report.remaining[pick]));
+      ctx.setResponseHeader('ratelimit-reset', String(report.reset[pick]));
       return Verdict.Continue;
     }
     this.#table.count1(Stat.Rejected);
