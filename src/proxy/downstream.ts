@@ -97,13 +97,6 @@ function writeEditsAsOneHeader(res: HttpResponse, edits: readonly string[]): voi
   res.writeHeader(edits[first], rest);
 }
 
-/**
- * `<id header>: <thread's id prefix>` as bytes, for the id header last seen (one per server, so
- * it is built once), or null when the name is not ASCII.
- */
-let idLineHeader = '';
-let idLineStart: Uint8Array | null = null;
-
 /** The edits as header lines (`name: value\r\n` each), the hidden ones left out. */
 function editLines(edits: readonly string[]): string {
   let lines = '';
@@ -113,6 +106,13 @@ function editLines(edits: readonly string[]): string {
   }
   return lines;
 }
+
+/**
+ * `<id header>: <thread's id prefix>` as bytes, for the id header last seen (one per server, so
+ * it is built once), or null when the name is not ASCII.
+ */
+let idLineHeader = '';
+let idLineStart: Uint8Array | null = null;
 
 /** `name: <request id>\r\n` from the id's serial; -1 when the name is not ASCII (nothing written). */
 function appendRequestIdLine(block: Buffer, at: number, name: string, serial: number): number {
