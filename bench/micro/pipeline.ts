@@ -17,7 +17,6 @@ import { collectHeadersInto } from '../../src/proxy/server';
 import { DownstreamHead } from '../../src/proxy/request-head';
 import { buildUpstreamHeaders, ForwardedParts } from '../../src/proxy/upstream-request';
 import { connectionTokens, DROPPED_REQUEST_HEADERS, isDroppedRequestHeader, lowerTokenName } from '../../src/proxy/headers';
-import { DownstreamResponse } from '../../src/proxy/downstream';
 import type { RequestRecord } from '../../src/proxy/record';
 import type { HttpResponse } from '../../src/proxy/uws';
 import { compileRouter } from '../../src/router/router';
@@ -29,6 +28,7 @@ import { shouldLog } from '../../src/logging/access-log';
 import { WorkerMetrics } from '../../src/metrics/worker-metrics';
 import { Redaction } from '../../src/logging/redaction';
 import { routeConfig } from '../../test/helpers/route-config';
+import { HeadOnlyResponse } from '../../test/helpers/head-only-response';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const ITERATIONS = Number(process.env.ITERATIONS ?? 200_000);
@@ -113,7 +113,7 @@ const fakeRes = {
   },
 } as unknown as HttpResponse;
 
-class HeadWriter extends DownstreamResponse {
+class HeadWriter extends HeadOnlyResponse {
   head: ResponseHead | null = null;
   edits: string[] | null = null;
   /** The request id's serial (0: no id in the block). */
@@ -124,13 +124,6 @@ class HeadWriter extends DownstreamResponse {
     const requestId = ID_PREFIX + this.requestSerial.toString(16);
     this.writeUpstreamHead(this.head!, this.edits, 'x-floodgate-request-id', requestId, this.requestSerial, false, false);
   }
-  writeLocalReply(): void {}
-  protected get closeAfterResponse(): boolean {
-    return false;
-  }
-  protected responseEnded(): void {}
-  protected cancelUpstream(): void {}
-  protected resumeUpstream(): void {}
 }
 
 class Sink implements ParserSink {

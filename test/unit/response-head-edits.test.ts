@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DownstreamResponse, REMOVED_HEADER } from '../../src/proxy/downstream';
+import { REMOVED_HEADER } from '../../src/proxy/downstream';
+import { HeadOnlyResponse } from '../helpers/head-only-response';
 import type { HttpResponse } from '../../src/proxy/uws';
 import { ResponseParser, type ParserSink } from '../../src/upstream/response-parser';
 import type { ResponseHead } from '../../src/upstream/response-head';
@@ -30,7 +31,7 @@ function bytes(v: string | Uint8Array): string {
   return (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)).toString('latin1');
 }
 
-class Writer extends DownstreamResponse {
+class Writer extends HeadOnlyResponse {
   constructor(
     res: RecordingResponse,
     readonly upstream: ResponseHead,
@@ -46,13 +47,6 @@ class Writer extends DownstreamResponse {
     this.id = id;
   }
   id = '';
-  writeLocalReply(): void {}
-  protected get closeAfterResponse(): boolean {
-    return false;
-  }
-  protected responseEnded(): void {}
-  protected cancelUpstream(): void {}
-  protected resumeUpstream(): void {}
 }
 
 function parsed(raw: string): ResponseHead {
