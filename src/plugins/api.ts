@@ -135,7 +135,9 @@ export interface PluginContext {
   setUpstreamQuery(query: string): void;
   /**
    * Set (replace) a header on the response sent downstream; valid from `onRequest` (it then also
-   * reaches a later local reply) through `onResponse`.
+   * reaches a later local reply) through `onResponse`. Control characters in the value (CR, LF,
+   * NUL...) are written percent-encoded, so a value cannot split the response; a name that is not
+   * an RFC 9110 token is not written at all. The same holds for addResponseHeader.
    */
   setResponseHeader(name: string, value: string): void;
   /** Add one more value of a response header, keeping the others (Kong's add_header). */

@@ -21,7 +21,7 @@ import type { ResponseHead } from '../upstream/response-head';
 import { headerValueOnWire } from '../upstream/exchange';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
-import { connectionHasClose, lowerName, lowerTokenName, NOT_A_TOKEN } from './headers';
+import { connectionHasClose, lowerName, lowerTokenName, NOT_A_TOKEN, safeFieldValue } from './headers';
 import type { PeerAddresses } from './remote-address';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
@@ -353,19 +353,25 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
   }
 
   setResponseHeader(name: string, value: string): void {
-    const lower = lowerName(name);
+    // A name that is not a token cannot be written without breaking the head: such an edit is
+    // left out (PluginContext.setResponseHeader says so).
+    const lower = lowerTokenName(name);
+    if (lower === NOT_A_TOKEN) return;
+    const safe = safeFieldValue(value);
     const edits = this.#responseHeaderEdits;
     if (edits === null) {
-      this.#responseHeaderEdits = [lower, value];
+      this.#responseHeaderEdits = [lower, safe];
       return;
     }
     // Replace, as documented: a second set of the same name (Miss, then Bypass) leaves one header.
     removeFlat(edits, lower);
-    edits.push(lower, value);
+    edits.push(lower, safe);
   }
 
   addResponseHeader(name: string, value: string): void {
-    const lower = lowerName(name);
+    const lower = lowerTokenName(name);
+    if (lower === NOT_A_TOKEN) return;
+    value = safeFieldValue(value);
     const edits = (this.#responseHeaderEdits ??= []);
     // An edit replaces the upstream's copies on the wire: carry them over once so they are kept.
     if (!hasFlat(edits, lower)) {

@@ -1,7 +1,8 @@
 /**
  * The response head as uWS receives it (downstream.ts writeUpstreamHead): the kept upstream
  * lines, the request id and the plugins' edits, whichever way they are batched into writeHeader
- * calls, must come out as one `name: value` line each, in order, UTF-8 for wide values.
+ * calls, must come out as one `name: value` line each, in order, UTF-8 for wide values; and a
+ * plugin's edit can never add a line of its own.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,10 @@ import type { HttpResponse } from '../../src/proxy/uws';
 import { ResponseParser, type ParserSink } from '../../src/upstream/response-parser';
 import type { ResponseHead } from '../../src/upstream/response-head';
 import { lastRequestSerial, nextRequestId } from '../../src/logging/request-id';
+import { RequestContext, type RequestHost } from '../../src/proxy/request-context';
+import { DownstreamHead } from '../../src/proxy/request-head';
+import { ForwardedParts } from '../../src/proxy/upstream-request';
+import type { Snapshot } from '../../src/proxy/snapshot';
 
 /** Records what uWS would write: `key: value\r\n` per writeHeader call. */
 class RecordingResponse {
@@ -95,4 +100,32 @@ test('per-header writes (the HTTP/2 stand-in) give the same lines', () => {
   writer.headerBlocks = false;
   writer.writeHead();
   assert.equal(res.lines, `Server: up\r\n${EXPECTED_EDITS}`);
+});
+
+test('a plugin edit cannot split the response: control characters are percent-encoded, a non-token name is left out', () => {
+  const res = new RecordingResponse();
+  const recording = Object.assign(res, { cork: (f: () => void) => f(), end() {}, close() {}, onWritable() {} });
+  const host = {
+    settings: { maxBodyBytes: 0 },
+    logger: { error() {} },
+    forwarded: new ForwardedParts('http', 8000, ''),
+    requestIdHeader: '',
+    draining: false,
+    inFlight: 0,
+    deferHead() {},
+    requestFinished() {},
+  } as unknown as RequestHost;
+  const head = new DownstreamHead();
+  head.method = 'GET';
+  const ctx = new RequestContext(host, recording as unknown as HttpResponse, { version: 1, redaction: null } as unknown as Snapshot, head, 0);
+  ctx.setResponseHeader('X-Split', 'a\r\nSet-Cookie: stolen=1');
+  ctx.addResponseHeader('X-Nul', 'b\u0000c');
+  ctx.setResponseHeader('bad name', 'x');
+  ctx.setResponseHeader('x-ok', 'fine');
+  ctx.respond(403, '{}', 'application/json', null);
+  assert.match(res.lines, /^x-split: a%0D%0ASet-Cookie: stolen=1\r\n/m);
+  assert.match(res.lines, /^x-nul: b%00c\r\n/m);
+  assert.match(res.lines, /^x-ok: fine\r\n/m);
+  assert.doesNotMatch(res.lines, /^Set-Cookie/im);
+  assert.doesNotMatch(res.lines, /bad name/);
 });
