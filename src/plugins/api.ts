@@ -135,9 +135,10 @@ export interface PluginContext {
   setUpstreamQuery(query: string): void;
   /**
    * Set (replace) a header on the response sent downstream; valid from `onRequest` (it then also
-   * reaches a later local reply) through `onResponse`. Control characters in the value (CR, LF,
-   * NUL...) are written percent-encoded, so a value cannot split the response; a name that is not
-   * an RFC 9110 token is not written at all. The same holds for addResponseHeader.
+   * reaches a later local reply) through `onResponse`. A name that is not an RFC 9110 token is not
+   * written at all (a response-ratelimiting limit named with a space, say), and the same holds
+   * for addResponseHeader. Values are written as given: config refuses CR and LF in the values
+   * it configures, and a plugin must not put them in one it computes.
    */
   setResponseHeader(name: string, value: string): void;
   /** Add one more value of a response header, keeping the others (Kong's add_header). */

@@ -3,7 +3,6 @@
  * connection and must not be forwarded; neither may any header the Connection header names.
  */
 import { TCHAR } from '../upstream/parser-kernel';
-import { hasControlCharacter } from '../upstream/exchange';
 
 /** lowerTokenName: the name is not an RFC 9110 token (it cannot be sent). */
 export const NOT_A_TOKEN = null;
@@ -37,23 +36,6 @@ export function lowerName(name: string): string {
   const lower = name.toLowerCase();
   if (LOWER_NAMES.size < NAME_CACHE_LIMIT) LOWER_NAMES.set(name, lower);
   return lower;
-}
-
-const FIELD_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
-
-/**
- * A plugin's response-header value as it may go on the wire: CR, LF, NUL and the other controls
- * (HTAB aside) percent-encoded, so no value can end its line and start another header or the body
- * (response splitting). A value from config (response-transformer) or built by a plugin has passed
- * no parser; the client's and the upstream's values have.
- */
-export function safeFieldValue(value: string): string {
-  return hasControlCharacter(value) ? value.replace(FIELD_CONTROLS, percentEncoded) : value;
-}
-
-function percentEncoded(c: string): string {
-  const code = c.charCodeAt(0);
-  return (code < 16 ? '%0' : '%') + code.toString(16).toUpperCase();
 }
 
 function isToken(name: string): boolean {

@@ -21,7 +21,7 @@ import type { ResponseHead } from '../upstream/response-head';
 import { headerValueOnWire } from '../upstream/exchange';
 import { buildUpstreamHeaders, type ForwardedParts } from './upstream-request';
 import { DownstreamHead } from './request-head';
-import { connectionHasClose, lowerName, lowerTokenName, NOT_A_TOKEN, safeFieldValue } from './headers';
+import { connectionHasClose, lowerName, lowerTokenName, NOT_A_TOKEN } from './headers';
 import type { PeerAddresses } from './remote-address';
 import { DownstreamResponse, hasFlat, REMOVED_HEADER } from './downstream';
 import type { RequestBody } from './request-body';
@@ -357,21 +357,19 @@ export class RequestContext extends DownstreamResponse implements PluginContext,
     // left out (PluginContext.setResponseHeader says so).
     const lower = lowerTokenName(name);
     if (lower === NOT_A_TOKEN) return;
-    const safe = safeFieldValue(value);
     const edits = this.#responseHeaderEdits;
     if (edits === null) {
-      this.#responseHeaderEdits = [lower, safe];
+      this.#responseHeaderEdits = [lower, value];
       return;
     }
     // Replace, as documented: a second set of the same name (Miss, then Bypass) leaves one header.
     removeFlat(edits, lower);
-    edits.push(lower, safe);
+    edits.push(lower, value);
   }
 
   addResponseHeader(name: string, value: string): void {
     const lower = lowerTokenName(name);
     if (lower === NOT_A_TOKEN) return;
-    value = safeFieldValue(value);
     const edits = (this.#responseHeaderEdits ??= []);
     // An edit replaces the upstream's copies on the wire: carry them over once so they are kept.
     if (!hasFlat(edits, lower)) {

@@ -1,8 +1,8 @@
 /**
  * The response head as uWS receives it (downstream.ts writeUpstreamHead): the kept upstream
  * lines, the request id and the plugins' edits, whichever way they are batched into writeHeader
- * calls, must come out as one `name: value` line each, in order, UTF-8 for wide values; and a
- * plugin's edit can never add a line of its own.
+ * calls, must come out as one `name: value` line each, in order, UTF-8 for wide values; an edit
+ * whose name cannot be written is left out.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -102,7 +102,7 @@ test('per-header writes (the HTTP/2 stand-in) give the same lines', () => {
   assert.equal(res.lines, `Server: up\r\n${EXPECTED_EDITS}`);
 });
 
-test('a plugin edit cannot split the response: control characters are percent-encoded, a non-token name is left out', () => {
+test('a plugin edit whose name is not a token is left out; the others are written', () => {
   const res = new RecordingResponse();
   const recording = Object.assign(res, { cork: (f: () => void) => f(), end() {}, close() {}, onWritable() {} });
   const host = {
@@ -118,14 +118,13 @@ test('a plugin edit cannot split the response: control characters are percent-en
   const head = new DownstreamHead();
   head.method = 'GET';
   const ctx = new RequestContext(host, recording as unknown as HttpResponse, { version: 1, redaction: null } as unknown as Snapshot, head, 0);
-  ctx.setResponseHeader('X-Split', 'a\r\nSet-Cookie: stolen=1');
-  ctx.addResponseHeader('X-Nul', 'b\u0000c');
-  ctx.setResponseHeader('bad name', 'x');
-  ctx.setResponseHeader('x-ok', 'fine');
+  // response-ratelimiting names its headers after its limits, and Kong allows any limit name.
+  ctx.setResponseHeader('X-RateLimit-Limit-video calls-minute', '10');
+  ctx.addResponseHeader('x-bad:name', 'x');
+  ctx.setResponseHeader('X-OK', 'fine');
+  ctx.addResponseHeader('x-also', 'kept');
   ctx.respond(403, '{}', 'application/json', null);
-  assert.match(res.lines, /^x-split: a%0D%0ASet-Cookie: stolen=1\r\n/m);
-  assert.match(res.lines, /^x-nul: b%00c\r\n/m);
   assert.match(res.lines, /^x-ok: fine\r\n/m);
-  assert.doesNotMatch(res.lines, /^Set-Cookie/im);
-  assert.doesNotMatch(res.lines, /bad name/);
+  assert.match(res.lines, /^x-also: kept\r\n/m);
+  assert.doesNotMatch(res.lines, /video calls|x-bad/i);
 });
