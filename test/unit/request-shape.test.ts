@@ -8,10 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
-import { RequestContext, type RequestHost } from '../../src/proxy/request-context';
+import { RequestContext } from '../../src/proxy/request-context';
 import { DownstreamHead } from '../../src/proxy/request-head';
-import { ForwardedParts } from '../../src/proxy/upstream-request';
-import type { Snapshot } from '../../src/proxy/snapshot';
+import { EMPTY_SNAPSHOT, stubRequestHost } from '../helpers/request-host';
 import type { HttpResponse } from '../../src/proxy/uws';
 import type { ConsumerConfig } from '../../src/config/types';
 
@@ -33,18 +32,8 @@ const res = {
   onWritable() {},
 } as unknown as HttpResponse;
 
-const host = {
-  settings: { maxBodyBytes: 0 },
-  logger: { error() {} },
-  forwarded: new ForwardedParts('http', 8000, 'x-request-id'),
-  requestIdHeader: 'x-request-id',
-  draining: false,
-  inFlight: 0,
-  deferHead() {},
-  requestFinished() {},
-} as unknown as RequestHost;
-
-const snapshot = { version: 1, redaction: null } as unknown as Snapshot;
+const host = stubRequestHost('x-request-id');
+const snapshot = EMPTY_SNAPSHOT;
 const consumer = { id: 'c1', username: 'alice', customId: null } as unknown as ConsumerConfig;
 
 function fresh(): RequestContext {

@@ -12,10 +12,9 @@ import type { HttpResponse } from '../../src/proxy/uws';
 import { ResponseParser, type ParserSink } from '../../src/upstream/response-parser';
 import type { ResponseHead } from '../../src/upstream/response-head';
 import { lastRequestSerial, nextRequestId } from '../../src/logging/request-id';
-import { RequestContext, type RequestHost } from '../../src/proxy/request-context';
+import { RequestContext } from '../../src/proxy/request-context';
 import { DownstreamHead } from '../../src/proxy/request-head';
-import { ForwardedParts } from '../../src/proxy/upstream-request';
-import type { Snapshot } from '../../src/proxy/snapshot';
+import { EMPTY_SNAPSHOT, stubRequestHost } from '../helpers/request-host';
 
 /** Records what uWS would write: `key: value\r\n` per writeHeader call. */
 class RecordingResponse {
@@ -105,19 +104,9 @@ test('per-header writes (the HTTP/2 stand-in) give the same lines', () => {
 test('a plugin edit whose name is not a token is left out; the others are written', () => {
   const res = new RecordingResponse();
   const recording = Object.assign(res, { cork: (f: () => void) => f(), end() {}, close() {}, onWritable() {} });
-  const host = {
-    settings: { maxBodyBytes: 0 },
-    logger: { error() {} },
-    forwarded: new ForwardedParts('http', 8000, ''),
-    requestIdHeader: '',
-    draining: false,
-    inFlight: 0,
-    deferHead() {},
-    requestFinished() {},
-  } as unknown as RequestHost;
   const head = new DownstreamHead();
   head.method = 'GET';
-  const ctx = new RequestContext(host, recording as unknown as HttpResponse, { version: 1, redaction: null } as unknown as Snapshot, head, 0);
+  const ctx = new RequestContext(stubRequestHost(''), recording as unknown as HttpResponse, EMPTY_SNAPSHOT, head, 0);
   // response-ratelimiting names its headers after its limits, and Kong allows any limit name.
   ctx.setResponseHeader('X-RateLimit-Limit-video calls-minute', '10');
   ctx.addResponseHeader('x-bad:name', 'x');
