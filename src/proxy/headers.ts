@@ -2,7 +2,7 @@
  * Header rules at the proxy boundary. Hop-by-hop headers (RFC 9110 §7.6.1) describe one
  * connection and must not be forwarded; neither may any header the Connection header names.
  */
-import { TCHAR } from '../upstream/parser-kernel';
+import { isToken } from './request-validation';
 
 /** lowerTokenName: the name is not an RFC 9110 token (it cannot be sent). */
 export const NOT_A_TOKEN = null;
@@ -36,15 +36,6 @@ export function lowerName(name: string): string {
   const lower = name.toLowerCase();
   if (LOWER_NAMES.size < NAME_CACHE_LIMIT) LOWER_NAMES.set(name, lower);
   return lower;
-}
-
-function isToken(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 127 || TCHAR[c] === 0) return false;
-  }
-  return true;
 }
 
 /** Request headers we never forward as-is (hop-by-hop, or rebuilt by the proxy). */

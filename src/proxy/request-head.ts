@@ -41,6 +41,7 @@ export class DownstreamHead implements RequestHead, MatchRequest {
    * option, and the names of more hop-by-hop headers.
    */
   connection = '';
+  /** How many Connection fields the request had (uWS's close test reads only the first). */
   connectionFields = 0;
   /**
    * uWS will close the connection after this response without saying so: its test for `close`

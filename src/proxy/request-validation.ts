@@ -7,6 +7,7 @@
  * Every function is pure, allocation-free on the common path, and never throws: the proxy turns a
  * verdict into one of the error table's answers (errors.ts).
  */
+import { TCHAR } from '../upstream/parser-kernel';
 
 /** What the Transfer-Encoding fields of a request say (RFC 9112 §6.1). */
 export const enum TransferCoding {
@@ -37,11 +38,10 @@ export function parseRequestContentLength(value: string): number {
   return n;
 }
 
-/** tchar (RFC 9110 §5.6.2): the only bytes a method or a field name may hold. */
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
-
-/** A method is a token. `GET:` or `G\x01T` is not, and a parser behind us may read it otherwise. */
+/**
+ * A method or a field name is a token (RFC 9110 §5.6.2: tchar, the response parser's table).
+ * `GET:` or `G\x01T` is not, and a parser behind us may read it otherwise.
+ */
 export function isToken(s: string): boolean {
   const len = s.length;
   if (len === 0) return false;
