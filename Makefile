@@ -136,6 +136,13 @@ bench-uws: build bench-tools
 bench-engines: build bench-tools
 	SCENARIOS=engines $(NODE) dist/bench/peers/main.js --quick
 
+# Floodgate against the floor it stands on: the same uWS.js build + a minimal net.Socket client
+# doing no gateway work (bench/peers/servers/uws-floor.ts), both engines, NGINX as the baseline;
+# tiny GET, 1 worker (WORKERS=1,2 adds 2 workers), 5 rounds: about 3 min.
+.PHONY: bench-floor
+bench-floor: build bench-tools
+	SCENARIOS=floor ROUNDS=$${ROUNDS:-5} $(NODE) dist/bench/peers/main.js --quick
+
 # --jwt-verify inline | pool | batch under proxy load (bench/offload/main.ts): 1 worker, NGINX
 # upstream, HS256/RS256/ES256 x cache on/off, plain proxy as the baseline; about 6 min.
 # Env overrides: ROUNDS DURATION WARMUP CONNS TOKENS MODES ALGS. Report: bench/results/offload-<date>.md.

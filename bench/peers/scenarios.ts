@@ -27,7 +27,9 @@ export interface Scenario {
   verify(port: number, client: ClientRequest): Promise<void>;
 }
 
-const PEERS = ['floodgate', 'nginx', 'haproxy', 'caddy', 'fastify', 'http-proxy', 'fast-gateway'];
+// uws-floor is not a product: the uWS.js + net.Socket loop Floodgate stands on, doing no gateway
+// work; Floodgate's distance to it is Floodgate's own cost (bench/peers/servers/uws-floor.ts).
+const PEERS = ['floodgate', 'nginx', 'haproxy', 'caddy', 'fastify', 'http-proxy', 'fast-gateway', 'uws-floor'];
 
 function fromUpstream(r: Reply): boolean {
   return r.headers['x-bench-upstream'] !== undefined;
@@ -165,6 +167,17 @@ export function scenarios(root: string): Scenario[] {
       path: '/tiny',
       load: 'GET /tiny, upstream answers 200 "ok\\n"; the same Floodgate with --upstream-engine native, and the build in FLOODGATE_BASELINE_DIST',
       contenders: ['floodgate', 'floodgate-native', ...(process.env.FLOODGATE_BASELINE_DIST ? ['floodgate-baseline'] : []), 'nginx'],
+      baseline: 'nginx',
+      verify: (port) => verifyTiny(port),
+    },
+    {
+      // Not in the default set: `make bench-floor` (SCENARIOS=floor). How much of Floodgate's
+      // distance to NGINX is its own work, and how much the uWS.js + Node loop it stands on.
+      id: 'floor',
+      title: 'GET /tiny, Floodgate against the bare uWS.js + net.Socket loop it is built on',
+      path: '/tiny',
+      load: 'GET /tiny, upstream answers 200 "ok\\n"; the uWS.js floor proxies it with no gateway work (bench/peers/servers/uws-floor.ts)',
+      contenders: ['floodgate', 'floodgate-native', 'uws-floor', 'nginx'],
       baseline: 'nginx',
       verify: (port) => verifyTiny(port),
     },

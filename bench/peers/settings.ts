@@ -7,7 +7,7 @@
  *   WARMUP      seconds of unmeasured load per contender, per scenario 2    (quick: 1)
  *   PAUSE_MS    idle gap between two measured runs                   300
  *   WORKERS     worker/thread counts, comma separated                "1,<nproc>" (quick, auth: "1")
- *   SCENARIOS   tiny,64k,upload,routes100,auth-rl (+ optional pinning, auth, uws, engines) all (quick: tiny,auth-rl; auth: auth)
+ *   SCENARIOS   tiny,64k,upload,routes100,auth-rl (+ optional pinning, auth, uws, engines, floor) all (quick: tiny,auth-rl; auth: auth)
  *   CONTENDERS  restrict to these ids (see contenders/index.ts); "direct" adds the bare upstream,
  *               "floodgate-native" the native engine beside Floodgate in every plain scenario
  *   THREADS     wrk -t                                               1
@@ -43,7 +43,7 @@ export interface Settings {
 
 export const ALL_SCENARIOS = ['tiny', '64k', 'upload', 'routes100', 'auth-rl'];
 /** Run only when named in SCENARIOS. */
-export const OPTIONAL_SCENARIOS = ['pinning', 'auth', 'uws', 'engines'];
+export const OPTIONAL_SCENARIOS = ['pinning', 'auth', 'uws', 'engines', 'floor'];
 
 function int(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];

@@ -1,7 +1,7 @@
 /** Every contender, in the order each round runs them. */
 import type { Service } from '../procs';
 import { caddy } from './caddy';
-import { fastGateway, fastifyProxy, httpProxy } from './node-peers';
+import { fastGateway, fastifyProxy, httpProxy, uwsFloor } from './node-peers';
 import { floodgate, floodgate100, floodgateBaseline, floodgateLegacyUws, floodgateNative, floodgatePinned } from './floodgate';
 import { AUTH_CONTENDERS } from './floodgate-auth';
 import { haproxy } from './haproxy';
@@ -21,6 +21,6 @@ export function directContender(upstream: Service): Contender {
   };
 }
 
-export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, caddy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, floodgateNative, floodgateBaseline, ...AUTH_CONTENDERS];
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, caddy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, floodgateNative, floodgateBaseline, uwsFloor, ...AUTH_CONTENDERS];
 
 export type { ClientRequest, Contender, StartContext } from './types';

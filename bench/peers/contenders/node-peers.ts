@@ -42,3 +42,10 @@ export const fastGateway = nodePeer(
   'fast-gateway',
   `fast-gateway 3.4.7 defaults, route prefix '' to the upstream; ${CLUSTER}`,
 );
+
+export const uwsFloor = nodePeer(
+  'uws-floor',
+  'uWS.js floor (no gateway work)',
+  'uws-floor',
+  "the uWS.js build Floodgate loads + a minimal keep-alive net.Socket client (Content-Length only, no checks): Floodgate's architecture before any gateway work; N threads on one port",
+);
