@@ -43,7 +43,7 @@ run: build $(DEV_CERT).crt
 	$(NODE) dist/src/dev/echo-upstream.js --port 9001 --name blue & \
 	$(NODE) dist/src/dev/echo-upstream.js --port 9002 --name green & \
 	sleep 0.3; \
-	$(NODE) dist/src/cli.js start -c examples/gateway.yaml --tls-cert $(DEV_CERT).crt --tls-key $(DEV_CERT).key
+	$(NODE) --single-threaded-gc dist/src/cli.js start -c examples/gateway.yaml --tls-cert $(DEV_CERT).crt --tls-key $(DEV_CERT).key
 
 # A self-signed certificate for localhost, made on first `make run` (dist/ is not committed), so
 # the quick start's `curl -k https://localhost:8443/...` works without a key in the repository.

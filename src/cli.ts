@@ -1,8 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 /**
  * floodgate start -c FILE [--workers N] [--listen HOST:PORT] [...]
  * floodgate check FILE
  * floodgate version
+ *
+ * The shebang carries cluster/node-flags.ts's NODE_FLAGS (a shebang cannot import them).
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { answers, fetchOnce } from '../peers/http-check';
 import { readLog, startService, waitReady, type Service } from '../peers/procs';
+import { NODE_FLAGS } from '../../src/cluster/node-flags';
 
 export interface GatewayOptions {
   /** the service name in errors */
@@ -34,7 +35,7 @@ export async function startGateway(o: GatewayOptions): Promise<Service> {
   const config = join(o.dir, `${o.file}.yaml`);
   writeFileSync(config, o.yaml);
   const svc = startService(o.name, process.execPath, [
-    'dist/src/cli.js', 'start', '-c', config,
+    ...NODE_FLAGS, 'dist/src/cli.js', 'start', '-c', config,
     '--workers', String(o.workers),
     '--listen', `127.0.0.1:${o.port}`,
     '--admin-listen', o.adminPort === undefined ? 'off' : `127.0.0.1:${o.adminPort}`,

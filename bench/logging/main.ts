@@ -23,6 +23,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { freePort } from '../../test/helpers/ports';
+import { NODE_FLAGS } from '../../src/cluster/node-flags';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 5);
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
     c.port = await freePort();
     const cfg = path.join(dir, `${c.name}.yaml`);
     fs.writeFileSync(cfg, `_format_version: "3.0"\nservices:\n  - name: echo\n    url: http://127.0.0.1:${upPort}\n    routes:\n      - paths: [/]\n${c.plugins}`);
-    c.proc = spawn(process.execPath, [CLI, 'start', '-c', cfg, '--listen', `127.0.0.1:${c.port}`, '--workers', '1', '--admin-listen', 'off', ...c.args], {
+    c.proc = spawn(process.execPath, [...NODE_FLAGS, CLI, 'start', '-c', cfg, '--listen', `127.0.0.1:${c.port}`, '--workers', '1', '--admin-listen', 'off', ...c.args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     await waitForLine(c.proc, /floodgate listening/, c.name);

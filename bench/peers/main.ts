@@ -53,6 +53,10 @@ function lineup(sc: Scenario, s: Settings): string[] {
   if (s.contenders?.includes('floodgate-native') && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-native')) {
     ids.splice(plainFloodgate + 1, 0, 'floodgate-native');
   }
+  // Likewise floodgate-parallel-gc: the same build without --single-threaded-gc.
+  if (s.contenders?.includes('floodgate-parallel-gc') && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-parallel-gc')) {
+    ids.splice(plainFloodgate + 1, 0, 'floodgate-parallel-gc');
+  }
   return ids;
 }
 

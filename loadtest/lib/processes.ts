@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { ROOT, freePort, log, sleep } from './common';
+import { NODE_FLAGS } from '../../src/cluster/node-flags';
 
 const children = new Set<ChildProcess>();
 const tmpDirs = new Set<string>();
@@ -222,7 +223,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   );
   const port = await freePort();
   const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
-  const args = [cli, 'start', '-c', configPath, '--listen', `127.0.0.1:${port}`, '--access-log', 'off'];
+  const args = [...NODE_FLAGS, cli, 'start', '-c', configPath, '--listen', `127.0.0.1:${port}`, '--access-log', 'off'];
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
   if (opts.extraArgs) args.push(...opts.extraArgs);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

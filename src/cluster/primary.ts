@@ -14,6 +14,7 @@ import type { NodeSettings } from '../settings';
 import { UpstreamHealthCenter } from '../balancer/health-center';
 import type { Topology } from '../balancer/topology';
 import { InlineWorker, type WorkerHandle } from './inline-worker';
+import { gcThreads } from './node-flags';
 import { workerResourceLimits, workerSemiSpaceMb } from './worker-heap';
 import type { PrimaryToWorker, WorkerBootData, WorkerToPrimary } from './messages';
 import { RouteAggregate } from '../metrics/aggregate';
@@ -298,7 +299,7 @@ export class Supervisor {
         if (!this.#announced && this.#slots.every((s) => s.listening)) {
           this.#announced = true;
           this.#logger.info(
-            { listen: `${this.#settings.listenHost}:${this.#settings.listenPort}`, workers: this.#slots.length, configVersion: this.#version },
+            { listen: `${this.#settings.listenHost}:${this.#settings.listenPort}`, workers: this.#slots.length, configVersion: this.#version, gcThreads: gcThreads() },
             'floodgate listening',
           );
         }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
+import { NODE_FLAGS } from '../../src/cluster/node-flags';
 import type { UpstreamEngineKind } from '../../src/settings';
 import { nativeKernel, nativeKernelUnavailableReason } from '../../src/upstream/native-kernel';
 
@@ -72,8 +73,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floodgate-test-'));
   const configPath = path.join(dir, `gateway.${opts.ext ?? 'yaml'}`);
   fs.writeFileSync(configPath, opts.config);
+  // As deployed (deploy/floodgate.service): the same node flags.
   const args = [
-    CLI, 'start', '-c', configPath,
+    ...NODE_FLAGS, CLI, 'start', '-c', configPath,
     '--listen', `127.0.0.1:${port}`,
     '--workers', String(opts.workers ?? 2),
     '--access-log', 'off',

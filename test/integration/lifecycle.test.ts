@@ -41,6 +41,20 @@ services:
 `;
 }
 
+describe('start', () => {
+  test('started with NODE_FLAGS (as deploy/floodgate.service does), it logs that its workers collect on their own threads', async () => {
+    const gw = await startGateway({ config: configWith('v0', '/v0'), workers: 1 });
+    try {
+      const line = await gw.waitForLog(/floodgate listening/, 10_000, 0);
+      assert.equal(JSON.parse(line).gcThreads, 'single');
+      const res = await get(gw.url('/v0/x'));
+      assert.equal(res.status, 200);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('reload', () => {
   test('SIGHUP under steady load drops no request, and each reload takes effect', async () => {
     const gw = await startGateway({ config: configWith('v0', '/v0'), workers: 2 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { answers } from '../http-check';
 import { readLog, startService, waitReady, type Service } from '../procs';
 import { routeTable } from '../route-table';
+import { NODE_FLAGS } from '../../../src/cluster/node-flags';
 import type { Contender, StartContext } from './types';
 
 /** One service, one catch-all route, path passed through untouched. */
@@ -50,11 +51,12 @@ export async function startFloodgate(
   readyStatus = 200,
   env: Readonly<Record<string, string>> = {},
   cli = 'dist/src/cli.js',
+  nodeFlags: readonly string[] = NODE_FLAGS,
 ): Promise<Service> {
   const config = join(ctx.dir, 'floodgate.yaml');
   writeFileSync(config, yaml);
   const args = [
-    cli, 'start', '-c', config,
+    ...nodeFlags, cli, 'start', '-c', config,
     '--workers', String(ctx.workers),
     '--listen', `127.0.0.1:${ctx.port}`,
     '--access-log', 'off',
@@ -70,7 +72,7 @@ export async function startFloodgate(
 export const floodgate: Contender = {
   id: 'floodgate',
   label: 'Floodgate',
-  setup: 'dist/src/cli.js start --workers N --access-log off; one route "/" (strip_path false)',
+  setup: 'node --single-threaded-gc dist/src/cli.js start --workers N --access-log off; one route "/" (strip_path false)',
   start: (ctx) => startFloodgate(ctx, 'floodgate', singleRouteYaml(ctx.upstreamPort), '/tiny'),
 };
 
@@ -103,6 +105,14 @@ export const floodgateNative: Contender = {
   label: 'Floodgate, native engine',
   setup: 'as Floodgate, with --upstream-engine native',
   start: (ctx) => startFloodgate(ctx, 'floodgate-native', singleRouteYaml(ctx.upstreamPort), '/tiny', ['--upstream-engine', 'native']),
+};
+
+/** The same Floodgate with V8's background GC threads (node without --single-threaded-gc). */
+export const floodgateParallelGc: Contender = {
+  id: 'floodgate-parallel-gc',
+  label: 'Floodgate, parallel GC',
+  setup: "as Floodgate, without node's --single-threaded-gc (V8's background GC threads, node-flags.ts)",
+  start: (ctx) => startFloodgate(ctx, 'floodgate-parallel-gc', singleRouteYaml(ctx.upstreamPort), '/tiny', [], 200, {}, 'dist/src/cli.js', []),
 };
 
 /**

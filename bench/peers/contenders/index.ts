@@ -2,7 +2,7 @@
 import type { Service } from '../procs';
 import { caddy } from './caddy';
 import { fastGateway, fastifyProxy, httpProxy, uwsFloor } from './node-peers';
-import { floodgate, floodgate100, floodgateBaseline, floodgateLegacyUws, floodgateNative, floodgatePinned } from './floodgate';
+import { floodgate, floodgate100, floodgateBaseline, floodgateLegacyUws, floodgateNative, floodgateParallelGc, floodgatePinned } from './floodgate';
 import { AUTH_CONTENDERS } from './floodgate-auth';
 import { haproxy } from './haproxy';
 import { nginx, nginx100 } from './nginx';
@@ -21,6 +21,6 @@ export function directContender(upstream: Service): Contender {
   };
 }
 
-export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, caddy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, floodgateNative, floodgateBaseline, uwsFloor, ...AUTH_CONTENDERS];
+export const CONTENDERS: Contender[] = [floodgate, nginx, haproxy, caddy, fastifyProxy, httpProxy, fastGateway, floodgate100, nginx100, floodgatePinned, floodgateLegacyUws, floodgateNative, floodgateBaseline, floodgateParallelGc, uwsFloor, ...AUTH_CONTENDERS];
 
 export type { ClientRequest, Contender, StartContext } from './types';
