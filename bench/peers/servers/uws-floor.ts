@@ -1,13 +1,14 @@
 /**
  * The floor of Floodgate's architecture, not a product: the uWS.js build Floodgate loads, in front
- * of the smallest keep-alive `net.Socket` client that proxies the bench's GET /tiny. No routing,
+ * of the smallest keep-alive `net.Socket` client that proxies the bench's requests. No routing,
  * no validation, no X-Forwarded-*, no timeouts, no plugins, Content-Length framing only, headers
  * found with indexOf: what a proxy on uWS.js + Node costs before it does any gateway work.
  * Floodgate's ratio to this contender is the share of its cost that is its own.
  *
  * Sound for the bench's requests only: GET /tiny, GET /64k, POST /upload with a Content-Length
  * body, upstream answers with a Content-Length. N workers are N threads with an app each on the same
- * port (SO_REUSEPORT), as Floodgate runs them; "ready" on stdout once all listen.
+ * port (SO_REUSEPORT), as Floodgate runs them; "ready" on stdout once all listen. Like the other
+ * Node peers it runs on node's defaults (V8's background GC threads), not Floodgate's NODE_FLAGS.
  */
 import net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
