@@ -49,3 +49,16 @@ test('a stripped prefix holding a decoded control character goes percent-encoded
   const out = buildUpstreamHeaders(h, 'up', 4, null, '', parts, null, null);
   assert.equal(out[out.indexOf('x-forwarded-prefix') + 1], '/a%0Ab');
 });
+
+test('plugin additions replace, never duplicate: a gateway-owned name the client also sent, Host at the head of the list, a client header, a new one', () => {
+  const h = head('/a', ['host', 'x-consumer-id', 'accept', 'x-forwarded-host'], ['gw.test', 'spoofed', 'text/plain', 'evil.test']);
+  const additions = ['x-consumer-id', 'c-1', 'host', 'rewritten.test', 'accept', 'application/json', 'x-forwarded-host', 'plugin.test', 'x-new', 'v'];
+  const out = buildUpstreamHeaders(h, 'up', 0, null, '', parts, null, additions);
+  const values = (name: string) => out.flatMap((n, i) => (i % 2 === 0 && n === name ? [out[i + 1]] : []));
+  assert.deepEqual(values('x-consumer-id'), ['c-1']);
+  assert.deepEqual(values('host'), ['rewritten.test']);
+  assert.equal(out[0], 'host', 'Host stays first');
+  assert.deepEqual(values('accept'), ['application/json']);
+  assert.deepEqual(values('x-forwarded-host'), ['plugin.test']);
+  assert.deepEqual(values('x-new'), ['v']);
+});
