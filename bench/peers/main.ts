@@ -38,6 +38,9 @@ interface Running {
 const log = (msg: string) => process.stderr.write(`# ${msg}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** Variants of plain Floodgate that join its scenarios when CONTENDERS names them. */
+const FLOODGATE_VARIANTS = ['floodgate-native', 'floodgate-parallel-gc'];
+
 /** Contender ids a scenario runs with these settings ("direct" only where asked for and meaningful). */
 function lineup(sc: Scenario, s: Settings): string[] {
   const ids = s.contenders ? sc.contenders.filter((id) => s.contenders!.includes(id)) : [...sc.contenders];
@@ -48,14 +51,12 @@ function lineup(sc: Scenario, s: Settings): string[] {
   if (process.env.FLOODGATE_BASELINE_DIST && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-baseline')) {
     ids.splice(plainFloodgate + 1, 0, 'floodgate-baseline');
   }
-  // CONTENDERS naming floodgate-native: the native engine beside Floodgate in the same scenarios
-  // (tiny, 64k, upload), not only in `engines`.
-  if (s.contenders?.includes('floodgate-native') && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-native')) {
-    ids.splice(plainFloodgate + 1, 0, 'floodgate-native');
-  }
-  // Likewise floodgate-parallel-gc: the same build without --single-threaded-gc.
-  if (s.contenders?.includes('floodgate-parallel-gc') && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes('floodgate-parallel-gc')) {
-    ids.splice(plainFloodgate + 1, 0, 'floodgate-parallel-gc');
+  // CONTENDERS naming a variant of plain Floodgate (the native engine; V8's GC threads): it runs
+  // beside Floodgate in the same scenarios (tiny, 64k, upload), not only in its own.
+  for (const variant of FLOODGATE_VARIANTS) {
+    if (s.contenders?.includes(variant) && plainFloodgate >= 0 && sc.id !== 'auth-rl' && !ids.includes(variant)) {
+      ids.splice(plainFloodgate + 1, 0, variant);
+    }
   }
   return ids;
 }

@@ -17,9 +17,11 @@
  * its next full collection (a V8 check fails: tried, in the primary before its first worker and
  * as the CLI's first import), and NODE_OPTIONS does not accept the flag.
  */
-export const NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+const SINGLE_THREADED_GC = '--single-threaded-gc';
+
+export const NODE_FLAGS: readonly string[] = [SINGLE_THREADED_GC];
 
 /** How this process collects: 'single' when it was started with NODE_FLAGS' GC flag. */
 export function gcThreads(execArgv: readonly string[] = process.execArgv): 'single' | 'parallel' {
-  return execArgv.includes('--single-threaded-gc') ? 'single' : 'parallel';
+  return execArgv.includes(SINGLE_THREADED_GC) ? 'single' : 'parallel';
 }

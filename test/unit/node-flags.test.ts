@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { NODE_FLAGS, gcThreads } from '../../src/cluster/node-flags';
 
@@ -71,4 +72,14 @@ test('gcThreads reports what the command line asked for', () => {
 test("the CLI's shebang carries NODE_FLAGS (the npm `floodgate` bin runs with them)", () => {
   const shebang = readFileSync(require.resolve('../../src/cli'), 'utf8').split('\n')[0];
   assert.equal(shebang, `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+});
+
+test('the systemd unit and `make run` start the gateway with NODE_FLAGS (they cannot import the list)', () => {
+  const root = path.resolve(__dirname, '../../..');
+  const start = `node ${NODE_FLAGS.join(' ')} `;
+  const execStart = readFileSync(path.join(root, 'deploy/floodgate.service'), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='));
+  assert.ok(execStart?.startsWith(`ExecStart=/usr/bin/${start}/opt/floodgate/dist/src/cli.js start`), execStart);
+  const makefile = readFileSync(path.join(root, 'Makefile'), 'utf8');
+  const run = makefile.slice(makefile.indexOf('\nrun:'), makefile.indexOf('\n\n', makefile.indexOf('\nrun:')));
+  assert.match(run, new RegExp(`\\$\\(NODE\\) ${NODE_FLAGS.join(' ')} dist/src/cli\\.js start`));
 });

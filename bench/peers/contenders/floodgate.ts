@@ -72,7 +72,7 @@ export async function startFloodgate(
 export const floodgate: Contender = {
   id: 'floodgate',
   label: 'Floodgate',
-  setup: 'node --single-threaded-gc dist/src/cli.js start --workers N --access-log off; one route "/" (strip_path false)',
+  setup: `node ${NODE_FLAGS.join(' ')} dist/src/cli.js start --workers N --access-log off; one route "/" (strip_path false)`,
   start: (ctx) => startFloodgate(ctx, 'floodgate', singleRouteYaml(ctx.upstreamPort), '/tiny'),
 };
 
